@@ -33,6 +33,7 @@ export const Diag = {
   NotUtf8: def("MHC1020", "error", "file is not valid UTF-8 text"),
   BinaryFile: def("MHC1021", "error", "file looks binary (it contains a NUL byte)"),
   FileTooLarge: def("MHC1022", "error", "file is too large ({0}; the limit is {1})"),
+  EmptyFile: def("MHC1023", "warning", "`{0}` declares nothing"),
 
   // 2xxx: names and imports
   UnknownName: def("MHC2001", "error", "cannot find `{0}` in this scope"),
@@ -90,7 +91,7 @@ export const Diag = {
   BadStreams: def("MHC4002", "error", "`streams` must be at least 1, found {0}"),
   MissingField: def("MHC4003", "error", "{0} is missing the required field `{1}`"),
   HeadsDivide: def("MHC4004", "error", "`dim` ({0}) must be divisible by `heads` ({1})"),
-  BadEnumValue: def("MHC4005", "error", "`{0}` is not a valid {1}; expected one of {2}"),
+  BadEnumValue: def("MHC4005", "error", "`{0}` is not a valid {1}; expected {2}"),
   FieldRange: def("MHC4006", "error", "`{0}` must be {1}, found {2}"),
   PerStreamWidth: def("MHC4007", "error", "`projection per_stream` needs the logits of `{0}` ({1}) to be a multiple of n ({2})"),
   EmptyBlock: def("MHC4008", "error", "`block` has no sublayers"),
@@ -99,8 +100,6 @@ export const Diag = {
   UnusedLogits: def("MHC4011", "note", "`{0}` ignores its logits, so `{1}` gets no projection"),
   BadFieldValue: def("MHC4012", "error", "`{0}` expects {1}"),
   MissingBlock: def("MHC4013", "error", "model `{0}` has no `block`"),
-  StreamsTooMany: def("MHC4014", "warning", "{0} streams: the CUDA target supports 1 to 16"),
-  DynamicWithoutInput: def("MHC4015", "warning", "`{0}` is dynamic but its constraint ignores its logits"),
 
   // 6xxx: runtime inputs and the command line's files
   InputNotFound: def("MHC6001", "error", "cannot read `{0}`: {1}"),
