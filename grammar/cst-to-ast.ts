@@ -1,4 +1,6 @@
 import type { CstNode, IToken } from "chevrotain";
+import { makeDiagnostic, type Diagnostic } from "../compiler/diagnostics/diagnostic.js";
+import { Diag } from "../compiler/diagnostics/messages.js";
 import { span, type Span } from "../compiler/source/span.js";
 import type * as A from "./ast.js";
 import type * as C from "./cst.generated.js";
@@ -12,6 +14,9 @@ import type * as C from "./cst.generated.js";
  * reported by the parser; nothing here reports again.
  */
 export class CstToAst {
+  /** Reserved words used as names: the grammar accepts them there only to report them precisely. */
+  readonly diagnostics: Diagnostic[] = [];
+
   constructor(private readonly file: string) {}
 
   declaration(node: C.DeclarationCstNode): A.Decl | undefined {
@@ -47,7 +52,7 @@ export class CstToAst {
       const defaultNode = c.expression?.[0];
       return {
         kind: "Param",
-        name: this.ident(c.Identifier?.[0], p),
+        name: this.bindingName(c.bindingName?.[0], p),
         type: this.typeExpr(c.typeExpr?.[0], p),
         ...(defaultNode ? { default: this.expression(defaultNode) } : {}),
         span: this.nodeSpan(p),
@@ -77,7 +82,7 @@ export class CstToAst {
     const c = node.children;
     const letNode = c.letStatement?.[0];
     if (letNode) {
-      return { kind: "Let", name: this.ident(letNode.children.Identifier?.[0], letNode), value: this.expression(letNode.children.expression?.[0], letNode), span: this.nodeSpan(letNode) };
+      return { kind: "Let", name: this.bindingName(letNode.children.bindingName?.[0], letNode), value: this.expression(letNode.children.expression?.[0], letNode), span: this.nodeSpan(letNode) };
     }
     const assign = c.assignStatement?.[0];
     if (assign) {
@@ -229,7 +234,8 @@ export class CstToAst {
     const name = c.Identifier?.[0];
     if (name && !name.isInsertedInRecovery) return { kind: "Name", name: name.image, span: this.tokenSpan(name) };
     const paren = c.parenExpression?.[0];
-    if (paren) return this.expression(paren.children.expression?.[0], paren);
+    // The parentheses belong to the expression's span, so messages underline `(a + b)` whole.
+    if (paren) return { ...this.expression(paren.children.expression?.[0], paren), span: this.nodeSpan(paren) };
     const list = c.listLiteral?.[0];
     if (list) return { kind: "List", items: this.listItems(list), span: this.nodeSpan(list) };
     return this.errorExpr(node);
@@ -252,6 +258,16 @@ export class CstToAst {
 
   private listItems(node: C.ListLiteralCstNode): A.Expr[] {
     return (node.children.expression ?? []).map((e) => this.expression(e, node));
+  }
+
+  private bindingName(node: C.BindingNameCstNode | undefined, parent: CstNode): A.Ident {
+    const keyword = node?.children.Keyword?.[0];
+    if (keyword && !keyword.isInsertedInRecovery) {
+      const where = this.tokenSpan(keyword);
+      this.diagnostics.push(makeDiagnostic(Diag.KeywordAsName, where, [keyword.image], { label: "reserved keyword", help: `pick another name, such as \`${keyword.image}_\`` }));
+      return { name: "", span: where };
+    }
+    return this.ident(node?.children.Identifier?.[0], node ?? parent);
   }
 
   // ---- spans ----

@@ -55,11 +55,21 @@ export interface ParamCstNode extends CstNode {
 }
 
 export type ParamCstChildren = {
-  Identifier: IToken[];
+  bindingName: BindingNameCstNode[];
   Colon: IToken[];
   typeExpr: TypeExprCstNode[];
   Equals?: IToken[];
   expression?: ExpressionCstNode[];
+};
+
+export interface BindingNameCstNode extends CstNode {
+  name: "bindingName";
+  children: BindingNameCstChildren;
+}
+
+export type BindingNameCstChildren = {
+  Identifier?: IToken[];
+  Keyword?: IToken[];
 };
 
 export interface TypeExprCstNode extends CstNode {
@@ -102,7 +112,7 @@ export interface LetStatementCstNode extends CstNode {
 
 export type LetStatementCstChildren = {
   KwLet: IToken[];
-  Identifier: IToken[];
+  bindingName: BindingNameCstNode[];
   Equals: IToken[];
   expression: ExpressionCstNode[];
 };
@@ -359,6 +369,7 @@ export interface MhcCstVisitor<IN, OUT> extends ICstVisitor<IN, OUT> {
   constraintDecl(children: ConstraintDeclCstChildren, param?: IN): OUT;
   paramList(children: ParamListCstChildren, param?: IN): OUT;
   param(children: ParamCstChildren, param?: IN): OUT;
+  bindingName(children: BindingNameCstChildren, param?: IN): OUT;
   typeExpr(children: TypeExprCstChildren, param?: IN): OUT;
   statementBlock(children: StatementBlockCstChildren, param?: IN): OUT;
   statement(children: StatementCstChildren, param?: IN): OUT;

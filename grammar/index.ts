@@ -47,6 +47,7 @@ export function parse(text: string, file: string): ParseResult {
     if (decl) decls.push(decl);
   }
 
+  diagnostics.push(...toAst.diagnostics);
   return {
     ast: { kind: "File", file, decls, comments: lexed.comments, span: span(file, 0, text.length) },
     diagnostics,

@@ -1,7 +1,7 @@
 import { CstParser, type CstNode, type IParserErrorMessageProvider, type IToken, type TokenType } from "chevrotain";
 import {
   AdditiveOperator, allTokens, Arrow, At, Colon, Comma, DotT, Equals, Identifier, KwBlock, KwConnection, KwConstraint,
-  KwDynamic, KwFalse, KwImport, KwInit, KwLet, KwModel, KwRepeat, KwReturn, KwStatic, KwTrue, KwWith, LBrace,
+  Keyword, KwDynamic, KwFalse, KwImport, KwInit, KwLet, KwModel, KwRepeat, KwReturn, KwStatic, KwTrue, KwWith, LBrace,
   LBracket, LParen, Minus, MultiplicativeOperator, NumberLiteral, RBrace, RBracket, RParen, StringLiteral,
   describeTokenType,
 } from "./tokens.js";
@@ -83,13 +83,21 @@ class MhcParser extends CstParser {
   });
 
   public param = this.RULE("param", () => {
-    this.CONSUME(Identifier);
+    this.SUBRULE(this.bindingName);
     this.CONSUME(Colon);
     this.SUBRULE(this.typeExpr);
     this.OPTION(() => {
       this.CONSUME(Equals);
       this.SUBRULE(this.expression);
     });
+  });
+
+  /** A name being bound. A reserved word is accepted here so it gets a precise error, not a cascade. */
+  public bindingName = this.RULE("bindingName", () => {
+    this.OR([
+      { ALT: () => this.CONSUME(Identifier) },
+      { ALT: () => this.CONSUME(Keyword) },
+    ]);
   });
 
   public typeExpr = this.RULE("typeExpr", () => {
@@ -116,7 +124,7 @@ class MhcParser extends CstParser {
 
   public letStatement = this.RULE("letStatement", () => {
     this.CONSUME(KwLet);
-    this.CONSUME(Identifier);
+    this.SUBRULE(this.bindingName);
     this.CONSUME(Equals);
     this.SUBRULE(this.expression);
   });

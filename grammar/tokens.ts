@@ -18,9 +18,12 @@ export const BlockComment = createToken({
 
 export const Identifier = createToken({ name: "Identifier", pattern: /[A-Za-z_][A-Za-z0-9_]*/ });
 
+/** The category of every reserved word, so the grammar can accept one where a name goes and report it well. */
+export const Keyword = createToken({ name: "Keyword", pattern: Lexer.NA });
+
 function keyword(word: string): TokenType {
   const name = "Kw" + word[0]!.toUpperCase() + word.slice(1);
-  return createToken({ name, pattern: new RegExp(word), longer_alt: Identifier });
+  return createToken({ name, pattern: new RegExp(word), longer_alt: Identifier, categories: [Keyword] });
 }
 
 export const KwImport = keyword("import");
@@ -84,6 +87,7 @@ export const At = createToken({ name: "At", pattern: /@/ });
 
 export const allTokens: readonly TokenType[] = [
   WhiteSpace,
+  Keyword,
   LineComment,
   BlockComment,
   UnterminatedComment,

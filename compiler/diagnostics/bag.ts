@@ -6,8 +6,8 @@ import type { MessageDef } from "./messages.js";
 export const MAX_ERRORS_PER_FILE = 50;
 
 /**
- * Collects diagnostics for one compilation. It drops a second error that starts
- * at the same place as an earlier one (one bad token, one message) and caps the
+ * Collects diagnostics for one compilation. It drops repeats of one problem
+ * (see `add`) and caps the
  * number of errors per file so a garbage input cannot flood the terminal.
  */
 export class DiagnosticBag {
@@ -24,12 +24,14 @@ export class DiagnosticBag {
 
   add(diagnostic: Diagnostic): void {
     const where = diagnostic.span ? `${diagnostic.span.file}:${diagnostic.span.start}` : "";
+    // A syntax error silences any later error at the same place (one bad token,
+    // one message); otherwise the same code at the same place is reported once,
+    // e.g. when a constraint is checked again for each use.
     if (diagnostic.severity === "error" && diagnostic.span) {
-      const key = `error@${where}`;
-      if (this.seen.has(key)) return;
-      this.seen.add(key);
+      if (this.seen.has(`syntax@${where}`)) return;
+      if (diagnostic.code.startsWith("MHC1")) this.seen.add(`syntax@${where}`);
     }
-    const exact = `${diagnostic.code}@${where}:${diagnostic.message}`;
+    const exact = `${diagnostic.code}@${where}`;
     if (this.seen.has(exact)) return;
     this.seen.add(exact);
     if (diagnostic.severity === "error") {

@@ -89,7 +89,7 @@ export const Diag = {
   // 4xxx: connections and models
   SlotShape: def("MHC4001", "error", "`{0}` needs a constraint that returns {1}, but `{2}` returns {3}"),
   BadStreams: def("MHC4002", "error", "`streams` must be at least 1, found {0}"),
-  MissingField: def("MHC4003", "error", "{0} is missing the required field `{1}`"),
+  MissingField: def("MHC4003", "error", "{0} is missing required field(s) {1}"),
   HeadsDivide: def("MHC4004", "error", "`dim` ({0}) must be divisible by `heads` ({1})"),
   BadEnumValue: def("MHC4005", "error", "`{0}` is not a valid {1}; expected {2}"),
   FieldRange: def("MHC4006", "error", "`{0}` must be {1}, found {2}"),

@@ -101,7 +101,8 @@ export function renderDiagnostic(diagnostic: Diagnostic, sources: SourceSet, opt
       out.push(`${pad}${gutter("-->")} ${group.path}`);
       return;
     }
-    const first = group.labels[0]!;
+    // The primary's position heads its frame; another file's frame starts at its first label.
+    const first = group.labels.find((l) => l.primary) ?? group.lines[0]!.labels[0]!;
     out.push(`${pad}${gutter("-->")} ${group.path}:${first.startLine}:${first.startColumn}`);
     out.push(gutter(`${pad} |`));
     let previous = 0;
@@ -147,14 +148,20 @@ export interface DiagnosticCounts {
  * `warning: `x.mhc` generated 1 warning`, plus a note when the bag suppressed
  * errors. Empty when there is nothing to say.
  */
-export function renderSummary(files: readonly string[], counts: DiagnosticCounts, options: Pick<RenderOptions, "color">): string {
+export interface SummaryOptions {
+  readonly color: boolean;
+  /** What the command was doing, for "could not VERB ..." (default `check`). */
+  readonly verb?: string;
+}
+
+export function renderSummary(files: readonly string[], counts: DiagnosticCounts, options: SummaryOptions): string {
   const c = colors(options.color);
   const what = describeFiles(files);
   const warnings = plural(counts.warningCount, "warning");
   const lines: string[] = [];
   if (counts.errorCount > 0) {
     const tail = counts.warningCount > 0 ? `; ${warnings} emitted` : "";
-    lines.push(`${severityColor(c, "error")("error")}${c.bold(`: could not check ${what} due to ${plural(counts.errorCount, "previous error")}${tail}`)}`);
+    lines.push(`${severityColor(c, "error")("error")}${c.bold(`: could not ${options.verb ?? "check"} ${what} due to ${plural(counts.errorCount, "previous error")}${tail}`)}`);
   } else if (counts.warningCount > 0) {
     lines.push(`${severityColor(c, "warning")("warning")}${c.bold(`: ${what} generated ${warnings}`)}`);
   }

@@ -4,7 +4,7 @@ import { isFloatDType } from "./dtype.js";
 import { KERNELS } from "./kernels.js";
 import type { Node } from "./node.js";
 import { bindShape, evalDim, formatShape, type DimBindings } from "./shape.js";
-import { makeTensor, type Tensor } from "./tensor.js";
+import { sizeOf, type Tensor } from "./tensor.js";
 
 export type { Tensor } from "./tensor.js";
 
@@ -42,6 +42,7 @@ export function bindInputs(inputNodes: readonly Node[], values: Readonly<Record<
     const name = node.attrs["name"] as string;
     const value = values[name];
     if (!value) throw new IrError(`interpret: missing input "${name}"`);
+    if (value.data.length !== sizeOf(value.shape)) throw new IrError(`interpret: input "${name}" has ${value.data.length} values for shape [${value.shape.join(", ")}]`);
     const problem = bindShape(node.shape, value.shape, bindings);
     if (problem) throw new IrError(`interpret: input "${name}" has shape [${value.shape.join(", ")}], declared ${formatShape(node.shape)}: ${problem}`);
   }
@@ -65,7 +66,7 @@ export function evaluate(nodes: readonly Node[], inputs: Readonly<Record<string,
       const args = node.inputs.map((i) => values.get(i) as Tensor);
       data = KERNELS[node.op]({ attrs: node.attrs, dtype: node.dtype, inputs: args, shape });
     }
-    values.set(node, makeTensor(shape, round(node, data)));
+    values.set(node, { shape, data: round(node, data) });
   }
   return values;
 }

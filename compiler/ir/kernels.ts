@@ -31,9 +31,11 @@ function binaryKernel(op: BinaryMathOp): Kernel {
   const f = BINARY_MATH[op];
   return (args) => {
     const [a, b] = [arg(args, 0), arg(args, 1)];
+    const size = sizeOf(args.shape);
+    if (a.data.length === size && b.data.length === size) return a.data.map((v, k) => f(v, b.data[k] as number));
     const ia = broadcastOffsets(a.shape, args.shape);
     const ib = broadcastOffsets(b.shape, args.shape);
-    const out = new Float64Array(ia.length);
+    const out = new Float64Array(size);
     for (let k = 0; k < out.length; k++) out[k] = f(a.data[ia[k] as number] as number, b.data[ib[k] as number] as number);
     return out;
   };
@@ -208,7 +210,10 @@ const eyeKernel: Kernel = (args) => {
 
 const broadcastKernel: Kernel = (args) => {
   const x = arg(args, 0);
-  return Float64Array.from(broadcastOffsets(x.shape, args.shape), (o) => x.data[o] as number);
+  const offsets = broadcastOffsets(x.shape, args.shape);
+  const out = new Float64Array(offsets.length);
+  for (let k = 0; k < out.length; k++) out[k] = x.data[offsets[k] as number] as number;
+  return out;
 };
 
 /** Reference semantics of every op except `input` (whose value comes from the caller). */

@@ -66,11 +66,15 @@ export function broadcastOffsets(inShape: readonly number[], outShape: readonly 
   }
   const size = sizeOf(outShape);
   const offsets = new Int32Array(size);
+  if (rank === 0 || size === 0) return offsets;
+  // Walk rows of the last axis; only the outer index needs the odometer.
+  const inner = outShape[rank - 1] as number;
+  const innerStride = stride[rank - 1] as number;
   const index = new Array<number>(rank).fill(0);
   let offset = 0;
-  for (let k = 0; k < size; k++) {
-    offsets[k] = offset;
-    for (let a = rank - 1; a >= 0; a--) {
+  for (let k = 0; k < size; k += inner) {
+    for (let j = 0; j < inner; j++) offsets[k + j] = offset + j * innerStride;
+    for (let a = rank - 2; a >= 0; a--) {
       index[a] = (index[a] as number) + 1;
       offset += stride[a] as number;
       if ((index[a] as number) < (outShape[a] as number)) break;

@@ -132,10 +132,12 @@ export class ConnectionChecker {
     const where = `connection \`${decl.name.name}\``;
     const fields = collectFields(decl.fields, CONNECTION_FIELDS, where, bag, { mode: SLOTS, init: SLOTS });
 
+    const examples: Record<string, string> = { streams: "streams 4", pre: "pre dynamic sigmoid_eps()", post: "post dynamic scaled_sigmoid()", res: "res dynamic sinkhorn()" };
+    const missing = ["streams", ...SLOTS].filter((f) => !fields.has(f)).map((name) => ({ name, example: examples[name]! }));
+    reportMissing(missing, where, decl.name.span, bag);
     const streamsField = fields.get("streams");
     let streams: P.Poly | undefined;
-    if (!streamsField) reportMissing("streams", where, decl.name.span, bag, "streams 4");
-    else {
+    if (streamsField) {
       const v = evaluator.expr(streamsField.value, env);
       if (v.kind === "int") {
         const c = P.constantValue(v.value);
@@ -162,11 +164,7 @@ export class ConnectionChecker {
     const maps: Partial<Record<Slot, CheckedMap>> = {};
     for (const slot of SLOTS) {
       const field = fields.get(slot);
-      if (!field) {
-        reportMissing(slot, where, decl.name.span, bag, slot === "res" ? "res dynamic sinkhorn()" : `${slot} dynamic sigmoid_eps()`);
-        continue;
-      }
-      if (!streams) continue;
+      if (!field || !streams) continue;
       const map = this.map(slot, field, streams, mapEnv, scope, evaluator, site);
       if (map) maps[slot] = map;
     }

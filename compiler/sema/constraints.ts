@@ -141,7 +141,10 @@ export class ConstraintChecker {
     let usesLogits = false;
     // A shape-polymorphic constraint must work for both kinds of slot.
     const logitsShapes: Shape[] = sig.logits.dims ? [this.declaredShape(sig.logits.dims, n, args, sig, undefined) ?? []] : [[n], [n, n]];
+    const errorsBefore = this.bag.errorCount;
     for (const logitsShape of logitsShapes) {
+      // One root cause, one report: stop after the first kind of slot that fails.
+      if (this.bag.errorCount > errorsBefore) break;
       const result = this.evaluate(sig, { n, args, logitsShape }, true);
       if (result.kind === "tensor" && result.usesLogits) usesLogits = true;
       if (result.kind === "error") usesLogits = true; // do not claim "ignores its logits" after an error

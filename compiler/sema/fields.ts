@@ -52,6 +52,9 @@ export function enumValue(value: Expr, choices: readonly string[], what: string,
   return undefined;
 }
 
-export function reportMissing(name: string, what: string, at: Span, bag: DiagnosticBag, example: string): void {
-  bag.report(Diag.MissingField, at, [what, name], { label: `no \`${name}\``, help: `add a field such as \`${example}\`` });
+/** Reports every missing required field of a declaration in one diagnostic. */
+export function reportMissing(missing: readonly { name: string; example: string }[], what: string, at: Span, bag: DiagnosticBag): void {
+  if (missing.length === 0) return;
+  const names = oneOf(missing.map((m) => `\`${m.name}\``)).replace(/^one of /, "").replace(/ or /, " and ");
+  bag.report(Diag.MissingField, at, [what, names], { label: `no ${names}`, help: `add ${missing.map((m) => `\`${m.example}\``).join(", ")}` });
 }

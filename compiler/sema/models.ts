@@ -56,18 +56,22 @@ export class ModelChecker {
     const evaluator = new Evaluator(bag, { has: () => false, names: () => [], call: () => ERROR });
     const env = new Env();
 
-    const positive = (name: string, example: string, required: boolean): number | undefined => {
+    const required = [
+      { name: "vocab", example: "vocab 256" },
+      { name: "dim", example: "dim 128" },
+      { name: "context", example: "context 128" },
+      { name: "layers", example: "layers 4" },
+      { name: "connection", example: "connection mhc(n = 4)" },
+    ];
+    reportMissing(required.filter((r) => !fields.has(r.name)), where, decl.name.span, bag);
+    const positive = (name: string): number | undefined => {
       const field = fields.get(name);
-      if (!field) {
-        if (required) reportMissing(name, where, decl.name.span, bag, example);
-        return undefined;
-      }
-      return this.positiveInt(field.value, name, evaluator, env);
+      return field ? this.positiveInt(field.value, name, evaluator, env) : undefined;
     };
-    const vocab = positive("vocab", "vocab 256", true);
-    const dim = positive("dim", "dim 128", true);
-    const context = positive("context", "context 128", true);
-    const layers = positive("layers", "layers 4", true);
+    const vocab = positive("vocab");
+    const dim = positive("dim");
+    const context = positive("context");
+    const layers = positive("layers");
 
     const expandField = fields.get("expand");
     const expand = (expandField ? enumValue(expandField.value, EXPANDS, "expansion", bag) : MODEL_DEFAULTS.expand) as Expand | undefined;
@@ -85,8 +89,7 @@ export class ModelChecker {
 
     const connectionField = fields.get("connection");
     let connection: CheckedConnection | undefined;
-    if (!connectionField) reportMissing("connection", where, decl.name.span, bag, "connection mhc(n = 4)");
-    else connection = this.connections.resolveCall(connectionField.value, scope, `used by ${where} here`);
+    if (connectionField) connection = this.connections.resolveCall(connectionField.value, scope, `used by ${where} here`);
 
     const blocks = decl.fields.filter((f): f is BlockField => f.kind === "Block");
     for (const extra of blocks.slice(1)) bag.report(Diag.DuplicateField, extra.keywordSpan, ["block"], { label: "second `block`", secondary: [{ span: blocks[0]!.keywordSpan, message: "first `block` here" }] });

@@ -25,12 +25,22 @@ function codesWithGroups(): { code: string; group: string }[] {
   return out;
 }
 
+/** 1xxx codes that the file loader reports from what `parse()` returns, not `parse()` itself. */
+const reportedByLoader = new Set(["MHC1023"]);
+
 /** The ```mhc blocks of one part of an explanation. */
 function mhcBlocks(markdown: string): string[] {
   return [...markdown.matchAll(/```mhc\r?\n([\s\S]*?)```/g)].map((m) => m[1]!);
 }
 
 describe("diagnostic catalogue", () => {
+  it("explains an empty file with an example that parses to nothing", () => {
+    for (const block of mhcBlocks((explainMarkdown("MHC1023") ?? "").split(/^## How to fix it$/m)[0] ?? "")) {
+      const { ast, diagnostics } = parse(block, "empty.mhc");
+      expect([ast.decls.length, diagnostics.length]).toEqual([0, 0]);
+    }
+  });
+
   it("has unique codes of the form MHC + phase digit + three digits", () => {
     expect(new Set(codes).size).toBe(codes.length);
     for (const code of codes) expect(code).toMatch(/^MHC[1-69]\d{3}$/);
@@ -70,7 +80,7 @@ describe("diagnostic catalogue", () => {
       for (const block of mhcBlocks(fix)) expect(parse(block, `${code}.mhc`).diagnostics.map((d) => d.code)).toEqual([]);
     });
 
-    if (code.startsWith("MHC1")) {
+    if (code.startsWith("MHC1") && !reportedByLoader.has(code)) {
       it("has an erroneous example that produces the code (when it is `.mhc` text)", () => {
         for (const block of mhcBlocks(example)) expect(parse(block, `${code}.mhc`).diagnostics.map((d) => d.code)).toContain(code);
       });

@@ -14,6 +14,10 @@ describe("renderSummary", () => {
     expect(renderSummary(["x.mhc"], counts(2, 2), plain)).toBe("error: could not check `x.mhc` due to 2 previous errors; 2 warnings emitted\n");
   });
 
+  it("names the command's verb when given", () => {
+    expect(renderSummary(["x.mhc"], counts(1, 0), { color: false, verb: "compile" })).toBe("error: could not compile `x.mhc` due to 1 previous error\n");
+  });
+
   it("reports warnings alone without calling the run a failure", () => {
     expect(renderSummary(["x.mhc"], counts(0, 2), plain)).toBe("warning: `x.mhc` generated 2 warnings\n");
   });

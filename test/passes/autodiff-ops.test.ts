@@ -10,18 +10,20 @@ import { awayFromZero, checkGradients, randomTensor, rng } from "./grad-check.js
 // Every op's gradient rule against central finite differences, through a scalar loss
 // sum(y * W) with a random W, on batched and broadcast shapes.
 
+type CaseInput = { readonly shape: readonly Dim[]; readonly value: Tensor };
+
 interface OpCase {
   readonly name: string;
   /** Declared shape (may be symbolic) and the value fed in. */
-  readonly inputs: Readonly<Record<string, { readonly shape: readonly Dim[]; readonly value: Tensor }>>;
+  readonly inputs: Readonly<Record<string, CaseInput>>;
   readonly build: (b: Builder, x: Readonly<Record<string, Node>>) => Node;
   readonly wrt?: readonly string[];
 }
 
 const r = rng(7);
-const any = (shape: number[], declared: Dim[] = shape) => ({ shape: declared, value: randomTensor(shape, r, -1.5, 1.5) });
-const positive = (shape: number[]) => ({ shape, value: randomTensor(shape, r, 0.3, 2) });
-const nonzero = (shape: number[]) => ({ shape, value: awayFromZero(shape, r) });
+const any = (shape: number[], declared: Dim[] = shape): CaseInput => ({ shape: declared, value: randomTensor(shape, r, -1.5, 1.5) });
+const positive = (shape: number[]): CaseInput => ({ shape, value: randomTensor(shape, r, 0.3, 2) });
+const nonzero = (shape: number[]): CaseInput => ({ shape, value: awayFromZero(shape, r) });
 
 const unary = (op: "neg" | "exp" | "log" | "sigmoid" | "tanh" | "abs" | "sqrt" | "rsqrt" | "square" | "relu" | "softplus" | "recip", input = any([2, 3, 4], ["T", 3, 4])): OpCase => ({
   name: op,
