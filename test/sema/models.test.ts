@@ -30,7 +30,7 @@ describe("models", () => {
   it("checks sublayer names, arguments and enumerations", () => {
     expect(codes(checkSource(model(`${base}\n  block { atention(heads = 4) }`)))).toEqual(["MHC2030@7:11"]);
     expect(codes(checkSource(model(`${base}\n  block { mlp(hiden = 4) }`)))).toEqual(["MHC2025@7:11", "MHC2023@7:15"]);
-    expect(codes(checkSource(model(`${base}\n  block { mlp(hidden = 64, act = gleu) }`)))).toEqual(["MHC4005@7:32"]);
+    expect(codes(checkSource(model(`${base}\n  block { mlp(hidden = 64, act = gleu) }`)))).toEqual(["MHC4005@7:34"]);
     expect(codes(checkSource(model(`${base}\n  collapse max\n  block { identity() }`)))).toEqual(["MHC4005@7:12"]);
   });
 
