@@ -10,7 +10,7 @@ import type * as C from "./cst.generated.js";
 import { tokenize } from "./lexer.js";
 import { parseDeclaration } from "./parser.js";
 import { describeToken, syntaxDiagnostics } from "./syntax-errors.js";
-import { Identifier, KwConnection, KwConstraint, KwImport, KwModel, LBrace, LParen, RBrace, RParen } from "./tokens.js";
+import { Identifier, KwConnection, KwConstraint, KwImport, KwModel, LBrace, LBracket, LParen, Minus, RBrace, RBracket, RParen } from "./tokens.js";
 
 export interface ParseResult {
   readonly ast: FileAst;
@@ -41,6 +41,11 @@ export function parse(text: string, file: string): ParseResult {
       diagnostics.push(strayTopLevel(head, file));
       continue;
     }
+    const tooDeep = firstTooDeep(segment);
+    if (tooDeep) {
+      diagnostics.push(makeDiagnostic(Diag.NestedTooDeeply, span(file, tooDeep.startOffset, tooDeep.startOffset + tooDeep.image.length), [MAX_NESTING], { label: "this level is too deep", help: "split the expression with `let`" }));
+      continue;
+    }
     const { cst, errors } = parseDeclaration(segment);
     diagnostics.push(...syntaxDiagnostics(errors, file, segmentEnd, lineOf));
     const decl = toAst.declaration(cst as C.DeclarationCstNode);
@@ -55,6 +60,26 @@ export function parse(text: string, file: string): ParseResult {
 }
 
 const declarationKeywords = ["import", "constraint", "connection", "model"];
+
+/**
+ * Nesting (parentheses, brackets, chains of unary minus) deeper than this is
+ * refused before parsing: the parser and checker recurse once per level, and
+ * no real program comes near it.
+ */
+export const MAX_NESTING = 200;
+
+function firstTooDeep(tokens: readonly IToken[]): IToken | undefined {
+  let depth = 0;
+  let minusRun = 0;
+  for (const token of tokens) {
+    const t = token.tokenType;
+    if (t === LParen || t === LBracket) depth++;
+    else if ((t === RParen || t === RBracket) && depth > 0) depth--;
+    minusRun = t === Minus ? minusRun + 1 : 0;
+    if (depth + minusRun > MAX_NESTING) return token;
+  }
+  return undefined;
+}
 
 function isDeclarationStart(token: IToken): boolean {
   const t = token.tokenType;

@@ -45,7 +45,7 @@ class MhcParser extends CstParser {
   constructor() {
     super(allTokens as TokenType[], {
       recoveryEnabled: true,
-      nodeLocationTracking: "full",
+      nodeLocationTracking: "onlyOffset",
       maxLookahead: 3,
       errorMessageProvider: messageProvider,
       skipValidations: process.env["MHC_VALIDATE_GRAMMAR"] !== "1",

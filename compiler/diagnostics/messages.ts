@@ -7,6 +7,8 @@ import type { Severity } from "./diagnostic.js";
  * and models, 5xxx targets, 6xxx runtime inputs, 9xxx internal) and are never
  * reused; a test checks that they are unique and that each has an explanation
  * in `explain/`.
+ *
+ * Retired codes, never to be given to another message: MHC3017, MHC4014, MHC4015.
  */
 export interface MessageDef {
   readonly code: string;
@@ -34,6 +36,7 @@ export const Diag = {
   BinaryFile: def("MHC1021", "error", "file looks binary (it contains a NUL byte)"),
   FileTooLarge: def("MHC1022", "error", "file is too large ({0}; the limit is {1})"),
   EmptyFile: def("MHC1023", "warning", "`{0}` declares nothing"),
+  NestedTooDeeply: def("MHC1024", "error", "expression nested too deeply (more than {0} levels)"),
 
   // 2xxx: names and imports
   UnknownName: def("MHC2001", "error", "cannot find `{0}` in this scope"),
@@ -78,7 +81,6 @@ export const Diag = {
   TransposeNotMatrix: def("MHC3013", "error", "`.T` needs a matrix, found {0}"),
   LogitsNotTensor: def("MHC3015", "error", "the first parameter of constraint `{0}` must be its logits tensor"),
   PolymorphicResult: def("MHC3016", "error", "`{0}` takes logits of any shape, so it must return their shape, but it returns {1}"),
-  ValueOutOfRange: def("MHC3017", "error", "{0} must be {1}, found {2}"),
   ReturnInRepeat: def("MHC3018", "error", "`return` cannot appear inside `repeat`"),
   NoParameters: def("MHC3019", "error", "constraint `{0}` takes no logits parameter"),
   BadParameterType: def("MHC3020", "error", "unknown parameter type `{0}`"),

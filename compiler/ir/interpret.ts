@@ -35,13 +35,21 @@ export function reachableNodes(roots: readonly Node[]): Node[] {
   return [...seen].sort((a, b) => a.id - b.id);
 }
 
-/** Binds the graph's symbolic dims (T, C, ...) from the actual shapes of its inputs. */
-export function bindInputs(inputNodes: readonly Node[], values: Readonly<Record<string, Tensor>>): DimBindings {
+/**
+ * Binds symbolic dims (T, C, ...) from the actual shapes of input values. `required`
+ * inputs must be given; `optional` ones bind when given (a zero gradient of an unused
+ * input still needs its `T`).
+ */
+export function bindInputs(required: readonly Node[], values: Readonly<Record<string, Tensor>>, optional: readonly Node[] = []): DimBindings {
   const bindings: DimBindings = new Map();
-  for (const node of inputNodes) {
+  const requiredSet = new Set(required);
+  for (const node of [...required, ...optional.filter((n) => !requiredSet.has(n))]) {
     const name = node.attrs["name"] as string;
     const value = values[name];
-    if (!value) throw new IrError(`interpret: missing input "${name}"`);
+    if (!value) {
+      if (requiredSet.has(node)) throw new IrError(`interpret: missing input "${name}"`);
+      continue;
+    }
     if (value.data.length !== sizeOf(value.shape)) throw new IrError(`interpret: input "${name}" has ${value.data.length} values for shape [${value.shape.join(", ")}]`);
     const problem = bindShape(node.shape, value.shape, bindings);
     if (problem) throw new IrError(`interpret: input "${name}" has shape [${value.shape.join(", ")}], declared ${formatShape(node.shape)}: ${problem}`);
@@ -49,10 +57,15 @@ export function bindInputs(inputNodes: readonly Node[], values: Readonly<Record<
   return bindings;
 }
 
-/** Values of `nodes` (and everything they need), keyed by node. */
-export function evaluate(nodes: readonly Node[], inputs: Readonly<Record<string, Tensor>>, precision: Precision = "f64"): Map<Node, Tensor> {
+/** Values of `nodes` (and everything they need), keyed by node; `otherInputs` only bind dims. */
+export function evaluate(
+  nodes: readonly Node[],
+  inputs: Readonly<Record<string, Tensor>>,
+  precision: Precision = "f64",
+  otherInputs: readonly Node[] = [],
+): Map<Node, Tensor> {
   const order = reachableNodes(nodes);
-  const bindings = bindInputs(order.filter((n) => n.op === "input"), inputs);
+  const bindings = bindInputs(order.filter((n) => n.op === "input"), inputs, otherInputs);
   const round = (node: Node, data: Float64Array): Float64Array =>
     precision === "f32" && isFloatDType(node.dtype) && node.op !== "cast" ? data.map(Math.fround) : data;
 
@@ -79,7 +92,7 @@ export function interpret(graph: Graph, inputs: Readonly<Record<string, Tensor>>
       if (!graph.findOutput(name)) throw new IrError(`interpret: no output named "${name}"`);
     }
   }
-  const values = evaluate(wanted.map((o) => o.node), inputs, options.precision ?? "f64");
+  const values = evaluate(wanted.map((o) => o.node), inputs, options.precision ?? "f64", graph.inputs);
   const result: Record<string, Tensor> = {};
   for (const o of wanted) result[o.name] = values.get(o.node) as Tensor;
   return result;

@@ -4,7 +4,7 @@ import { irAssert } from "./errors.js";
 import { Graph } from "./graph.js";
 import type { Attrs, Node } from "./node.js";
 import type { OpName } from "./op-names.js";
-import { isConcreteShape, numel, type Shape } from "./shape.js";
+import { isConcreteShape, type Shape } from "./shape.js";
 
 /** A tensor operand, or a plain number that becomes a scalar const of the other operand's dtype. */
 export type Operand = Node | number;
@@ -170,12 +170,5 @@ export class PrimitiveBuilder {
 
   cast(x: Node, dtype: DType): Node {
     return this.make("cast", [x], {}, { dtype });
-  }
-
-  /** Number of elements as a concrete count; throws for symbolic shapes. */
-  protected concreteNumel(shape: Shape): number {
-    const n = numel(shape);
-    irAssert(typeof n === "number", `shape has a symbolic element count ${String(n)}`);
-    return n;
   }
 }

@@ -81,16 +81,14 @@ export const gradientOutputName = (wrt: string): string => `grad_${wrt}`;
  * `graph` and adds `grad_<name>` for each `wrt` input (same shape as the input).
  */
 export function differentiate(graph: Graph, options: DifferentiateOptions): Graph {
-  const copy = rebuildGraph(graph, { keepDead: false }).graph;
+  const copy = rebuildGraph(graph).graph;
   const output = copy.findOutput(options.of);
   if (!output) throw new IrError(`autodiff: no output named "${options.of}"`);
   const b = new Builder(copy, { dtype: output.dtype });
   const wrt = options.wrt.map((name) => {
-    const node = copy.findInput(name) ?? graph.findInput(name);
+    const node = copy.findInput(name);
     if (!node) throw new IrError(`autodiff: no input named "${name}"`);
-    // An input no output uses was dropped by the copy: re-declare it so its (zero)
-    // gradient still has a home.
-    return copy.has(node) ? node : b.input(name, node.shape, node.dtype);
+    return node;
   });
   const scalar = isConcreteShape(output.shape) && numel(output.shape) === 1;
   const seed = scalar && options.seed !== "input" ? b.ones(output.shape) : b.input(seedInputName(options.of), output.shape, output.dtype);

@@ -7,5 +7,5 @@ import { rebuildGraph } from "./rebuild.js";
  * were merged) now get the same key and collapse.
  */
 export function eliminateCommonSubexpressions(graph: Graph): Graph {
-  return rebuildGraph(graph, { keepDead: true }).graph;
+  return rebuildGraph(graph).graph;
 }

@@ -3,9 +3,13 @@ import { reachableNodes } from "../ir/interpret.js";
 import { IrError } from "../ir/errors.js";
 import { rebuildGraph } from "./rebuild.js";
 
-/** Drops every node no output depends on (inputs included), renumbering the rest. */
+/**
+ * Drops every node no output depends on, unused inputs included (the graph's interface
+ * shrinks: a constraint that ignores its logits loses its logits input), renumbering
+ * the rest. Other passes drop dead nodes too but keep every input.
+ */
 export function eliminateDeadCode(graph: Graph): Graph {
-  return rebuildGraph(graph, { keepDead: false }).graph;
+  return rebuildGraph(graph, { keepUnusedInputs: false }).graph;
 }
 
 /**

@@ -21,7 +21,6 @@ function isLiteral(node: Node): boolean {
  */
 export function foldConstants(graph: Graph): Graph {
   return rebuildGraph(graph, {
-    keepDead: true,
     rewrite: (node, b) => {
       if (node.inputs.length === 0 || !node.inputs.every(isLiteral)) return undefined;
       if (!isConcreteShape(node.shape) || (numel(node.shape) as number) > MAX_FOLDED_ELEMENTS) return undefined;

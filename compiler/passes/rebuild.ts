@@ -13,41 +13,59 @@ import { shapesEqual } from "../ir/shape.js";
 export type NodeRewriter = (node: Node, b: Builder) => Node | undefined;
 
 export interface RebuildOptions {
-  /** Keep nodes no output depends on (default false: rebuilding is also dead-code elimination). */
-  readonly keepDead?: boolean;
   readonly rewrite?: NodeRewriter;
+  /** Keep `input` nodes no output uses (default true: a pass keeps the graph's interface). */
+  readonly keepUnusedInputs?: boolean;
 }
 
 export interface Rebuilt {
   readonly graph: Graph;
-  /** Old node -> its counterpart in the new graph. */
+  /** Old node -> its counterpart in the new graph (for the nodes that were kept). */
   readonly map: ReadonlyMap<Node, Node>;
 }
 
-/**
- * Copies a graph through the factory of a fresh one, in order. Because the factory
- * hash-conses, nodes that became equal (after a rewrite merged their inputs) collapse
- * into one: this is how CSE happens after rewrites. Ids come out dense again.
- */
-export function rebuildGraph(graph: Graph, options: RebuildOptions = {}): Rebuilt {
+function liveNodes(graph: Graph, keepUnusedInputs: boolean): Node[] {
+  const live = new Set(reachableNodes(graph.outputs.map((o) => o.node)));
+  if (keepUnusedInputs) graph.inputs.forEach((i) => live.add(i));
+  return graph.nodes.filter((n) => live.has(n));
+}
+
+function copy(graph: Graph, keepUnusedInputs: boolean, rewrite: NodeRewriter | undefined): Rebuilt {
   const next = new Graph();
   const b = new Builder(next);
   const map = new Map<Node, Node>();
-  const order = options.keepDead ? graph.nodes : reachableNodes(graph.outputs.map((o) => o.node));
-  for (const node of order) {
+  for (const node of liveNodes(graph, keepUnusedInputs)) {
     const inputs = node.inputs.map((i) => map.get(i) as Node);
-    let copy = next.node(node.op, inputs, node.attrs, { shape: node.shape, dtype: node.dtype, ...(node.span ? { span: node.span } : {}) });
-    if (options.rewrite) {
-      const replacement = options.rewrite(copy, b.at(node.span));
-      if (replacement && replacement !== copy) {
-        if (replacement.dtype !== copy.dtype || !shapesEqual(replacement.shape, copy.shape)) {
-          throw new IrError(`rewrite of %${node.id} (${node.op}) changed its type from ${formatType(copy.dtype, copy.shape)} to ${formatType(replacement.dtype, replacement.shape)}`);
-        }
-        copy = replacement;
+    let result = next.node(node.op, inputs, node.attrs, { shape: node.shape, dtype: node.dtype, ...(node.span ? { span: node.span } : {}) });
+    const replacement = rewrite?.(result, b.at(node.span));
+    if (replacement && replacement !== result) {
+      if (replacement.dtype !== result.dtype || !shapesEqual(replacement.shape, result.shape)) {
+        throw new IrError(`rewrite of %${node.id} (${node.op}) changed its type from ${formatType(result.dtype, result.shape)} to ${formatType(replacement.dtype, replacement.shape)}`);
       }
+      result = replacement;
     }
-    map.set(node, copy);
+    map.set(node, result);
   }
   for (const o of graph.outputs) next.output(o.name, map.get(o.node) as Node);
   return { graph: next, map };
+}
+
+/**
+ * Copies the live part of a graph (what outputs depend on, plus inputs) through the
+ * factory of a fresh graph, in order, optionally rewriting each node. Because the
+ * factory hash-conses, nodes that became equal collapse into one (this is how CSE
+ * happens after rewrites), and ids come out dense. With a rewriter, the nodes it
+ * replaced are garbage in the first copy, so a second plain copy drops them.
+ */
+export function rebuildGraph(graph: Graph, options: RebuildOptions = {}): Rebuilt {
+  const keepInputs = options.keepUnusedInputs ?? true;
+  const first = copy(graph, keepInputs, options.rewrite);
+  if (!options.rewrite) return first;
+  const second = copy(first.graph, keepInputs, undefined);
+  const map = new Map<Node, Node>();
+  for (const [old, mid] of first.map) {
+    const final = second.map.get(mid);
+    if (final) map.set(old, final);
+  }
+  return { graph: second.graph, map };
 }

@@ -36,7 +36,6 @@ export function rewriteGraph(graph: Graph, rules: readonly RewriteRule[], name =
   for (let round = 0; round < MAX_ROUNDS; round++) {
     let fired = false;
     current = rebuildGraph(current, {
-      keepDead: true,
       rewrite: (node, b) => {
         let result = node;
         for (let step = 0; step < MAX_STEPS_PER_NODE; step++) {

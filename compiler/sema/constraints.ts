@@ -5,7 +5,7 @@ import { didYouMean } from "../diagnostics/suggest.js";
 import type { Span } from "../source/span.js";
 import { bindArguments, type ParamSpec } from "./arguments.js";
 import { builtins } from "./builtins.js";
-import { Env } from "./env.js";
+import { Env, type Binding } from "./env.js";
 import { Evaluator, type ConstraintCalls, type EvaluationSite } from "./evaluate.js";
 import * as P from "./poly.js";
 import type { LoadedFile } from "./program.js";
@@ -52,6 +52,8 @@ export interface Bindings {
 }
 
 interface BodyState {
+  /** Every `let` of the body, to warn about those never read. */
+  lets: { name: string; span: Span; binding: Binding }[];
   loopDepth: number;
   /** Product of the enclosing `repeat` counts, when known. */
   iterations: number;
@@ -222,7 +224,15 @@ export class ConstraintChecker {
       const env = this.parameterEnv(sig, bindings.n, bindings.args, bindings.site).child();
       env.define(sig.logits.name, { kind: "param", value: tensor(bindings.logitsShape, true), span: sig.logits.span });
       const evaluator = new Evaluator(this.bag, this.callsFor(sig, bindings.n, bindings.site, generic), bindings.site);
-      const returned = this.body(sig.decl.body, env, evaluator, { loopDepth: 0, iterations: 1 }, generic);
+      const state: BodyState = { lets: [], loopDepth: 0, iterations: 1 };
+      const returned = this.body(sig.decl.body, env, evaluator, state, generic);
+      if (generic) {
+        for (const { name, span, binding } of state.lets) {
+          if (!binding.used && !name.startsWith("_")) {
+            evaluator.report(Diag.UnusedVariable, span, [name], { label: "never read", help: `remove it, or name it \`_${name}\` if it is meant to be unused` });
+          }
+        }
+      }
       if (!returned) {
         if (sig.decl.body.length >= 0 && !sig.decl.body.some((s) => s.kind === "Return")) {
           evaluator.report(Diag.MissingReturn, sig.decl.name.span, [sig.name], { label: "no `return` in this constraint", help: "end the body with `return EXPR`" });
@@ -277,7 +287,9 @@ export class ConstraintChecker {
             });
             return;
           }
-          env.define(stmt.name.name, { kind: "let", value, span: stmt.name.span });
+          const binding: Binding = { kind: "let", value, span: stmt.name.span };
+          env.define(stmt.name.name, binding);
+          state.lets.push({ name: stmt.name.name, span: stmt.name.span, binding });
           return;
         }
         case "Assign":
@@ -285,7 +297,7 @@ export class ConstraintChecker {
           return;
         case "Repeat": {
           const iterations = this.repeatCount(stmt.count, env, evaluator, state, generic);
-          const inner = { loopDepth: state.loopDepth + 1, iterations: iterations ?? state.iterations };
+          const inner = { lets: state.lets, loopDepth: state.loopDepth + 1, iterations: iterations ?? state.iterations };
           this.body(stmt.body, env.child(), evaluator, inner, generic);
           return;
         }

@@ -10,6 +10,8 @@ export interface Binding {
   readonly span?: Span;
   /** Reassigned inside a loop: its compile-time value is no longer known. */
   varies?: boolean;
+  /** Read at least once (for the unused-variable warning). */
+  used?: boolean;
 }
 
 /** A lexical scope: a constraint body, a `repeat` body, a connection's fields. */

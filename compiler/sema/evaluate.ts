@@ -75,7 +75,10 @@ export class Evaluator {
 
   private name(name: string, where: Span, env: Env): Value {
     const binding = env.lookup(name);
-    if (binding) return binding.value;
+    if (binding) {
+      binding.used = true;
+      return binding.value;
+    }
     if (builtins.has(name) || this.constraints.has(name)) {
       this.report(Diag.UnknownName, where, [name], { label: "this is a function", help: `call it: \`${name}(...)\`` });
       return ERROR;

@@ -22,7 +22,11 @@ function normalise(terms: Map<string, number>): Poly {
   return { terms };
 }
 
+/** Small integer constants are shared: polynomials are immutable, and checking creates many. */
+const SMALL_CONSTANTS: Poly[] = Array.from({ length: 257 }, (_, i) => normalise(new Map([[ONE_KEY, i]])));
+
 export function constant(value: number): Poly {
+  if (Number.isInteger(value) && value >= 0 && value <= 256) return SMALL_CONSTANTS[value]!;
   return normalise(new Map([[ONE_KEY, value]]));
 }
 
@@ -42,6 +46,11 @@ export function constantValue(p: Poly): number | undefined {
 }
 
 export function add(a: Poly, b: Poly): Poly {
+  const ca = constantValue(a);
+  const cb = constantValue(b);
+  if (ca !== undefined && cb !== undefined) return constant(ca + cb);
+  if (ca === 0) return b;
+  if (cb === 0) return a;
   const terms = new Map(a.terms);
   for (const [key, c] of b.terms) terms.set(key, (terms.get(key) ?? 0) + c);
   return normalise(terms);
@@ -64,6 +73,11 @@ function multiplyKeys(a: string, b: string): string {
 }
 
 export function mul(a: Poly, b: Poly): Poly {
+  const ca = constantValue(a);
+  const cb = constantValue(b);
+  if (ca !== undefined && cb !== undefined) return constant(ca * cb);
+  if (ca === 1) return b;
+  if (cb === 1) return a;
   const terms = new Map<string, number>();
   for (const [ka, ca] of a.terms) {
     for (const [kb, cb] of b.terms) {
@@ -75,6 +89,7 @@ export function mul(a: Poly, b: Poly): Poly {
 }
 
 export function equal(a: Poly, b: Poly): boolean {
+  if (a === b) return true;
   if (a.terms.size !== b.terms.size) return false;
   for (const [key, c] of a.terms) if (b.terms.get(key) !== c) return false;
   return true;

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Builder } from "../../compiler/ir/builder.js";
@@ -64,6 +65,13 @@ describe("textual IR", () => {
     expect(printGraph(parsed, { spans: true })).toBe(text);
     expect(parsed.nodes[0]?.span).toEqual({ file: "dir/a b.mhc", start: 3, end: 17 });
     expect(Object.is((parsed.nodes.find((n) => n.op === "const")?.attrs["value"] as number[])[0], -0)).toBe(true);
+  });
+
+  it("parses the example of compiler/ir/README.md back to the same text", () => {
+    const readme = readFileSync(new URL("../../compiler/ir/README.md", import.meta.url), "utf8");
+    const example = /## Textual form\n\n```\n([\s\S]*?)```/.exec(readme)?.[1] ?? "";
+    expect(example).toContain("output");
+    expect(printGraph(parseGraph(example), { spans: true })).toBe(example);
   });
 
   it("accepts comments, blank lines and non-canonical spellings", () => {

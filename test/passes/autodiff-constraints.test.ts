@@ -4,7 +4,7 @@ import type { Node } from "../../compiler/ir/node.js";
 import { factorial } from "../../compiler/ir/permutations.js";
 import type { Tensor } from "../../compiler/ir/tensor.js";
 import { checkGradients, randomTensor, rng } from "./grad-check.js";
-import { birkhoffLite, orthostochastic, sinkhorn } from "./constraint-graphs.js";
+import { birkhoffLite, orthostochastic, sinkhorn } from "../ir/constraint-graphs.js";
 
 // Gradients of whole prelude constraints (unrolled loops, many uses of one node,
 // broadcasting reductions) vs central finite differences in float64, for every stream

@@ -20,7 +20,7 @@ export function checkCommand(files: readonly string[], options: CheckCommandOpti
   if (files.length === 0) throw new UsageError("no input files; usage: mhc check FILE...");
   const result = checkFiles(files, { verbose: options.verbose ?? false, cwd: io.cwd });
   if (format === "json") {
-    io.stdout.write(formatJson(result.diagnostics, result.sources) + "\n");
+    io.stdout.write(formatJson(result.diagnostics, result.sources));
   } else {
     const color = useColor(io.stderr, options.color, io.env);
     if (result.diagnostics.length > 0) io.stderr.write(renderDiagnostics(result.diagnostics, result.sources, { color }) + "\n");
