@@ -156,6 +156,8 @@ export interface ImportDecl {
 
 export interface ConstraintDecl {
   readonly kind: "Constraint";
+  /** The declaration had a syntax error: checks that need the whole body (a missing `return`) stay quiet. */
+  readonly recovered?: boolean;
   readonly name: Ident;
   readonly params: readonly Param[];
   readonly result: TypeRef;

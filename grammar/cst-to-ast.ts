@@ -265,7 +265,7 @@ export class CstToAst {
     if (keyword && !keyword.isInsertedInRecovery) {
       const where = this.tokenSpan(keyword);
       this.diagnostics.push(makeDiagnostic(Diag.KeywordAsName, where, [keyword.image], { label: "reserved keyword", help: `pick another name, such as \`${keyword.image}_\`` }));
-      return { name: "", span: where };
+      return { name: keyword.image, span: where };
     }
     return this.ident(node?.children.Identifier?.[0], node ?? parent);
   }

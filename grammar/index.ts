@@ -33,24 +33,35 @@ export function parse(text: string, file: string): ParseResult {
   const lines = new SourceFile(file, text);
   const lineOf = (offset: number) => lines.positionAt(offset).line;
 
-  for (const segment of splitDeclarations(lexed.tokens)) {
+  const segments = splitDeclarations(lexed.tokens);
+  segments.forEach((segment, index) => {
     const head = segment[0]!;
+    const nextStart = segments[index + 1]?.[0]?.startOffset ?? text.length;
     const last = segment[segment.length - 1]!;
     const segmentEnd = last.startOffset + last.image.length;
     if (!isDeclarationStart(head)) {
       diagnostics.push(strayTopLevel(head, file));
-      continue;
+      return;
     }
     const tooDeep = firstTooDeep(segment);
     if (tooDeep) {
       diagnostics.push(makeDiagnostic(Diag.NestedTooDeeply, span(file, tooDeep.startOffset, tooDeep.startOffset + tooDeep.image.length), [MAX_NESTING], { label: "this level is too deep", help: "split the expression with `let`" }));
-      continue;
+      return;
     }
     const { cst, errors } = parseDeclaration(segment);
-    diagnostics.push(...syntaxDiagnostics(errors, file, segmentEnd, lineOf));
+    // What the lexer rejected (a stray character, an unterminated string or
+    // comment) is the root cause of any parse error after it in the same
+    // declaration, and of its running out of tokens: report it alone.
+    const lexError = lexed.diagnostics.find((d) => d.span && d.span.start >= head.startOffset && d.span.start < nextStart);
+    const syntax = syntaxDiagnostics(errors, file, segmentEnd, lineOf).filter((d) => {
+      if (!lexError) return true;
+      const at = d.span?.start ?? 0;
+      return at < lexError.span!.start && at < segmentEnd;
+    });
+    diagnostics.push(...syntax);
     const decl = toAst.declaration(cst as C.DeclarationCstNode);
-    if (decl) decls.push(decl);
-  }
+    if (decl) decls.push(decl.kind === "Constraint" && (errors.length > 0 || lexError) ? { ...decl, recovered: true } : decl);
+  });
 
   diagnostics.push(...toAst.diagnostics);
   return {

@@ -24,7 +24,8 @@ function encode(kind: EncodedSyntaxError["kind"], expected: string[], rule: stri
 
 function firstTokens(paths: TokenType[][][]): string[] {
   const names = new Set<string>();
-  for (const alternative of paths) for (const path of alternative) if (path[0]) names.add(describeTokenType(path[0]));
+  // `Keyword` is accepted where names go only to report it; it is never what is expected.
+  for (const alternative of paths) for (const path of alternative) if (path[0] && path[0] !== Keyword) names.add(describeTokenType(path[0]));
   return [...names];
 }
 

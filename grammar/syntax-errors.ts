@@ -88,7 +88,7 @@ export function syntaxDiagnostics(errors: readonly IRecognitionException[], file
     const context = ruleContext[rule] ?? "here";
     const found = describeToken(atEnd ? undefined : token);
 
-    if (!atEnd && keywords.has(token.image) && info.expected.includes("a name")) {
+    if (!atEnd && keywords.has(token.image) && info.expected.length === 1 && info.expected[0] === "a name") {
       out.push(makeDiagnostic(Diag.KeywordAsName, where, [token.image], { label: "reserved keyword", help: `pick another name, such as \`${token.image}_\`` }));
       continue;
     }

@@ -128,6 +128,7 @@ export function describeTokenType(type: TokenType): string {
     case StringLiteral: return "a string";
     case AdditiveOperator: return "`+` or `-`";
     case MultiplicativeOperator: return "`*` or `/`";
+    case Keyword: return "a keyword";
     default: {
       const pattern = type.PATTERN;
       if (pattern instanceof RegExp) return "`" + pattern.source.replace(/\\/g, "").replace(/\(\?!.*\)$/, "") + "`";

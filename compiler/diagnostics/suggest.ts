@@ -25,9 +25,13 @@ export function editDistance(a: string, b: string): number {
   return prev[m]!;
 }
 
-/** The closest candidate within a third of the name's length (at least 1, at most 3 edits). */
+/**
+ * The closest candidate within a third of the name's length (at least 1, at
+ * most 3 edits). Names of one or two characters only get case corrections:
+ * every short name is one edit from every other, so such a guess means nothing.
+ */
 export function closestName(name: string, candidates: Iterable<string>): string | undefined {
-  const limit = Math.min(3, Math.max(1, Math.floor(name.length / 3)));
+  const limit = name.length < 3 ? 0.5 : Math.min(3, Math.max(1, Math.floor(name.length / 3)));
   let best: string | undefined;
   let bestDistance = Infinity;
   const lower = name.toLowerCase();

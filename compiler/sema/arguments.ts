@@ -22,11 +22,13 @@ export function bindArguments(call: CallExpr, params: readonly ParamSpec[], bag:
   const bound = new Map<string, Argument>();
   let seenNamed = false;
   let position = 0;
+  let unknownNames = 0;
   for (const arg of call.args) {
     if (arg.name) {
       seenNamed = true;
       const param = params.find((p) => p.name === arg.name!.name);
       if (!param) {
+        unknownNames++;
         const help = didYouMean(arg.name.name, params.map((p) => p.name));
         bag.report(Diag.UnknownArgument, arg.name.span, [call.callee.name, arg.name.name], {
           label: "unknown parameter",
@@ -47,11 +49,14 @@ export function bindArguments(call: CallExpr, params: readonly ParamSpec[], bag:
     }
     const param = params[position++];
     if (!param) {
-      bag.report(Diag.TooManyArguments, arg.span, [call.callee.name, params.length, call.args.filter((a) => !a.name).length], { label: "unexpected argument" });
+      const given = call.args.filter((a) => !a.name).length;
+      bag.report(Diag.TooManyArguments, arg.span, [call.callee.name, count(params.length, "argument"), `${given} ${given === 1 ? "was" : "were"}`], { label: "unexpected argument" });
       continue;
     }
     bound.set(param.name, arg);
   }
+  // A misspelt name is most likely the missing parameter: one error, not two.
+  if (unknownNames > 0) return bound;
   for (const param of params) {
     if (!param.optional && !bound.has(param.name)) {
       bag.report(Diag.MissingArgument, call.span, [param.name, call.callee.name], {
@@ -61,4 +66,8 @@ export function bindArguments(call: CallExpr, params: readonly ParamSpec[], bag:
     }
   }
   return bound;
+}
+
+function count(value: number, noun: string): string {
+  return `${value} ${noun}${value === 1 ? "" : "s"}`;
 }

@@ -203,7 +203,7 @@ export class ConnectionChecker {
     if (!target || target.kind !== "constraint") {
       if (target) bag.report(Diag.NotCallable, call.callee.span, [name, target.kind], { label: `a ${target.kind}, not a constraint` });
       else if (builtins.has(name)) {
-        bag.report(Diag.UnknownFunction, call.callee.span, [name], { label: "a builtin, not a constraint", help: `wrap it in a constraint: \`constraint my_${name}(L: tensor) -> tensor { return ${name}(L) }\`` });
+        bag.report(Diag.BuiltinAsMap, call.callee.span, [name], { label: "maps take a constraint", help: `wrap it in a constraint: \`constraint my_${name}(L: tensor) -> tensor { return ${name}(L) }\`` });
       } else {
         const help = didYouMean(name, scope.names("constraint"));
         bag.report(Diag.UnknownFunction, call.callee.span, [name], { label: "no such constraint", ...(help ? { help } : {}) });

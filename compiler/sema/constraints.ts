@@ -17,7 +17,8 @@ export type ScalarType = "int" | "float" | "bool";
 /** A compile-time parameter of a constraint (every parameter after the logits). */
 export interface CompileParam {
   readonly name: string;
-  readonly type: ScalarType;
+  /** `unknown` after a reported mistake in its declaration: any value is accepted, uses stay quiet. */
+  readonly type: ScalarType | "unknown";
   readonly default?: Expr;
   readonly decl: Param;
 }
@@ -31,6 +32,8 @@ export interface ConstraintSignature {
   readonly params: readonly CompileParam[];
   /** Declared result shape; undefined for `-> tensor`. */
   readonly resultDims?: readonly Expr[];
+  /** The logits parameter is missing or not a tensor (reported): the body is checked, its result is not. */
+  readonly invalid: boolean;
 }
 
 /** Iterations one instantiation may unroll in total; more is a mistake, not a model. */
@@ -86,7 +89,9 @@ export class ConstraintChecker {
     const seen = new Map<string, Span>();
     const params: CompileParam[] = [];
     const first = decl.params[0];
+    let invalid = false;
     if (!first) {
+      invalid = true;
       this.bag.report(Diag.NoParameters, decl.name.span, [decl.name.name], { label: "no parameters", help: `declare the logits first: \`constraint ${decl.name.name}(L: [n, n]) -> ...\`` });
     }
     for (const [index, p] of decl.params.entries()) {
@@ -97,24 +102,25 @@ export class ConstraintChecker {
         this.bag.report(Diag.DuplicateParameter, p.name.span, [name], { label: "declared again here", secondary: [{ span: seen.get(name)!, message: "first declared here" }] });
       }
       seen.set(name, p.name.span);
-      if (p.type.kind === "NamedType" && p.type.name.name !== "" && !SCALAR_TYPES.includes(p.type.name.name)) {
-        const help = didYouMean(p.type.name.name, SCALAR_TYPES);
-        this.bag.report(Diag.BadParameterType, p.type.span, [p.type.name.name], { label: "not a type", ...(help ? { help } : { notes: ["types are `int`, `float`, `bool`, `tensor` or a shape such as `[n, n]`"] }) });
+      const typeName = p.type.kind === "NamedType" ? p.type.name.name : "";
+      const knownType = p.type.kind === "ShapeType" || SCALAR_TYPES.includes(typeName);
+      if (!knownType && typeName !== "") {
+        const help = didYouMean(typeName, SCALAR_TYPES);
+        this.bag.report(Diag.BadParameterType, p.type.span, [typeName], { label: "not a type", ...(help ? { help } : { notes: ["types are `int`, `float`, `bool`, `tensor` or a shape such as `[n, n]`"] }) });
       }
-      const isTensor = p.type.kind === "ShapeType" || p.type.name.name === "tensor";
+      const isTensor = p.type.kind === "ShapeType" || typeName === "tensor";
       if (index === 0) {
-        if (!isTensor && p.type.kind === "NamedType" && SCALAR_TYPES.includes(p.type.name.name)) {
-          this.bag.report(Diag.LogitsNotTensor, p.type.span, [decl.name.name], { label: `\`${p.type.name.name}\` is not a tensor`, help: "declare the logits first, e.g. `L: [n, n]` or `L: tensor`" });
+        if (!isTensor) {
+          invalid = true;
+          if (knownType) this.bag.report(Diag.LogitsNotTensor, p.type.span, [decl.name.name], { label: `\`${typeName}\` is not a tensor`, help: "declare the logits first, e.g. `L: [n, n]` or `L: tensor`" });
         }
         continue;
       }
-      if (isTensor) {
+      if (isTensor && !invalid) {
         this.bag.report(Diag.TypeMismatch, p.type.span, ["`int`, `float` or `bool` (only the first parameter is a tensor)", p.type.kind === "ShapeType" ? "a shape" : "`tensor`"], { label: "second tensor parameter" });
-        continue;
       }
-      const typeName = p.type.kind === "NamedType" ? p.type.name.name : "";
-      const type = (["int", "float", "bool"] as const).find((t) => t === typeName);
-      params.push({ name, type: type || "float", ...(p.default ? { default: p.default } : {}), decl: p });
+      const type = isTensor || !knownType ? "unknown" : (["int", "float", "bool"] as const).find((t) => t === typeName) ?? "unknown";
+      params.push({ name, type, ...(p.default ? { default: p.default } : {}), decl: p });
     }
     const logitsDims = first?.type.kind === "ShapeType" ? first.type.dims : undefined;
     const sig: ConstraintSignature = {
@@ -124,6 +130,7 @@ export class ConstraintChecker {
       logits: { name: first?.name.name ?? "", ...(logitsDims ? { dims: logitsDims } : {}), span: first?.span ?? decl.name.span },
       params,
       ...(decl.result.kind === "ShapeType" ? { resultDims: decl.result.dims } : {}),
+      invalid,
     };
     if (decl.result.kind === "NamedType" && decl.result.name.name !== "tensor" && decl.result.name.name !== "") {
       this.bag.report(Diag.TypeMismatch, decl.result.span, ["a tensor result (`tensor` or a shape such as `[n, n]`)", `\`${decl.result.name.name}\``], { label: "constraints return tensors" });
@@ -139,10 +146,10 @@ export class ConstraintChecker {
     if (this.active.includes(sig.decl)) return { usesLogits: true };
     const n = P.atom("n");
     const args = new Map<string, Value>();
-    for (const p of sig.params) args.set(p.name, p.type === "int" ? { kind: "int", value: P.atom(p.name) } : { kind: p.type });
+    for (const p of sig.params) args.set(p.name, symbolicValue(p));
     let usesLogits = false;
     // A shape-polymorphic constraint must work for both kinds of slot.
-    const logitsShapes: Shape[] = sig.logits.dims ? [this.declaredShape(sig.logits.dims, n, args, sig, undefined) ?? []] : [[n], [n, n]];
+    const logitsShapes: Shape[] = sig.invalid ? [[]] : sig.logits.dims ? [this.declaredShape(sig.logits.dims, n, args, sig, undefined) ?? []] : [[n], [n, n]];
     const errorsBefore = this.bag.errorCount;
     for (const logitsShape of logitsShapes) {
       // One root cause, one report: stop after the first kind of slot that fails.
@@ -150,6 +157,13 @@ export class ConstraintChecker {
       const result = this.evaluate(sig, { n, args, logitsShape }, true);
       if (result.kind === "tensor" && result.usesLogits) usesLogits = true;
       if (result.kind === "error") usesLogits = true; // do not claim "ignores its logits" after an error
+    }
+    // Then once with the declared defaults, where a default such as `iters: int = 0`
+    // can make a `repeat` count negative.
+    if (this.bag.errorCount === errorsBefore && !sig.invalid && sig.params.some((p) => p.default)) {
+      const defaults = new Map([...args].filter(([name]) => !sig.params.find((p) => p.name === name)?.default));
+      const logitsShape = sig.logits.dims ? this.declaredShape(sig.logits.dims, n, defaults, sig, undefined) : [n, n];
+      if (logitsShape) this.evaluate(sig, { n, args: defaults, logitsShape }, true);
     }
     const summary = { usesLogits };
     this.generic.set(sig.decl, summary);
@@ -197,14 +211,14 @@ export class ConstraintChecker {
     for (const p of sig.params) {
       let value = args.get(p.name);
       if (!value && p.default) value = this.checkScalar(evaluator.expr(p.default, env), p, p.default.span, evaluator);
-      env.define(p.name, { kind: "param", value: value ?? (p.type === "int" ? { kind: "int", value: P.atom(p.name) } : { kind: p.type }), span: p.decl.name.span });
+      env.define(p.name, { kind: "param", value: value ?? symbolicValue(p), span: p.decl.name.span });
     }
     return env;
   }
 
   /** Checks a value given for a compile-time parameter against its declared type. */
   checkScalar(value: Value, param: CompileParam, where: Span, evaluator: { report: Evaluator["report"] }): Value {
-    if (value.kind === "error") return value;
+    if (value.kind === "error" || param.type === "unknown") return value;
     if (value.kind === param.type) return value;
     if (param.type === "float" && value.kind === "int") {
       const c = P.constantValue(value.value);
@@ -222,19 +236,23 @@ export class ConstraintChecker {
     this.active.push(sig.decl);
     try {
       const env = this.parameterEnv(sig, bindings.n, bindings.args, bindings.site).child();
-      env.define(sig.logits.name, { kind: "param", value: tensor(bindings.logitsShape, true), span: sig.logits.span });
+      env.define(sig.logits.name, { kind: "param", value: sig.invalid ? ERROR : tensor(bindings.logitsShape, true), span: sig.logits.span });
       const evaluator = new Evaluator(this.bag, this.callsFor(sig, bindings.n, bindings.site, generic), bindings.site);
       const state: BodyState = { lets: [], loopDepth: 0, iterations: 1 };
+      const errorsBefore = this.bag.errorCount;
       const returned = this.body(sig.decl.body, env, evaluator, state, generic);
-      if (generic) {
+      // Unused-variable warnings only for a body that is otherwise clean: after an
+      // error (a misspelt use, a missing `return`) they would only add noise.
+      if (generic && returned && !sig.decl.recovered && this.bag.errorCount === errorsBefore) {
         for (const { name, span, binding } of state.lets) {
           if (!binding.used && !name.startsWith("_")) {
             evaluator.report(Diag.UnusedVariable, span, [name], { label: "never read", help: `remove it, or name it \`_${name}\` if it is meant to be unused` });
           }
         }
       }
+      if (sig.invalid) return ERROR;
       if (!returned) {
-        if (sig.decl.body.length >= 0 && !sig.decl.body.some((s) => s.kind === "Return")) {
+        if (!containsReturn(sig.decl.body) && !sig.decl.recovered) {
           evaluator.report(Diag.MissingReturn, sig.decl.name.span, [sig.name], { label: "no `return` in this constraint", help: "end the body with `return EXPR`" });
         }
         return ERROR;
@@ -248,7 +266,8 @@ export class ConstraintChecker {
   private checkResult(sig: ConstraintSignature, value: Value, where: Span, bindings: Bindings, evaluator: Evaluator): Value {
     if (value.kind === "error") return value;
     if (value.kind !== "tensor") {
-      evaluator.report(Diag.ReturnShape, where, [sig.name, describe(value), sig.resultDims ? "a tensor" : "a tensor"], { label: "not a tensor" });
+      const declared = sig.resultDims ? this.declaredShape(sig.resultDims, bindings.n, bindings.args, sig, bindings.site) : undefined;
+      evaluator.report(Diag.ReturnShape, where, [sig.name, describe(value), declared ? showShape(declared) : "a tensor"], { label: "not a tensor" });
       return ERROR;
     }
     if (!sig.logits.dims) {
@@ -324,6 +343,8 @@ export class ConstraintChecker {
     if (!binding) {
       const help = didYouMean(name, env.names());
       evaluator.report(Diag.AssignToUndeclared, nameSpan, [name], { label: "not declared", help: help ?? `declare it first: \`let ${name} = ...\`` });
+      // Declare it anyway, so its later uses do not report it again.
+      env.define(name, { kind: "let", value, span: nameSpan, used: true });
       return;
     }
     if (binding.kind !== "let") {
@@ -458,4 +479,14 @@ export class ConstraintChecker {
 /** Whether a name can be used as a constraint: a builtin cannot serve as a connection map. */
 export function isBuiltinName(name: string): boolean {
   return builtins.has(name);
+}
+
+/** The value a compile-time parameter has when checking for all of its values. */
+function symbolicValue(p: CompileParam): Value {
+  if (p.type === "unknown") return ERROR;
+  return p.type === "int" ? { kind: "int", value: P.atom(p.name) } : { kind: p.type };
+}
+
+function containsReturn(stmts: readonly Stmt[]): boolean {
+  return stmts.some((s) => s.kind === "Return" || (s.kind === "Repeat" && containsReturn(s.body)));
 }

@@ -44,9 +44,19 @@ export class Evaluator {
   ) {}
 
   report(def: MessageDef, span: Span | undefined, args: readonly (string | number)[] = [], extras: DiagnosticExtras = {}): void {
-    if (this.site) {
-      extras = { ...extras, secondary: [...(extras.secondary ?? []), { span: this.site.span, message: this.site.note }] };
+    const site = this.site;
+    if (site && span && span.file !== site.span.file) {
+      // The problem lies in another file (often the prelude) but exists only
+      // because of this use: point at the use, and show where it surfaces.
+      const inside = extras.label ? `${extras.label} here` : "surfaces here";
+      this.bag.report(def, site.span, args, {
+        ...extras,
+        label: site.note.replace(/ here$/, ""),
+        secondary: [...(extras.secondary ?? []), { span, message: inside }],
+      });
+      return;
     }
+    if (site) extras = { ...extras, secondary: [...(extras.secondary ?? []), { span: site.span, message: site.note }] };
     this.bag.report(def, span, args, extras);
   }
 
@@ -200,8 +210,11 @@ export class Evaluator {
       return builtin.check(args, site);
     }
     if (this.constraints.has(name)) return this.constraints.call(e, (x) => this.expr(x, env));
-    if (env.has(name)) {
-      this.report(Diag.NotCallable, e.callee.span, [name, "variable"], { label: "not a function" });
+    const binding = env.lookup(name);
+    if (binding) {
+      binding.used = true;
+      const what = binding.kind === "let" ? "variable" : "parameter";
+      this.report(Diag.NotCallable, e.callee.span, [name, what], { label: `a ${what}, not a function` });
       return ERROR;
     }
     const help = didYouMean(name, [...builtins.keys(), ...this.constraints.names()]);

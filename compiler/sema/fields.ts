@@ -46,7 +46,7 @@ export function collectFields(
 export function enumValue(value: Expr, choices: readonly string[], what: string, bag: DiagnosticBag): string | undefined {
   if (value.kind === "ErrorExpr") return undefined;
   if (value.kind === "Name" && choices.includes(value.name)) return value.name;
-  const written = value.kind === "Name" ? value.name : value.kind === "Call" ? value.callee.name : undefined;
+  const written = writtenName(value);
   const help = written ? didYouMean(written, choices) : undefined;
   bag.report(Diag.BadEnumValue, value.span, [written ?? "this", what, oneOf(choices.map((c) => `\`${c}\``))], { label: `not a valid ${what}`, ...(help ? { help } : {}) });
   return undefined;
@@ -57,4 +57,16 @@ export function reportMissing(missing: readonly { name: string; example: string 
   if (missing.length === 0) return;
   const names = oneOf(missing.map((m) => `\`${m.name}\``)).replace(/^one of /, "").replace(/ or /, " and ");
   bag.report(Diag.MissingField, at, [what, names], { label: `no ${names}`, help: `add ${missing.map((m) => `\`${m.example}\``).join(", ")}` });
+}
+
+/** How a would-be name was written: `per-stream` parses as a subtraction of two names. */
+function writtenName(value: Expr): string | undefined {
+  if (value.kind === "Name") return value.name;
+  if (value.kind === "Call") return value.callee.name;
+  if (value.kind === "Binary" && value.op === "-") {
+    const left = writtenName(value.left);
+    const right = writtenName(value.right);
+    return left !== undefined && right !== undefined ? `${left}-${right}` : undefined;
+  }
+  return undefined;
 }

@@ -68,6 +68,8 @@ export function loadProgram(entryPaths: readonly string[], options: LoadOptions,
     const displayPath = isPrelude ? PRELUDE_DISPLAY_PATH : display(absPath);
     const result = read(absPath);
     if (!result.ok) {
+      // Show a binary or mis-encoded entry file as far as it decodes, so the frame points at the byte.
+      if (!from && (result.reason === "binary" || result.reason === "not-utf8")) sources.add(displayPath, result.lossyText);
       reportReadFailure(result, displayPath, from, bag, from ? suggestImport(from, dirname(absPath), list) : undefined);
       return undefined;
     }
@@ -125,16 +127,22 @@ function reportReadFailure(result: Exclude<ReadResult, { ok: true }>, displayPat
       else bag.report(Diag.InputNotFound, undefined, [displayPath, result.detail]);
       return;
     case "too-large":
-      bag.report(Diag.FileTooLarge, at ?? span(displayPath, 0, 0), [formatBytes(result.size), formatBytes(MAX_SOURCE_BYTES)], {
-        notes: [`in \`${displayPath}\``, "`.mhc` files are small text files; is this the right file?"],
+      // The file is not read, so there is no line to show: the span only names the file.
+      bag.report(Diag.FileTooLarge, at ?? span(displayPath, 0, 0), [displayPath, formatBytes(result.size), formatBytes(MAX_SOURCE_BYTES)], {
+        ...(at ? { label: "imported here" } : {}),
+        notes: ["`.mhc` files are small text files; is this the right file?"],
       });
       return;
     case "binary":
-      bag.report(Diag.BinaryFile, at ?? span(displayPath, 0, 0), [], { notes: [`in \`${displayPath}\`, at byte ${result.offset}`, "`.mhc` files are UTF-8 text"] });
+    case "not-utf8": {
+      const where = at ?? span(displayPath, result.textOffset, result.textOffset + 1);
+      const what = result.reason === "binary" ? "a NUL byte" : "a byte that is not UTF-8";
+      bag.report(result.reason === "binary" ? Diag.BinaryFile : Diag.NotUtf8, where, [displayPath], {
+        label: at ? "imported here" : `${what} (byte ${result.offset})`,
+        notes: [...(at ? [`${what} at byte ${result.offset} of \`${displayPath}\``] : []), "`.mhc` files are UTF-8 text"],
+      });
       return;
-    case "not-utf8":
-      bag.report(Diag.NotUtf8, at ?? span(displayPath, 0, 0), [], { notes: [`in \`${displayPath}\`, at byte ${result.offset}`] });
-      return;
+    }
   }
 }
 

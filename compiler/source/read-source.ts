@@ -7,7 +7,16 @@ export type ReadResult =
   | { readonly ok: true; readonly text: string }
   | { readonly ok: false; readonly reason: "not-found" | "directory" | "unreadable"; readonly detail: string }
   | { readonly ok: false; readonly reason: "too-large"; readonly size: number }
-  | { readonly ok: false; readonly reason: "binary" | "not-utf8"; readonly offset: number };
+  | {
+      readonly ok: false;
+      readonly reason: "binary" | "not-utf8";
+      /** Byte offset of the first offending byte. */
+      readonly offset: number;
+      /** The file decoded with replacement characters, to show where the problem is. */
+      readonly lossyText: string;
+      /** `offset` as a UTF-16 offset into `lossyText`. */
+      readonly textOffset: number;
+    };
 
 /**
  * Reads a source file as UTF-8, refusing what cannot be a `.mhc` file: a
@@ -37,13 +46,17 @@ export function readSource(path: string): ReadResult {
 }
 
 export function decodeSource(bytes: Uint8Array): ReadResult {
+  const lossy = (offset: number) => {
+    const decoder = new TextDecoder("utf-8", { fatal: false });
+    return { offset, lossyText: decoder.decode(bytes), textOffset: decoder.decode(bytes.subarray(0, offset)).length };
+  };
   const nul = bytes.indexOf(0);
-  if (nul >= 0) return { ok: false, reason: "binary", offset: nul };
+  if (nul >= 0) return { ok: false, reason: "binary", ...lossy(nul) };
   try {
     const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
     return { ok: true, text };
   } catch {
-    return { ok: false, reason: "not-utf8", offset: firstInvalidUtf8(bytes) };
+    return { ok: false, reason: "not-utf8", ...lossy(firstInvalidUtf8(bytes)) };
   }
 }
 
