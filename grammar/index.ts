@@ -77,7 +77,7 @@ const declarationKeywords = ["import", "constraint", "connection", "model"];
  * refused before parsing: the parser and checker recurse once per level, and
  * no real program comes near it.
  */
-export const MAX_NESTING = 200;
+export const MAX_NESTING = 64;
 
 function firstTooDeep(tokens: readonly IToken[]): IToken | undefined {
   let depth = 0;

@@ -1,6 +1,8 @@
 import { cac } from "cac";
 import { checkCommand } from "./commands/check.js";
+import { evalCommand, type EvalOptions } from "./commands/eval.js";
 import { explainCommand } from "./commands/explain.js";
+import { runCommand, type RunOptions } from "./commands/run.js";
 import { reportInternalError } from "./internal-error.js";
 import { ExitCode, UsageError, type CliIO } from "./io.js";
 import { version } from "./version.js";
@@ -31,6 +33,37 @@ export function runCli(argv: readonly string[], io: CliIO): ExitCode {
     .example("  $ mhc explain MHC3002")
     .action((code: string | undefined, options: { color?: boolean }) => {
       exitCode = explainCommand(code, options, io);
+    });
+
+  cli
+    .command("eval <file>", "Run one constraint on logits with the float64 reference interpreter")
+    .option("--constraint <name>", "The constraint to evaluate")
+    .option("--logits <path>", "Logits as .npy: [..., n, n], [..., n] or the constraint's own shape")
+    .option("--out <path>", "Where to write the result (.npy)")
+    .option("--set <name=value>", "A compile-time argument of the constraint (repeatable)")
+    .option("--dtype <dtype>", "float64 (default) or float32 arithmetic")
+    .option("--n <n>", "The stream count, when the logits' shape leaves it ambiguous")
+    .option("--format <format>", "Diagnostics as human text or json", { default: "human" })
+    .option("--color", "Force colour on (--no-color forces it off)")
+    .example("  $ mhc eval examples/tiny.mhc --constraint sinkhorn --logits L.npy --out H.npy --set iters=30")
+    .action((file: string, options: EvalOptions) => {
+      exitCode = evalCommand(file, options, io);
+    });
+
+  cli
+    .command("run <file>", "Run one sublayer (identity F) with the reference interpreter")
+    .option("--connection <name>", "The connection to run")
+    .option("--input <path>", "The residual X [T, n, C] as .npy")
+    .option("--weights <path>", "Parameters as .safetensors (phi_pre, ..., alpha, bias_pre, ...)")
+    .option("--out <path>", "Where to write Y [T, n, C] (.npy)")
+    .option("--coefficients <dir>", "Also write pre.npy, post.npy and res.npy (res[t, out, in])")
+    .option("--set <name=value>", "A parameter of the connection (repeatable)")
+    .option("--dtype <dtype>", "float64 (default) or float32 arithmetic")
+    .option("--format <format>", "Diagnostics as human text or json", { default: "human" })
+    .option("--color", "Force colour on (--no-color forces it off)")
+    .example("  $ mhc run examples/tiny.mhc --connection mhc --input X.npy --weights W.safetensors --out Y.npy")
+    .action((file: string, options: RunOptions) => {
+      exitCode = runCommand(file, options, io);
     });
 
   cli.help();

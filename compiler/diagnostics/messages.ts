@@ -115,6 +115,9 @@ export const Diag = {
   MissingTensor: def("MHC6009", "error", "`{0}` has no tensor `{1}`"),
   ExtraTensor: def("MHC6010", "error", "`{0}` has an unexpected tensor `{1}`"),
   TensorShape: def("MHC6011", "error", "tensor `{1}` in `{0}` has shape {2}, expected {3}"),
+  NonFiniteOutput: def("MHC6012", "error", "`{0}` produced {1} at index {2} from finite inputs"),
+  CannotWrite: def("MHC6013", "error", "cannot write `{0}`: {1}"),
+  BadSetting: def("MHC6014", "error", "cannot set `{0}`: {1}"),
 
   // 9xxx: internal
   InternalError: def("MHC9001", "error", "internal compiler error: {0}"),

@@ -4,7 +4,7 @@
  *
  * Encoding rounds the float64 value directly to the narrow format, to nearest
  * with ties to even (one rounding, as numpy's `astype(np.float16)` does; going
- * through float32 first could round twice). Overflow gives an infinity of the
+ * through float32 by plain rounding could round twice). Overflow gives an infinity of the
  * same sign, values below half the smallest subnormal give a signed zero, and
  * NaN gives the canonical quiet NaN (payloads are not kept). Decoding is exact.
  */
@@ -31,8 +31,21 @@ export function f16ToNumber(bits: number): number {
 
 /** A float64 value as the bits of a bfloat16 (the top half of a float32). */
 export function bf16FromNumber(value: number): number {
-  return encodeNarrow(value, 8, 7, BF16_NAN);
+  if (Number.isNaN(value)) return BF16_NAN;
+  // Round to odd into float32 (the float32 toward zero, its last bit set when
+  // inexact), then to nearest even on the 16 dropped bits: with 16 > 2 spare
+  // bits this is exactly one rounding of the float64 (Boldo and Melquiond).
+  scratch.setFloat32(0, value);
+  let bits = scratch.getUint32(0);
+  const single = scratch.getFloat32(0);
+  if (single !== value) {
+    if (Math.abs(single) > Math.abs(value)) bits -= 1;
+    bits = (bits | 1) >>> 0;
+  }
+  return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
 }
+
+const scratch = new DataView(new ArrayBuffer(4));
 
 /** The value of the bfloat16 with bits `bits` (the low 16 bits are used). */
 export function bf16ToNumber(bits: number): number {

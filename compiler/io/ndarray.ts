@@ -74,15 +74,10 @@ export function formatShape(shape: readonly (number | string)[]): string {
  * which is a bug in the caller, not a bad input.
  */
 export function makeNdArray(dtype: NdDType, shape: readonly number[], data?: ArrayLike<number>): NdArray {
-  if (!ND_DTYPES.includes(dtype)) throw new TypeError(`unknown dtype ${String(dtype)}`);
-  for (const dim of shape) {
-    if (!Number.isSafeInteger(dim) || dim < 0) throw new RangeError(`bad dimension ${dim} in shape ${formatShape(shape)}`);
-  }
-  const count = elementCount(shape);
-  if (data !== undefined && data.length !== count) {
-    throw new RangeError(`shape ${formatShape(shape)} has ${count} elements, but ${data.length} values were given`);
-  }
-  return { dtype, shape: [...shape], data: data === undefined ? new Float64Array(count) : Float64Array.from(data) };
+  const count = shape.every((dim) => Number.isSafeInteger(dim) && dim >= 0) ? elementCount(shape) : 0;
+  const array = { dtype, shape: [...shape], data: data === undefined ? new Float64Array(count) : Float64Array.from(data) };
+  assertNdArray(array);
+  return array;
 }
 
 /** The multi-index (row-major) of flat index `flat` in `shape`. */
@@ -240,12 +235,16 @@ export function decodeElements(
     case "f32":
       for (let i = 0; i < count; i++) out[i] = view.getFloat32(offset + 4 * i, le);
       return -1;
-    case "f16":
-      for (let i = 0; i < count; i++) out[i] = f16ToNumber(view.getUint16(offset + 2 * i, le));
+    case "f16": {
+      const table = (f16Table ??= halfTable(f16ToNumber));
+      for (let i = 0; i < count; i++) out[i] = table[view.getUint16(offset + 2 * i, le)]!;
       return -1;
-    case "bf16":
-      for (let i = 0; i < count; i++) out[i] = bf16ToNumber(view.getUint16(offset + 2 * i, le));
+    }
+    case "bf16": {
+      const table = (bf16Table ??= halfTable(bf16ToNumber));
+      for (let i = 0; i < count; i++) out[i] = table[view.getUint16(offset + 2 * i, le)]!;
       return -1;
+    }
     case "i64":
       for (let i = 0; i < count; i++) {
         const at = offset + 8 * i;
@@ -277,6 +276,16 @@ export function decodeElements(
       }
       return -1;
   }
+}
+
+/** The value of each of the 65536 bit patterns of a 16-bit float, built on first use. */
+let f16Table: Float64Array | undefined;
+let bf16Table: Float64Array | undefined;
+
+function halfTable(decode: (bits: number) => number): Float64Array {
+  const table = new Float64Array(0x10000);
+  for (let bits = 0; bits < 0x10000; bits++) table[bits] = decode(bits);
+  return table;
 }
 
 const INTEGER_RANGE: Readonly<Partial<Record<NdDType, readonly [number, number]>>> = {
@@ -342,7 +351,14 @@ export function encodeElements(view: DataView, offset: number, array: NdArray): 
 
 /** Throws unless `array` is well formed (see `makeNdArray`); writers call it first. */
 export function assertNdArray(array: NdArray): void {
-  makeNdArray(array.dtype, array.shape, { length: array.data.length });
+  if (!ND_DTYPES.includes(array.dtype)) throw new TypeError(`unknown dtype ${String(array.dtype)}`);
+  for (const dim of array.shape) {
+    if (!Number.isSafeInteger(dim) || dim < 0) throw new RangeError(`bad dimension ${dim} in shape ${formatShape(array.shape)}`);
+  }
+  const count = elementCount(array.shape);
+  if (!(array.data instanceof Float64Array) || array.data.length !== count) {
+    throw new RangeError(`shape ${formatShape(array.shape)} has ${count} elements, but ${array.data.length} values were given`);
+  }
 }
 
 // ---------------------------------------------------------------------------

@@ -105,11 +105,14 @@ export function parseNpy(bytes: Uint8Array, file: string): IoResult<NdArray> {
     return fail(Diag.TruncatedFile, `its header is ${headerLength} bytes long, but the file has only ${bytes.length - prefix} bytes after the header length`);
   }
 
-  let headerText: string;
-  try {
-    headerText = new TextDecoder(major === 3 ? "utf-8" : "latin1", { fatal: true }).decode(bytes.subarray(prefix, dataStart));
-  } catch {
-    return notNpy("its version 3.0 header is not valid UTF-8");
+  // Node's "latin1" is ISO-8859-1 (TextDecoder's would be windows-1252).
+  let headerText = Buffer.from(bytes.buffer, bytes.byteOffset + prefix, headerLength).toString("latin1");
+  if (major === 3) {
+    try {
+      headerText = new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(prefix, dataStart));
+    } catch {
+      return notNpy("its version 3.0 header is not valid UTF-8");
+    }
   }
   const parsed = parsePythonLiteral(headerText);
   if (!parsed.ok) {
@@ -120,6 +123,11 @@ export function parseNpy(bytes: Uint8Array, file: string): IoResult<NdArray> {
   const header = readHeader(parsed.value);
   if (typeof header === "string") return notNpy(header, { notes: [`the header is ${quoteHeader(headerText)}`] });
 
+  if (header.descr === undefined) {
+    return fail(Diag.UnsupportedArray, "structured arrays (a dtype with named fields) are not supported", {
+      help: "save each field as its own array, for example `np.save('a.npy', x['a'])`",
+    });
+  }
   const dtype = parseDescr(header.descr);
   if (dtype.kind === "unknown") {
     return notNpy(`its descr \`${header.descr}\` is not a numpy dtype`, dtype.why !== undefined ? { notes: [dtype.why] } : {});
@@ -201,7 +209,8 @@ export function writeNpy(path: string, array: NdArray): WriteResult {
 // The header
 
 interface NpyHeader {
-  descr: string;
+  /** undefined for a structured dtype (a list of fields). */
+  descr: string | undefined;
   fortranOrder: boolean;
   shape: number[];
 }
@@ -223,8 +232,7 @@ function readHeader(value: PyValue): NpyHeader | string {
   const descr = keys.get("descr")!;
   const fortran = keys.get("fortran_order")!;
   const shape = keys.get("shape")!;
-  if (descr.kind === "list") return "its descr is a list: structured arrays are not supported";
-  if (descr.kind !== "str") return `its descr is a ${descr.kind}, not a string`;
+  if (descr.kind !== "str" && descr.kind !== "list") return `its descr is a ${descr.kind}, not a string`;
   if (fortran.kind !== "bool") return `its fortran_order is a ${fortran.kind}, not True or False`;
   if (shape.kind !== "tuple") return `its shape is a ${shape.kind}, not a tuple`;
   const dims: number[] = [];
@@ -234,7 +242,7 @@ function readHeader(value: PyValue): NpyHeader | string {
     if (item.value > BigInt(Number.MAX_SAFE_INTEGER)) return `its shape has an impossibly large dimension (${item.value})`;
     dims.push(Number(item.value));
   }
-  return { descr: descr.value, fortranOrder: fortran.value, shape: dims };
+  return { descr: descr.kind === "str" ? descr.value : undefined, fortranOrder: fortran.value, shape: dims };
 }
 
 type ParsedDescr =

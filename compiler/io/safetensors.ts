@@ -203,7 +203,7 @@ export function parseSafetensors(bytes: Uint8Array, file: string): IoResult<Safe
 
   const tensors = new Map<string, NdArray>();
   for (const entry of entries) {
-    const data = new Float64Array(entry.end - entry.begin === 0 ? 0 : (entry.end - entry.begin) / DTYPE_SIZE[entry.dtype]);
+    const data = new Float64Array((entry.end - entry.begin) / DTYPE_SIZE[entry.dtype]);
     const badIndex = decodeElements(view, bufferStart + entry.begin, entry.dtype, data.length, true, data);
     if (badIndex >= 0) {
       const index = formatShape(unravelIndex(badIndex, entry.shape));

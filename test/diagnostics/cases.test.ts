@@ -134,8 +134,8 @@ const generatedCases: readonly GeneratedCase[] = [
   {
     name: "MHC1024-nested-too-deeply",
     files: { "main.mhc": `constraint deep(L: [n, n]) -> [n, n] {\n  return ${"(".repeat(250)}L${")".repeat(250)}\n}\n` },
-    // `  return ` is 9 columns: the 201st `(` is at column 210.
-    expected: [{ code: "MHC1024", line: 2, column: 210, endLine: 2, endColumn: 211 }],
+    // `  return ` is 9 columns: the 65th `(` (one past the limit of 64) is at column 74.
+    expected: [{ code: "MHC1024", line: 2, column: 74, endLine: 2, endColumn: 75 }],
   },
   { name: "MHC1023-empty-file", files: { "main.mhc": "" }, expected: [{ code: "MHC1023", line: 1, column: 1, endLine: 1, endColumn: 1 }] },
   { name: "MHC1023-whitespace-only", files: { "main.mhc": "\n\n   \n" }, expected: [{ code: "MHC1023", line: 1, column: 1, endLine: 1, endColumn: 1 }] },

@@ -76,9 +76,33 @@ describe("bfloat16", () => {
     }
   });
 
+  it("rounds random float64 values to the nearest bfloat16, ties to even", () => {
+    let seed = 99;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const wrong: number[] = [];
+    for (let i = 0; i < 20000; i++) {
+      const value = (random() - 0.5) * 2 ** Math.floor(random() * 278 - 150); // below the overflow threshold
+      const bits = bf16FromNumber(value);
+      const got = bf16ToNumber(bits);
+      // Neighbours of the result, in magnitude (bits +-1 within the same sign).
+      const neighbours = [bits - 1, bits + 1].filter((b) => (b & 0x7fff) !== 0x7fff && b >= 0 && (b & 0x8000) === (bits & 0x8000)).map(bf16ToNumber);
+      const error = Math.abs(value - got);
+      for (const other of neighbours) {
+        const otherError = Math.abs(value - other);
+        if (otherError < error || (otherError === error && (bits & 1) === 1)) wrong.push(value);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
   it("rounds float64 values once (not through float32)", () => {
     // 1 + 2^-8 + 2^-40 is above the bfloat16 tie, but rounds to the tie 1 + 2^-8 as a float32.
     expect(bf16FromNumber(1 + 2 ** -8 + 2 ** -40)).toBe(0x3f81);
     expect(bf16FromNumber(1e300)).toBe(0x7f80);
+    expect(bf16FromNumber(-1e300)).toBe(0xff80);
+    expect(bf16FromNumber(1 + 2 ** -8)).toBe(0x3f80); // an exact tie: to even
+    expect(bf16FromNumber(1e-50)).toBe(0);
+    expect(bf16FromNumber(-0)).toBe(0x8000);
+    expect(bf16FromNumber(NaN)).toBe(0x7fc0);
   });
 });

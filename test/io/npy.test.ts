@@ -173,6 +173,18 @@ describe("rejecting malformed .npy files", () => {
     expect(`${result.message} ${result.notes.join(" ")}`).toContain(expected);
   });
 
+  it("rejects a version 3.0 header that is not UTF-8, and reads a version 1.0 header as latin-1", () => {
+    const v3 = concat(hex("934e554d5059 0300 02000000"), hex("7bff"));
+    expect(problem(parse(v3))).toMatchObject({ code: "MHC6002", message: "`x.npy` is not a valid .npy file: its version 3.0 header is not valid UTF-8" });
+    const v1 = npyFile("{'descr': '<f8\x80', 'fortran_order': False, 'shape': (2,)}", bytesOf("f64", [1, 2]));
+    expect(problem(parse(v1)).message).toContain("`<f8\u0080` is not a numpy dtype");
+  });
+
+  it("explains a multi-byte descr without a byte order", () => {
+    const result = problem(parse(npyFile(numpyDict("|f8", [2]), bytesOf("f64", [1, 2]))));
+    expect(result.notes).toEqual(["a multi-byte dtype needs a byte order, `<` or `>`"]);
+  });
+
   it("says where the dict stops parsing", () => {
     const result = problem(parse(npyFile("{'descr': '<f8', 'fortran_order': Flase, 'shape': (2,)}", bytesOf("f64", [1, 2]))));
     expect(result.notes[0]).toBe("at character 34 of the header: expected a value, found `Flase`");
@@ -195,7 +207,10 @@ describe("rejecting malformed .npy files", () => {
 
   it("rejects structured arrays", () => {
     const dict = "{'descr': [('a', '<f4'), ('b', '<i4')], 'fortran_order': False, 'shape': (1,), }";
-    expect(problem(parse(npyFile(dict, new Uint8Array(8)))).message).toContain("structured arrays are not supported");
+    expect(problem(parse(npyFile(dict, new Uint8Array(8))))).toMatchObject({
+      code: "MHC6004",
+      message: "`x.npy`: structured arrays (a dtype with named fields) are not supported",
+    });
   });
 
   it("rejects int64 values that float64 cannot hold exactly, naming the element", () => {
