@@ -1,5 +1,5 @@
 import type { CallExpr, ConstraintDecl, Expr, Param, Stmt } from "../../grammar/ast.js";
-import type { DiagnosticBag } from "../diagnostics/bag.js";
+import { DiagnosticBag } from "../diagnostics/bag.js";
 import { Diag } from "../diagnostics/messages.js";
 import { didYouMean } from "../diagnostics/suggest.js";
 import type { Span } from "../source/span.js";
@@ -158,16 +158,30 @@ export class ConstraintChecker {
       if (result.kind === "tensor" && result.usesLogits) usesLogits = true;
       if (result.kind === "error") usesLogits = true; // do not claim "ignores its logits" after an error
     }
-    // Then once with the declared defaults, where a default such as `iters: int = 0`
-    // can make a `repeat` count negative.
-    if (this.bag.errorCount === errorsBefore && !sig.invalid && sig.params.some((p) => p.default)) {
-      const defaults = new Map([...args].filter(([name]) => !sig.params.find((p) => p.name === name)?.default));
-      const logitsShape = sig.logits.dims ? this.declaredShape(sig.logits.dims, n, defaults, sig, undefined) : [n, n];
-      if (logitsShape) this.evaluate(sig, { n, args: defaults, logitsShape }, true);
-    }
+    // A declared default such as `iters: int = 0` can make a `repeat` count
+    // negative although the body is fine for other values: check the counts
+    // (not the whole body again) with the defaults.
+    if (this.bag.errorCount === errorsBefore && !sig.invalid) this.checkCountsWithDefaults(sig, n, args);
     const summary = { usesLogits };
     this.generic.set(sig.decl, summary);
     return summary;
+  }
+
+  private checkCountsWithDefaults(sig: ConstraintSignature, n: P.Poly, args: ReadonlyMap<string, Value>): void {
+    const counts = repeatCounts(sig.decl.body);
+    if (counts.length === 0 || !sig.params.some((p) => p.default)) return;
+    const quiet = new DiagnosticBag();
+    const defaults = new Map([...args].filter(([name]) => !sig.params.find((p) => p.name === name)?.default));
+    const env = new ConstraintChecker(quiet, this.scopes).parameterEnv(sig, n, defaults, undefined);
+    const evaluator = new Evaluator(quiet, { has: () => false, names: () => [], call: () => ERROR });
+    for (const count of counts) {
+      // Counts that read `let` variables cannot be evaluated here; they were checked with the body.
+      const v = evaluator.expr(count, env);
+      const c = v.kind === "int" ? P.constantValue(v.value) : undefined;
+      if (c !== undefined && c < 0) {
+        this.bag.report(Diag.BadRepeatCount, count.span, [String(c)], { label: "negative with the default arguments", notes: ["the parameters' declared defaults make this count negative"] });
+      }
+    }
   }
 
   /** Evaluates one use of a constraint and returns its result (an error value after a problem). */
@@ -204,7 +218,7 @@ export class ConstraintChecker {
   }
 
   /** `n` and the compile-time parameters, with defaults for those not given. */
-  private parameterEnv(sig: ConstraintSignature, n: P.Poly, args: ReadonlyMap<string, Value>, site: EvaluationSite | undefined): Env {
+  parameterEnv(sig: ConstraintSignature, n: P.Poly, args: ReadonlyMap<string, Value>, site: EvaluationSite | undefined): Env {
     const env = new Env();
     env.define("n", { kind: "stream-count", value: { kind: "int", value: n } });
     const evaluator = new Evaluator(this.bag, this.callsFor(sig, n, site), site);
@@ -489,4 +503,9 @@ function symbolicValue(p: CompileParam): Value {
 
 function containsReturn(stmts: readonly Stmt[]): boolean {
   return stmts.some((s) => s.kind === "Return" || (s.kind === "Repeat" && containsReturn(s.body)));
+}
+
+/** The count expressions of every `repeat` of a body, nested ones included. */
+function repeatCounts(stmts: readonly Stmt[]): Expr[] {
+  return stmts.flatMap((s) => (s.kind === "Repeat" ? [s.count, ...repeatCounts(s.body)] : []));
 }

@@ -42,6 +42,11 @@ connection k { streams 4 pre sigmoid_eps() post scaled_sigmoid() res c(iters = 0
     expect(codes(checkSource(text))).toEqual(["MHC3007@3:10"]);
   });
 
+  it("checks repeat counts with the declared defaults, without a use", () => {
+    expect(codes(checkSource(constraint("  let M = L\n  repeat iters {\n    M = M * 2\n  }\n  return M", "L: [n, n], iters: int = -1")))).toEqual(["MHC3007@3:10"]);
+    expect(codes(checkSource(constraint("  let M = L\n  repeat iters {\n    M = M * 2\n  }\n  return M", "L: [n, n], iters: int = 3")))).toEqual([]);
+  });
+
   it("reports returns that are missing, early or inside a loop", () => {
     expect(codes(checkSource(constraint("  let M = L")))).toEqual(["MHC3008@1:12"]);
     expect(codes(checkSource(constraint("  return L\n  let M = L")))).toEqual(["MHC3009@2:3"]);
