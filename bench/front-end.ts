@@ -106,7 +106,7 @@ const nodeRuns: number[] = [];
 const checkRuns: number[] = [];
 for (let i = 0; i < 15; i++) {
   nodeRuns.push(wallTime(process.execPath, ["-e", "0"]));
-  checkRuns.push(wallTime(process.execPath, ["dist/mhc.mjs", "check", "examples/tiny.mhc"]));
+  checkRuns.push(wallTime(process.execPath, ["dist/mhc.cjs", "check", "examples/tiny.mhc"]));
 }
 
 const result = {

@@ -1,20 +1,32 @@
-// Bundles the `mhc` command into one file. Loading chevrotain's many ES
-// modules one by one costs more than the whole check of a file, so the
-// binary is a single module; identifiers are kept so stack traces stay readable.
+// Bundles the `mhc` command: `dist/mhc-core.cjs` (the whole compiler in one
+// file: loading chevrotain's many ES modules one by one cost more than
+// checking a file), the launcher `dist/mhc.cjs`, and a V8 code cache made by
+// checking the examples once. Identifiers are kept so stack traces stay readable.
 import { build } from "esbuild";
+import { spawnSync } from "node:child_process";
+import { chmodSync, copyFileSync, readdirSync, rmSync } from "node:fs";
 
 await build({
-  entryPoints: ["compiler/cli/main.ts"],
-  outfile: "dist/mhc.mjs",
+  entryPoints: ["compiler/cli/core.ts"],
+  outfile: "dist/mhc-core.cjs",
   bundle: true,
   platform: "node",
-  format: "esm",
+  format: "cjs",
   target: "node20",
   minifyWhitespace: true,
   minifySyntax: true,
   legalComments: "linked",
-  // Optional peers and native modules are resolved at run time, never bundled.
-  external: ["@tensorflow/*", "koffi", "prettier"],
-  banner: { js: "#!/usr/bin/env node\nimport { createRequire as __mhcCreateRequire } from 'node:module'; const require = __mhcCreateRequire(import.meta.url);" },
+  // `import.meta.url` has no CommonJS meaning; the bundle's own file URL stands in for it.
+  define: { "import.meta.url": "__mhcModuleUrl" },
+  banner: { js: "const __mhcModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // Optional peers and native or heavy modules are resolved at run time, never bundled.
+  external: ["@tensorflow/*", "koffi", "prettier", "vega", "vega-lite"],
   logLevel: "warning",
 });
+copyFileSync("compiler/cli/launch.cjs", "dist/mhc.cjs");
+chmodSync("dist/mhc.cjs", 0o755);
+rmSync("dist/mhc-core.cache", { force: true });
+
+const examples = readdirSync("examples").filter((f) => f.endsWith(".mhc")).map((f) => `examples/${f}`);
+const warm = spawnSync(process.execPath, ["dist/mhc.cjs", "check", ...examples], { env: { ...process.env, MHC_WRITE_CODE_CACHE: "1" }, stdio: "inherit" });
+if (warm.status !== 0) throw new Error(`writing the code cache failed: \`mhc check\` exited ${warm.status}`);

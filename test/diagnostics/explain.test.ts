@@ -17,7 +17,7 @@ describe("packageRoot", () => {
     expect(findPackageRoot(join(repoRoot, "dist", "compiler", "package-root.js"))).toBe(repoRoot);
     expect(findPackageRoot(new URL("../../dist/compiler/diagnostics/explain.js", import.meta.url).href)).toBe(repoRoot);
     // The bundled CLI (scripts/bundle-cli.mjs) is one module directly under dist/.
-    expect(findPackageRoot(new URL("../../dist/mhc.mjs", import.meta.url).href)).toBe(repoRoot);
+    expect(findPackageRoot(new URL("../../dist/mhc.cjs", import.meta.url).href)).toBe(repoRoot);
   });
 
   const scratch = mkdtempSync(join(tmpdir(), "mhc-root-"));

@@ -18,7 +18,7 @@ import { checkFiles } from "../../compiler/driver.js";
  */
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const bundle = join(root, "dist", "mhc.mjs");
+const bundle = join(root, "dist", "mhc.cjs");
 
 const PINNED_KEYS = ["code", "severity", "message", "file", "line", "column", "endLine", "endColumn", "notes"];
 
@@ -191,7 +191,7 @@ describe("a new user's first mistakes, in process", () => {
 
 describe("a new user's first mistakes, through `mhc check --format json`", () => {
   beforeAll(() => {
-    if (!existsSync(bundle)) throw new Error("dist/mhc.mjs is missing: run `npm run build` (test/global-setup.ts does it when wired into vitest.config.ts)");
+    if (!existsSync(bundle)) throw new Error("dist/mhc.cjs is missing: run `npm run build` (test/global-setup.ts does it when wired into vitest.config.ts)");
   });
 
   for (const s of scenarios) {
