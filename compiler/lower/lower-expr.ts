@@ -4,6 +4,7 @@ import { IrError } from "../ir/errors.js";
 import type { Node } from "../ir/node.js";
 import { factorial } from "../ir/permutations.js";
 import type { ConstraintSignature } from "../sema/constraints.js";
+import { isUnaryBuiltin, unaryFolds } from "../sema/folds.js";
 import type { FileScope } from "../sema/symbols.js";
 import { num, type Lowered } from "./values.js";
 
@@ -160,17 +161,11 @@ export class ExprLowering {
       if (!v) throw new IrError(`lowering: missing argument ${pname} of ${name}`);
       return v;
     };
-    const unaryFold: Record<string, (x: number) => number> = {
-      exp: Math.exp, log: Math.log, sigmoid: (x) => 1 / (1 + Math.exp(-x)), tanh: Math.tanh, abs: Math.abs, sqrt: Math.sqrt,
-      square: (x) => x * x, relu: (x) => Math.max(x, 0), softplus: (x) => (x > 30 ? x : Math.log1p(Math.exp(x))),
-    };
-    const fold = unaryFold[name];
-    if (fold) {
+    if (isUnaryBuiltin(name)) {
       const x = arg(0, "x");
-      if (x.kind === "number") return num(fold(x.value));
+      if (x.kind === "number") return num(unaryFolds[name](x.value));
       const t = this.tensor(x);
-      const method = name as "exp" | "log" | "sigmoid" | "tanh" | "abs" | "sqrt" | "square" | "relu" | "softplus";
-      return { ...t, node: b[method](t.node) };
+      return { ...t, node: b[name](t.node) };
     }
     switch (name) {
       case "max":

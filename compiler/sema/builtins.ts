@@ -1,5 +1,6 @@
 import { Diag, type MessageDef } from "../diagnostics/messages.js";
 import type { DiagnosticExtras } from "../diagnostics/diagnostic.js";
+import { unaryFolds } from "./folds.js";
 import * as P from "./poly.js";
 import { broadcastShapes, describe, ERROR, floatValue, intValue, numberValue, showShape, tensor, usesLogits, type Shape, type Value } from "./values.js";
 
@@ -174,19 +175,17 @@ function filled(name: string, doc: string): Builtin {
   };
 }
 
-const softplus = (x: number) => (x > 30 ? x : Math.log1p(Math.exp(x)));
-
 export const builtins: ReadonlyMap<string, Builtin> = new Map(
   ([
-    unary("exp", "e to the power x, elementwise", Math.exp),
-    unary("log", "natural logarithm, elementwise", Math.log),
-    unary("sigmoid", "1 / (1 + exp(-x)), elementwise", (x) => 1 / (1 + Math.exp(-x))),
-    unary("tanh", "hyperbolic tangent, elementwise", Math.tanh),
-    unary("abs", "absolute value, elementwise", Math.abs),
-    unary("sqrt", "square root, elementwise", Math.sqrt),
-    unary("square", "x * x, elementwise", (x) => x * x),
-    unary("relu", "max(x, 0), elementwise", (x) => Math.max(x, 0)),
-    unary("softplus", "log(1 + exp(x)), elementwise", softplus),
+    unary("exp", "e to the power x, elementwise", unaryFolds.exp),
+    unary("log", "natural logarithm, elementwise", unaryFolds.log),
+    unary("sigmoid", "1 / (1 + exp(-x)), elementwise", unaryFolds.sigmoid),
+    unary("tanh", "hyperbolic tangent, elementwise", unaryFolds.tanh),
+    unary("abs", "absolute value, elementwise", unaryFolds.abs),
+    unary("sqrt", "square root, elementwise", unaryFolds.sqrt),
+    unary("square", "x * x, elementwise", unaryFolds.square),
+    unary("relu", "max(x, 0), elementwise", unaryFolds.relu),
+    unary("softplus", "log(1 + exp(x)), elementwise", unaryFolds.softplus),
     binaryElementwise("max", "the larger of a and b, elementwise with broadcasting", Math.max),
     binaryElementwise("min", "the smaller of a and b, elementwise with broadcasting", Math.min),
     {
