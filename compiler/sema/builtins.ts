@@ -131,7 +131,7 @@ function toScalar(name: string, doc: string): Builtin {
     check([x], site) {
       if (!x || x.kind === "error") return ERROR;
       if (x.kind !== "tensor") {
-        site.report(Diag.WrongRank, 0, [name, "a tensor", describe(x)]);
+        site.report(Diag.WrongRank, 0, [name, "a tensor", describe(x)], { label: "not a tensor" });
         return ERROR;
       }
       return tensor(scalar, x.usesLogits);

@@ -50,7 +50,8 @@ export class ConnectionChecker {
     const out: ConnectionParam[] = [];
     for (const p of decl.params) {
       if (out.some((q) => q.name === p.name.name)) {
-        this.bag.report(Diag.DuplicateParameter, p.name.span, [p.name.name], { label: "declared again here" });
+        const first = out.find((q) => q.name === p.name.name)!;
+        this.bag.report(Diag.DuplicateParameter, p.name.span, [p.name.name], { label: "declared again here", secondary: [{ span: first.span, message: "first declared here" }] });
         continue;
       }
       const typeName = p.type.kind === "NamedType" ? p.type.name.name : "a shape";
@@ -184,7 +185,7 @@ export class ConnectionChecker {
       const arg = bound.get("eps");
       if (arg) {
         const value = numberValue(evaluator.expr(arg.value, env));
-        if (value !== undefined && !(value > 0)) evaluator.report(Diag.FieldRange, arg.value.span, ["eps", "positive", String(value)]);
+        if (value !== undefined && !(value > 0)) evaluator.report(Diag.FieldRange, arg.value.span, ["eps", "positive", String(value)], { label: "must be greater than 0" });
         else if (value !== undefined) eps = value;
       }
     }
@@ -297,7 +298,7 @@ function checkParamValue(value: Value, param: ConnectionParam, where: import("..
     const c = P.constantValue(value.value);
     return { kind: "float", ...(c !== undefined ? { value: c } : {}) };
   }
-  evaluator.report(Diag.TypeMismatch, where, [`\`${param.type}\` for \`${param.name}\``, describe(value)], { secondary: [{ span: param.span, message: "parameter declared here" }] });
+  evaluator.report(Diag.TypeMismatch, where, [`\`${param.type}\` for \`${param.name}\``, describe(value)], { label: `expected \`${param.type}\``, secondary: [{ span: param.span, message: "parameter declared here" }] });
   return ERROR;
 }
 

@@ -425,7 +425,7 @@ export class ConstraintChecker {
     if (!dims) return v;
     const count = dims.reduce((a, b) => a * b, 1);
     if (count > MAX_TENSOR_ELEMENTS) {
-      evaluator.report(Diag.ShapeTooLarge, where, [showShape(v.shape), count, MAX_TENSOR_ELEMENTS]);
+      evaluator.report(Diag.ShapeTooLarge, where, [showShape(v.shape), count.toLocaleString("en-US"), MAX_TENSOR_ELEMENTS.toLocaleString("en-US")], { label: "too large" });
       return ERROR;
     }
     return v;

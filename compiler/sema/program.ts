@@ -94,7 +94,8 @@ export function loadProgram(entryPaths: readonly string[], options: LoadOptions,
         continue;
       }
       if (imports.some((i) => i.target === target)) {
-        bag.report(Diag.DuplicateImport, decl.span, [decl.path], { label: "imported again here" });
+        const first = imports.find((i) => i.target === target)!;
+        bag.report(Diag.DuplicateImport, decl.span, [decl.path], { label: "imported again here", secondary: [{ span: first.decl.span, message: "first imported here" }] });
         continue;
       }
       const loaded = load(target, false, decl);
@@ -123,7 +124,7 @@ function reportReadFailure(result: Exclude<ReadResult, { ok: true }>, displayPat
       return;
     case "directory":
     case "unreadable":
-      if (from) bag.report(Diag.ImportUnreadable, at, [from.path, result.detail]);
+      if (from) bag.report(Diag.ImportUnreadable, at, [from.path, result.detail], { label: "cannot be read" });
       else bag.report(Diag.InputNotFound, undefined, [displayPath, result.detail]);
       return;
     case "too-large":
