@@ -21,6 +21,9 @@ await build({
   banner: { js: "const __mhcModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   // Optional peers and native or heavy modules are resolved at run time, never bundled.
   external: ["@tensorflow/*", "koffi", "prettier", "vega", "vega-lite"],
+  // The bundle runs inside `vm.Script` (for the code cache), where `import()`
+  // has no loader on Node 20: lazily loaded libraries come through `require`.
+  supported: { "dynamic-import": false },
   logLevel: "warning",
 });
 copyFileSync("compiler/cli/launch.cjs", "dist/mhc.cjs");

@@ -2,6 +2,7 @@ import { cac } from "cac";
 import { checkCommand } from "./commands/check.js";
 import { evalCommand, type EvalOptions } from "./commands/eval.js";
 import { explainCommand } from "./commands/explain.js";
+import { labCommand, type LabCommandOptions } from "./commands/lab.js";
 import { runCommand, type RunOptions } from "./commands/run.js";
 import { reportInternalError } from "./internal-error.js";
 import { ExitCode, UsageError, type CliIO } from "./io.js";
@@ -12,9 +13,11 @@ import { version } from "./version.js";
  * can run it in-process. Usage mistakes exit 2 with a pointer to `--help`;
  * anything thrown that is not a usage error is an internal error (exit 70).
  */
-export function runCli(argv: readonly string[], io: CliIO): ExitCode {
+export function runCli(argv: readonly string[], io: CliIO): ExitCode | Promise<ExitCode> {
   const cli = cac("mhc");
   let exitCode: ExitCode = ExitCode.Ok;
+  // Commands that wait on I/O (loading the plotting library) finish later.
+  let pending: Promise<ExitCode> | undefined;
 
   cli
     .command("check [...files]", "Check .mhc files and report diagnostics")
@@ -66,6 +69,23 @@ export function runCli(argv: readonly string[], io: CliIO): ExitCode {
       exitCode = runCommand(file, options, io);
     });
 
+  cli
+    .command("lab <file>", "Constraint laboratory: errors, spectral norm, composite gain over depth, plots")
+    .option("--constraint <names>", "Constraints to compare, comma-separated (e.g. sinkhorn,unconstrained)")
+    .option("--n <n>", "Stream count (default 4)")
+    .option("--depth <depth>", "Sublayers in the composite product (default 60)")
+    .option("--samples <samples>", "Random logits per scale (default 256)")
+    .option("--chains <chains>", "Independent products for the composite gain (default: samples)")
+    .option("--scales <scales>", "Logit scales, comma-separated (default 0.1,1,10,100,1e4)")
+    .option("--seed <seed>", "Random seed (default 0)")
+    .option("--set <name=value>", "A compile-time argument for every listed constraint that has it (repeatable)")
+    .option("--out <dir>", "Where to write report.json and the plots (default lab-out)")
+    .option("--color", "Force colour on (--no-color forces it off)")
+    .example("  $ mhc lab examples/orthostochastic.mhc --constraint sinkhorn,unconstrained,orthostochastic")
+    .action((file: string, options: LabCommandOptions) => {
+      pending = labCommand([file], options, io);
+    });
+
   cli.help();
   cli.version(version());
 
@@ -81,6 +101,16 @@ export function runCli(argv: readonly string[], io: CliIO): ExitCode {
       throw new UsageError(`unknown command \`${name}\``);
     }
     cli.runMatchedCommand();
+    if (pending) {
+      return pending.catch((error: unknown) => {
+        if (error instanceof UsageError) {
+          io.stderr.write(`error: ${lowerFirst(error.message)}\n  = help: run \`mhc --help\` for usage\n`);
+          return ExitCode.Usage;
+        }
+        reportInternalError(error, argv, io);
+        return ExitCode.Internal;
+      });
+    }
     return exitCode;
   } catch (error) {
     if (error instanceof UsageError || (error instanceof Error && error.name === "CACError")) {

@@ -21,12 +21,13 @@ try {
 const script = new Script(Module.wrap(readFileSync(corePath, "utf8")), { filename: corePath, cachedData });
 const core = { exports: {} };
 script.runInThisContext()(core.exports, require, core, corePath, __dirname);
-process.exitCode = core.exports.runCli(process.argv.slice(2), core.exports.processIO());
-
-// `npm run build` runs a few checks with this set to write the cache, after
-// the functions a run needs have been compiled.
-if (process.env.MHC_WRITE_CODE_CACHE === "1") {
-  const temp = `${cachePath}.${process.pid}.tmp`;
-  writeFileSync(temp, script.createCachedData());
-  renameSync(temp, cachePath);
-}
+Promise.resolve(core.exports.runCli(process.argv.slice(2), core.exports.processIO())).then((code) => {
+  process.exitCode = code;
+  // `npm run build` runs a few checks with this set to write the cache, after
+  // the functions a run needs have been compiled.
+  if (process.env.MHC_WRITE_CODE_CACHE === "1") {
+    const temp = `${cachePath}.${process.pid}.tmp`;
+    writeFileSync(temp, script.createCachedData());
+    renameSync(temp, cachePath);
+  }
+});

@@ -1,4 +1,4 @@
 import { runCli } from "./app.js";
 import { processIO } from "./io.js";
 
-process.exitCode = runCli(process.argv.slice(2), processIO());
+process.exitCode = await runCli(process.argv.slice(2), processIO());

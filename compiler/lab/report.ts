@@ -54,6 +54,8 @@ export interface ScaleReport {
   readonly scale: number;
   /** Non-finite values among the outputs H and among the gradients (both must be 0). */
   readonly nonFinite: { readonly outputs: number; readonly gradients: number };
+  /** Where the first non-finite value was, when there was one (`index` is [sample, ...element]). */
+  readonly firstNonFinite?: { readonly in: "H" | "grad_L"; readonly value: "NaN" | "Infinity" | "-Infinity"; readonly index: readonly number[] };
   /** Smallest and largest finite entry of H over all samples. */
   readonly range: { readonly min: number; readonly max: number };
   /** |d sum(H * G) / dL| (Frobenius) for a random unit-norm G per sample, via the IR's autodiff. */

@@ -262,7 +262,8 @@ export function runLab(checked: CheckedProgram, file: string, constraints: reado
       const nonFinite = { outputs: countNonFinite(H), gradients: countNonFinite(grad) };
       nonFiniteOutputs += nonFinite.outputs;
       nonFiniteGradients += nonFinite.gradients;
-      const base = { scale, nonFinite, range: finiteRange(H), gradientNorm: summarize(sampleNorms(grad, k, samples)) };
+      const first = firstNonFinite(H, c.resultShape, "H") ?? firstNonFinite(grad, c.logitsShape, "grad_L");
+      const base = { scale, nonFinite, ...(first ? { firstNonFinite: first } : {}), range: finiteRange(H), gradientNorm: summarize(sampleNorms(grad, k, samples)) };
       if (c.kind !== "matrix" || !gainLogits) {
         scaleReports.push(base);
         continue;
@@ -334,6 +335,21 @@ export function runLab(checked: CheckedProgram, file: string, constraints: reado
     constraints: reports,
     nonFinite: { outputs: nonFiniteOutputs, gradients: nonFiniteGradients },
   };
+}
+
+/** The first NaN or infinity of a batch of samples of `sampleShape`, with its `[sample, ...index]`. */
+function firstNonFinite(data: Float64Array, sampleShape: readonly number[], where: "H" | "grad_L"): ScaleReport["firstNonFinite"] {
+  const at = data.findIndex((v) => !Number.isFinite(v));
+  if (at < 0) return undefined;
+  const index: number[] = [];
+  let rest = at;
+  for (let axis = sampleShape.length - 1; axis >= 0; axis--) {
+    index.unshift(rest % sampleShape[axis]!);
+    rest = Math.floor(rest / sampleShape[axis]!);
+  }
+  index.unshift(rest);
+  const v = data[at]!;
+  return { in: where, value: Number.isNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity", index };
 }
 
 /** `0.1`, `1`, `100`, `1e4`: short labels for logit scales. */
