@@ -70,7 +70,7 @@ export function runCli(argv: readonly string[], io: CliIO): ExitCode | Promise<E
     });
 
   cli
-    .command("lab <file>", "Constraint laboratory: errors, spectral norm, composite gain over depth, plots")
+    .command("lab [...files]", "Constraint laboratory: errors, spectral norm, composite gain over depth, plots")
     .option("--constraint <names>", "Constraints to compare, comma-separated (e.g. sinkhorn,unconstrained)")
     .option("--n <n>", "Stream count (default 4)")
     .option("--depth <depth>", "Sublayers in the composite product (default 60)")
@@ -82,8 +82,8 @@ export function runCli(argv: readonly string[], io: CliIO): ExitCode | Promise<E
     .option("--out <dir>", "Where to write report.json and the plots (default lab-out)")
     .option("--color", "Force colour on (--no-color forces it off)")
     .example("  $ mhc lab examples/orthostochastic.mhc --constraint sinkhorn,unconstrained,orthostochastic")
-    .action((file: string, options: LabCommandOptions) => {
-      pending = labCommand([file], options, io);
+    .action((files: string[], options: LabCommandOptions) => {
+      pending = labCommand(files, options, io);
     });
 
   cli.help();

@@ -24,14 +24,15 @@ export function reportDiagnostics(diagnostics: readonly Diagnostic[], sources: S
 }
 
 /** Checks the file a command works on; on errors, prints them and returns the exit code. */
-export function checkOrReport(file: string, io: CliIO, options: { format?: string; color?: boolean } = {}): CheckResult | ExitCode {
-  const result = checkFiles([file], { cwd: io.cwd });
+export function checkOrReport(file: string | readonly string[], io: CliIO, options: { format?: string; color?: boolean } = {}): CheckResult | ExitCode {
+  const files = typeof file === "string" ? [file] : file;
+  const result = checkFiles(files, { cwd: io.cwd });
   if (result.errorCount > 0) {
-    reportDiagnostics(result.diagnostics, result.sources, [file], io, options);
+    reportDiagnostics(result.diagnostics, result.sources, files, io, options);
     return ExitCode.UserError;
   }
   // Warnings are shown but do not stop the command.
-  if (result.diagnostics.length > 0) reportDiagnostics(result.diagnostics, result.sources, [file], io, options);
+  if (result.diagnostics.length > 0) reportDiagnostics(result.diagnostics, result.sources, files, io, options);
   return result;
 }
 

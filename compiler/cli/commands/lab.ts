@@ -50,8 +50,9 @@ const USAGE = "usage: mhc lab FILE --constraint NAME[,NAME...] [--n 4] [--depth 
  * bad flags.
  */
 export async function labCommand(files: readonly string[], options: LabCommandOptions, io: CliIO): Promise<ExitCode> {
-  if (files.length !== 1) throw new UsageError(files.length === 0 ? `no input file; ${USAGE}` : `\`mhc lab\` takes one file, got ${files.length}`);
-  const file = files[0]!;
+  if (files.length === 0) throw new UsageError(`no input file; ${USAGE}`);
+  // With several files, a name is looked up in each in turn (the prelude's are in all of them).
+  const file = files.length === 1 ? files[0]! : files.join(" ");
   const names = parseNames(options.constraint);
   const n = integerFlag("n", options.n, LAB_DEFAULTS.n, 1, 16);
   const depth = integerFlag("depth", options.depth, LAB_DEFAULTS.depth, 1, 10_000);
@@ -66,16 +67,17 @@ export async function labCommand(files: readonly string[], options: LabCommandOp
   const settings = parseSettings(options.set);
   const fail = (d: Diagnostic[]) => failWith(d, file, io, { ...(options.color !== undefined ? { color: options.color } : {}) });
 
-  const checked = checkOrReport(file, io, { ...(options.color !== undefined ? { color: options.color } : {}) });
+  const checked = checkOrReport(files, io, { ...(options.color !== undefined ? { color: options.color } : {}) });
   if (typeof checked === "number") return checked;
   const program = checked.checked;
 
   // Resolve every name first, so all mistakes are reported together.
-  const scope = program.scopes.get(resolve(io.cwd, file));
+  const scopes = files.map((f) => program.scopes.get(resolve(io.cwd, f))).filter((s) => s !== undefined);
+  const scope = scopes[0];
   const problems: Diagnostic[] = [];
   const sigs = [];
   for (const name of names) {
-    const target = scope?.lookup(name);
+    const target = scopes.map((s) => s.lookup(name)).find((t) => t?.kind === "constraint") ?? scope?.lookup(name);
     if (!scope || target?.kind !== "constraint") {
       const known = scope?.names("constraint") ?? [];
       const help = didYouMean(name, known);
