@@ -1,5 +1,6 @@
 import { cac } from "cac";
 import { checkCommand } from "./commands/check.js";
+import { compileCommand, type CompileOptions } from "./commands/compile.js";
 import { evalCommand, type EvalOptions } from "./commands/eval.js";
 import { explainCommand } from "./commands/explain.js";
 import { labCommand, type LabCommandOptions } from "./commands/lab.js";
@@ -36,6 +37,20 @@ export function runCli(argv: readonly string[], io: CliIO): ExitCode | Promise<E
     .example("  $ mhc explain MHC3002")
     .action((code: string | undefined, options: { color?: boolean }) => {
       exitCode = explainCommand(code, options, io);
+    });
+
+  cli
+    .command("compile <file>", "Generate code: TensorFlow.js modules per connection (models and CUDA come next)")
+    .option("--target <target>", "tfjs")
+    .option("--out <dir>", "Where to write the generated files and manifest.json")
+    .option("--emit <what>", "Print the IR instead: ir (as lowered) or ir-opt (after the optimisation pipeline)")
+    .option("--format <format>", "Diagnostics as human text or json", { default: "human" })
+    .option("--color", "Force colour on (--no-color forces it off)")
+    .example("  $ mhc compile examples/my-constraint.mhc --target tfjs --out generated/")
+    .action((file: string, options: CompileOptions) => {
+      const result = compileCommand(file, options, io);
+      if (typeof result === "number") exitCode = result;
+      else pending = result;
     });
 
   cli
