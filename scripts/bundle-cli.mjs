@@ -20,10 +20,24 @@ await build({
   define: { "import.meta.url": "__mhcModuleUrl" },
   banner: { js: "const __mhcModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   // Optional peers and native or heavy modules are resolved at run time, never bundled.
-  external: ["@tensorflow/*", "koffi", "prettier", "vega", "vega-lite"],
+  external: ["@tensorflow/*", "koffi", "prettier", "vega", "vega-lite", "esbuild"],
   // The bundle runs inside `vm.Script` (for the code cache), where `import()`
   // has no loader on Node 20: lazily loaded libraries come through `require`.
   supported: { "dynamic-import": false },
+  logLevel: "warning",
+});
+// tfjs-core's gradients exist only as ES modules that import without file
+// extensions; bundled into one CommonJS file they load in plain Node
+// (`runtime/tfjs/backend.ts` ensureGradients).
+await build({
+  entryPoints: ["node_modules/@tensorflow/tfjs-core/dist/register_all_gradients.js"],
+  outfile: "dist/tfjs-gradients.cjs",
+  bundle: true,
+  platform: "node",
+  format: "cjs",
+  target: "node20",
+  minifyWhitespace: true,
+  legalComments: "linked",
   logLevel: "warning",
 });
 copyFileSync("compiler/cli/launch.cjs", "dist/mhc.cjs");

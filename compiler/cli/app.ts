@@ -2,6 +2,8 @@ import { cac } from "cac";
 import { checkCommand } from "./commands/check.js";
 import { compileCommand, type CompileOptions } from "./commands/compile.js";
 import { evalCommand, type EvalOptions } from "./commands/eval.js";
+import { initCommand, type InitOptions } from "./commands/init.js";
+import { trainCommand, type TrainCommandOptions } from "./commands/train.js";
 import { explainCommand } from "./commands/explain.js";
 import { labCommand, type LabCommandOptions } from "./commands/lab.js";
 import { runCommand, type RunOptions } from "./commands/run.js";
@@ -51,6 +53,37 @@ export function runCli(argv: readonly string[], io: CliIO): ExitCode | Promise<E
       const result = compileCommand(file, options, io);
       if (typeof result === "number") exitCode = result;
       else pending = result;
+    });
+
+  cli
+    .command("init <file>", "Initial parameters of a model as safetensors, with the documented names")
+    .option("--model <name>", "The model")
+    .option("--out <path>", "Where to write the weights (.safetensors)")
+    .option("--seed <seed>", "Random seed (default 0)")
+    .option("--format <format>", "Diagnostics as human text or json", { default: "human" })
+    .option("--color", "Force colour on (--no-color forces it off)")
+    .example("  $ mhc init examples/tiny.mhc --model tiny --out tiny.safetensors --seed 0")
+    .action((file: string, options: InitOptions) => {
+      pending = initCommand(file, options, io);
+    });
+
+  cli
+    .command("train <file>", "Train a model with TensorFlow.js on the bundled corpus (or --data)")
+    .option("--model <name>", "The model (several, comma-separated, with --compare)")
+    .option("--data <path>", "A UTF-8 text file to train on (default: the bundled corpus)")
+    .option("--steps <n>", "Optimisation steps (default 200)")
+    .option("--lr <lr>", "Adam learning rate (default 3e-3)")
+    .option("--batch <b>", "Sequences per step (default 8)")
+    .option("--seed <seed>", "Random seed (default 0)")
+    .option("--eval-every <n>", "Steps between evaluations (default 50)")
+    .option("--out <dir>", "Where to write the log, plot and checkpoints (default runs/<model>)")
+    .option("--compare [models]", "Train several models of the file with the same seed and data, and tabulate them")
+    .option("--backend <name>", "wasm (default), cpu, or tensorflow (needs @tensorflow/tfjs-node)")
+    .option("--format <format>", "Diagnostics as human text or json", { default: "human" })
+    .option("--color", "Force colour on (--no-color forces it off)")
+    .example("  $ mhc train examples/tiny.mhc --compare tiny_residual,tiny_hc,tiny_mhc --steps 100")
+    .action((file: string, options: TrainCommandOptions) => {
+      pending = trainCommand(file, options, io);
     });
 
   cli

@@ -118,6 +118,8 @@ export const Diag = {
   NonFiniteOutput: def("MHC6012", "error", "`{0}` produced {1} at index {2} from finite inputs"),
   CannotWrite: def("MHC6013", "error", "cannot write `{0}`: {1}"),
   BadSetting: def("MHC6014", "error", "cannot set `{0}`: {1}"),
+  CorpusTooSmall: def("MHC6015", "error", "the corpus `{0}` has {1} bytes, too few for context {2}: at least {3} are needed"),
+  CorpusNotUtf8: def("MHC6016", "error", "the corpus `{0}` is not valid UTF-8 (first bad byte at offset {1})"),
 
   // 9xxx: internal
   InternalError: def("MHC9001", "error", "internal compiler error: {0}"),

@@ -1,4 +1,8 @@
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
+import { packageRoot } from "../../compiler/package-root.js";
 
 /**
  * Backend selection for generated TensorFlow.js code (design.md §4.1).
@@ -129,19 +133,31 @@ export function hasGradients(): boolean {
 export const GRADIENTS_MODULE = "@tensorflow/tfjs-core/dist/register_all_gradients.js";
 
 /**
- * Registers tfjs-core's gradient functions, which its main entry leaves out
- * (`@tensorflow/tfjs` and tfjs-node import them). Ways, in order: already registered;
- * in Node, importing tfjs-core's `register_all_gradients` module behind a narrow resolve
- * hook that adds the file extensions its ES modules leave out (they are written for
- * bundlers; the hook comes first because a failed import stays cached); the same module
- * imported plainly (bundlers, Vite, vitest); the `@tensorflow/tfjs` union package.
+ * The gradients prebuilt by `npm run build` into one CommonJS file: tfjs-core
+ * ships them only as ES modules that import without file extensions (written
+ * for bundlers), which plain Node cannot load. They register into tfjs's
+ * global registries, so this copy serves the tfjs-core the CLI loaded.
+ */
+export const PREBUILT_GRADIENTS = join("dist", "tfjs-gradients.cjs");
+
+/**
+ * Registers tfjs-core's gradient functions, which its main entry leaves out.
+ * Ways, in order: already registered; the prebuilt bundle of the installed
+ * package; tfjs-core's module imported directly (bundlers, Vite, vitest); the
+ * `@tensorflow/tfjs` union package when the user installed it.
  */
 export async function ensureGradients(importModule: (s: string) => Promise<unknown> = defaultImport): Promise<{ ok: boolean; how: string }> {
   if (hasGradients()) return { ok: true, how: "already registered" };
   const attempts: string[] = [];
-  const viaHook = await importWithExtensionHook();
-  if (viaHook === undefined && hasGradients()) return { ok: true, how: `${GRADIENTS_MODULE} (with a resolve hook)` };
-  if (viaHook) attempts.push(viaHook);
+  try {
+    const file = join(packageRoot(), PREBUILT_GRADIENTS);
+    if (existsSync(file)) {
+      createRequire(import.meta.url)(file);
+      if (hasGradients()) return { ok: true, how: PREBUILT_GRADIENTS };
+    } else attempts.push(`${PREBUILT_GRADIENTS}: not built`);
+  } catch (error) {
+    attempts.push(`${PREBUILT_GRADIENTS}: ${message(error)}`);
+  }
   for (const specifier of [GRADIENTS_MODULE, "@tensorflow/tfjs"]) {
     try {
       await importModule(specifier);
@@ -150,39 +166,5 @@ export async function ensureGradients(importModule: (s: string) => Promise<unkno
       attempts.push(`${specifier}: ${message(error)}`);
     }
   }
-  return { ok: false, how: `gradients are not registered (${attempts.join("; ")}); install \`@tensorflow/tfjs\` or run through a bundler` };
-}
-
-/** Resolve hook (runs on Node's loader thread): `./x` -> `./x.js` or `./x/index.js` inside tfjs-core's dist. */
-const EXTENSION_HOOK = `
-export async function resolve(specifier, context, next) {
-  const parent = context.parentURL || "";
-  if (parent.includes("/@tensorflow/tfjs-core/dist/") && /^\\.\\.?\\//.test(specifier) && !specifier.endsWith(".js")) {
-    for (const suffix of [".js", "/index.js"]) {
-      try { return await next(specifier + suffix, context); } catch {}
-    }
-  }
-  return next(specifier, context);
-}`;
-
-let hookRegistered = false;
-
-/** Imports the gradients module through the hook; undefined on success, else why not. */
-async function importWithExtensionHook(): Promise<string | undefined> {
-  const node = typeof process !== "undefined" ? process.versions?.node : undefined;
-  if (!node) return "not Node";
-  try {
-    const { register, createRequire } = await import("node:module");
-    const { pathToFileURL } = await import("node:url");
-    if (typeof register !== "function") return "this Node has no module.register";
-    if (!hookRegistered) {
-      register(`data:text/javascript,${encodeURIComponent(EXTENSION_HOOK)}`);
-      hookRegistered = true;
-    }
-    const file = createRequire(import.meta.url).resolve(GRADIENTS_MODULE);
-    await import(pathToFileURL(file).href);
-    return undefined;
-  } catch (error) {
-    return `with a resolve hook: ${message(error)}`;
-  }
+  return { ok: false, how: `gradients are not registered (${attempts.join("; ")}); run \`npm run build\`` };
 }

@@ -5,11 +5,14 @@ import { OPTIMIZATION_PIPELINE, runPipeline } from "../../passes/pipeline.js";
 import type { CheckedConnection } from "../../sema/checked.js";
 import { connectionInfo, type ConnectionInfo } from "./connection-info.js";
 import { connectionModuleSource, shownPath } from "./connection-module.js";
-import { buildManifest, type Manifest } from "./manifest.js";
+import { buildManifest, modelManifest, type Manifest, type ManifestModel } from "./manifest.js";
+import { modelModuleSource, planModel, type ModelPlan } from "./model-module.js";
+import type { CheckedModel } from "../../sema/checked.js";
 
 export { PHI_INIT_STD } from "./connection-module.js";
 export { VETTED_TF_OPS, vettedKernels, tfReferences } from "./vetted-ops.js";
 export { TFJS_TEMPLATES } from "./templates.js";
+export { planModel, connectionStem, type ModelPlan, type ModelParameter } from "./model-module.js";
 
 /** One file of the output directory, relative path and UTF-8 text. */
 export interface GeneratedFile {
@@ -29,12 +32,20 @@ export interface TfjsOutput {
   /** Connections of the file that have no module (parameters without defaults). */
   readonly skipped: readonly SkippedConnection[];
   readonly manifest: Manifest;
+  /** The models of the entry file, each with its module and the connection modules it imports. */
+  readonly models: readonly ModelPlan[];
 }
 
 export interface TfjsOptions {
   readonly compilerVersion: string;
   /** Only these connections (any the program checked, prelude included); default: those declared in the entry file. */
   readonly connections?: readonly string[];
+  /**
+   * Models to emit: "all" (every model declared in the entry file) or names. Default: none
+   * for now, so the connection goldens stay as committed; switch the default to "all" with
+   * regenerated goldens.
+   */
+  readonly models?: "all" | readonly string[];
 }
 
 /** The display path of the first entry file (what spans and the manifest call it). */
@@ -90,10 +101,46 @@ export async function generateConnectionModule(result: CheckResult, conn: Checke
   return { file: { path: `${conn.name}.ts`, text: await formatTypeScript(source) }, info };
 }
 
+/** The models `mhc compile` emits: those declared in the entry file (or the named ones). */
+export function selectModels(result: CheckResult, names?: readonly string[]): CheckedModel[] {
+  const all = result.checked.models;
+  if (names) {
+    return names.map((name) => {
+      const model = all.get(name);
+      if (!model) throw new Error(`tfjs codegen: no model \`${name}\` checked`);
+      return model;
+    });
+  }
+  const entry = entryDisplayPath(result);
+  return [...all.values()].filter((m) => m.decl.span.file === entry);
+}
+
+/** The plan of one model: parameters (with biases evaluated per sublayer index), block, connection modules. */
+export function planTfjsModel(result: CheckResult, model: CheckedModel): ModelPlan {
+  return planModel(model, (conn, layer) => connectionInfo(result.checked, result.sources, conn, { layer }));
+}
+
 /**
- * `mhc compile --target tfjs`: one formatted TypeScript module per connection and a
- * manifest. Deterministic: the output depends only on the sources, the compiler
- * version and the options (no paths beyond the entry's display path, no time).
+ * The formatted module of one model, and the modules of the connections it imports
+ * (named by connection and arguments, e.g. `mhc_n4_iters20.ts`).
+ */
+export async function generateModelModules(result: CheckResult, model: CheckedModel, options: TfjsOptions): Promise<{ plan: ModelPlan; files: GeneratedFile[] }> {
+  const plan = planTfjsModel(result, model);
+  const files: GeneratedFile[] = [];
+  for (const c of plan.connections) {
+    const { file } = await generateConnectionModule(result, c.conn, options);
+    files.push({ path: c.file, text: file.text });
+  }
+  const source = modelModuleSource(plan, { entry: entryDisplayPath(result), compilerVersion: options.compilerVersion });
+  files.push({ path: plan.file, text: await formatTypeScript(source) });
+  return { plan, files };
+}
+
+/**
+ * `mhc compile --target tfjs`: one formatted TypeScript module per connection and per
+ * model (with the connection modules each model imports) and a manifest.
+ * Deterministic: the output depends only on the sources, the compiler version and the
+ * options (no paths beyond the entry's display path, no time).
  */
 export async function generateTfjs(result: CheckResult, options: TfjsOptions): Promise<TfjsOutput> {
   const { selected, skipped } = selectConnections(result, options.connections);
@@ -104,7 +151,20 @@ export async function generateTfjs(result: CheckResult, options: TfjsOptions): P
     files.push(file);
     infos.push(info);
   }
-  const manifest = buildManifest(infos, { source: entryDisplayPath(result), compilerVersion: options.compilerVersion });
+  const plans: ModelPlan[] = [];
+  const models: ManifestModel[] = [];
+  const wantedModels = options.models === undefined ? [] : selectModels(result, options.models === "all" ? undefined : options.models);
+  for (const model of wantedModels) {
+    const generated = await generateModelModules(result, model, options);
+    for (const file of generated.files) {
+      const existing = files.find((f) => f.path === file.path);
+      if (existing && existing.text !== file.text) throw new Error(`tfjs codegen: two different modules named ${file.path}`);
+      if (!existing) files.push(file);
+    }
+    plans.push(generated.plan);
+    models.push(modelManifest(generated.plan));
+  }
+  const manifest = buildManifest(infos, { source: entryDisplayPath(result), compilerVersion: options.compilerVersion, models });
   files.push({ path: "manifest.json", text: JSON.stringify(manifest, null, 2) + "\n" });
-  return { files, connections: infos, skipped, manifest };
+  return { files, connections: infos, skipped, manifest, models: plans };
 }

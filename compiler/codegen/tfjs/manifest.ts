@@ -2,6 +2,7 @@ import type { CompileValue } from "../../lower/values.js";
 import { SLOTS, type Slot } from "../../sema/checked.js";
 import type { ConnectionInfo } from "./connection-info.js";
 import { PHI_INIT_STD } from "./connection-module.js";
+import type { ModelPlan } from "./model-module.js";
 
 /*
  * `manifest.json` of the tfjs target: what a loader, a weights converter or a test
@@ -41,6 +42,55 @@ export interface Manifest {
   readonly target: "tfjs";
   readonly dtype: "float32";
   readonly connections: readonly ManifestConnection[];
+  /** Present only when the file declares models (connection-only outputs are unchanged). */
+  readonly models?: readonly ManifestModel[];
+}
+
+export interface ManifestModel {
+  readonly name: string;
+  readonly module: string;
+  /** The connection modules it imports. */
+  readonly connections: readonly string[];
+  readonly config: {
+    readonly vocab: number;
+    readonly dim: number;
+    readonly context: number;
+    readonly layers: number;
+    readonly streams: number;
+    readonly expand: string;
+    readonly collapse: string;
+    readonly normEps: number;
+    readonly tieEmbeddings: boolean;
+  };
+  readonly parameterCount: number;
+  readonly parameters: readonly { readonly name: string; readonly shape: readonly number[]; readonly dtype: "float32"; readonly init: string }[];
+  readonly entryPoints: Readonly<Record<string, string>>;
+}
+
+/** The signatures of a model module's functions. */
+export const MODEL_ENTRY_POINTS: Readonly<Record<string, string>> = {
+  forward: "forward(params, tokens int32 [B, T <= context]) -> logits [B, T, vocab]",
+  loss: "loss(params, tokens int32 [B, T + 1]) -> mean next-token cross-entropy (nats), scalar",
+  initParameters: "initParameters(seed = 0) -> { name: tensor }",
+  checkParameters: "checkParameters(params) -> void (throws on a missing or mis-shaped tensor)",
+};
+
+export function modelManifest(plan: ModelPlan): ManifestModel {
+  const m = plan.model;
+  return {
+    name: m.name,
+    module: plan.file,
+    connections: plan.connections.map((c) => c.file),
+    config: { vocab: m.vocab, dim: m.dim, context: m.context, layers: m.layers, streams: plan.n, expand: m.expand, collapse: m.collapse, normEps: m.normEps, tieEmbeddings: m.tieEmbeddings },
+    parameterCount: plan.parameters.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0),
+    parameters: plan.parameters.map((p) => ({
+      name: p.name,
+      shape: [...p.shape],
+      dtype: "float32" as const,
+      init: p.init.kind === "normal" ? `normal(0, ${p.init.std})` : p.init.kind === "fill" ? `fill(${p.init.value})` : `bias(${p.init.values.length} values from init)`,
+    })),
+    entryPoints: MODEL_ENTRY_POINTS,
+  };
 }
 
 /** The signatures of a connection module's functions (shapes over T, n, C). */
@@ -54,7 +104,7 @@ export const ENTRY_POINTS: Readonly<Record<string, string>> = {
 
 const record = (pairs: readonly (readonly [string, CompileValue])[]): Record<string, CompileValue> => Object.fromEntries(pairs);
 
-export function buildManifest(connections: readonly ConnectionInfo[], options: { source: string; compilerVersion: string }): Manifest {
+export function buildManifest(connections: readonly ConnectionInfo[], options: { source: string; compilerVersion: string; models?: readonly ManifestModel[] }): Manifest {
   return {
     format: "mhc-tfjs",
     formatVersion: 1,
@@ -81,5 +131,6 @@ export function buildManifest(connections: readonly ConnectionInfo[], options: {
         }),
       ) as Record<Slot, ManifestMap>,
     })),
+    ...(options.models && options.models.length > 0 ? { models: options.models } : {}),
   };
 }

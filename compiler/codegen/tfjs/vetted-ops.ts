@@ -75,6 +75,8 @@ export const VETTED_TF_OPS: readonly VettedOp[] = [
   op("slice", ["Slice"], ["PadV2"]),
   op("concat", ["Concat", "Identity"], ["SplitV"]),
   op("cast", ["Cast"], ["Identity"]),
+  // token ids to one-hot rows (model embeddings and the loss; int32 input, no gradient needed)
+  op("oneHot", ["OneHot", "Reshape"], ["ZerosLike"]),
   // gradient plumbing: zero derivatives for comparisons and integer casts
   op("customGrad", ["Identity"], ["Identity"]),
   op("zerosLike", ["ZerosLike"]),
@@ -84,7 +86,7 @@ export const VETTED_TF_OPS: readonly VettedOp[] = [
  * Non-op helpers generated code may use: scoping (`tf.tidy`) and types
  * (`tf.Tensor2D`, ...), which dispatch nothing.
  */
-export const TF_UTILITIES: readonly string[] = ["tidy", "Tensor", "Tensor1D", "Tensor2D", "Tensor3D", "Tensor4D", "Rank", "DataType", "GradSaveFunc"];
+export const TF_UTILITIES: readonly string[] = ["tidy", "Tensor", "Tensor1D", "Tensor2D", "Tensor3D", "Tensor4D", "Scalar", "Rank", "DataType", "GradSaveFunc"];
 
 /**
  * Names `tf.profile` reports that are not kernels: `tf.customGrad` records its forward

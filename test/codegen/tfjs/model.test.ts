@@ -1,0 +1,118 @@
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import { beforeAll, describe, expect, it } from "vitest";
+import { generateTfjs, tfReferences, vettedKernels } from "../../../compiler/codegen/tfjs/index.js";
+import { TF_UTILITIES, VETTED_FUNCTIONS, PSEUDO_KERNELS } from "../../../compiler/codegen/tfjs/vetted-ops.js";
+import { checkFiles } from "../../../compiler/driver.js";
+import { compileModel, type ModelModule } from "../../../compiler/train/model.js";
+import { ensureGradients } from "../../../runtime/tfjs/backend.js";
+import { COMPILER_VERSION, ROOT } from "./helpers.js";
+
+const FIXTURES = "test/train/fixtures.mhc";
+
+beforeAll(async () => {
+  await tf.setBackend("cpu");
+  await ensureGradients();
+});
+
+async function load(file: string, name: string): Promise<ModelModule> {
+  const result = checkFiles([file], { cwd: ROOT });
+  return (await compileModel(result, result.checked.models.get(name)!, COMPILER_VERSION)).module;
+}
+
+describe("tfjs model modules", () => {
+  it("are generated for every model of tiny.mhc, deterministically, with vetted ops only, and listed in the manifest", async () => {
+    const result = checkFiles(["examples/tiny.mhc"], { cwd: ROOT });
+    const a = await generateTfjs(result, { compilerVersion: COMPILER_VERSION, models: "all" });
+    const b = await generateTfjs(result, { compilerVersion: COMPILER_VERSION, models: "all" });
+    expect(a.files.map((f) => f.text)).toEqual(b.files.map((f) => f.text));
+    const paths = a.files.map((f) => f.path);
+    for (const p of ["tiny.model.ts", "tiny_residual.model.ts", "tiny_hc.model.ts", "tiny_mhc.model.ts", "manifest.json"]) expect(paths).toContain(p);
+    expect(a.manifest.models?.map((m) => m.name)).toEqual(["tiny", "tiny_mhc", "tiny_residual", "tiny_hc"]);
+    const tiny = a.manifest.models!.find((m) => m.name === "tiny")!;
+    expect(tiny.parameterCount).toBeGreaterThan(800_000);
+    expect(tiny.parameters[0]).toMatchObject({ name: "embed.weight", shape: [256, 128] });
+    for (const f of a.files.filter((f) => f.path.endsWith(".model.ts"))) {
+      for (const fn of tfReferences(f.text)) expect(VETTED_FUNCTIONS.has(fn) || TF_UTILITIES.includes(fn), `${f.path}: tf.${fn}`).toBe(true);
+    }
+  });
+
+  it("forward gives [B, T, vocab] for odd T on every model, and the loss starts near ln(vocab)", async () => {
+    for (const name of ["tiny_residual", "tiny_hc", "tiny_mhc"]) {
+      const m = await load("examples/tiny.mhc", name);
+      const params = m.initParameters(0);
+      for (const T of [1, 7]) {
+        const tokens = tf.tensor2d(Array.from({ length: 2 * T }, (_, i) => (i * 37) % 256), [2, T], "int32");
+        const logits = m.forward(params, tokens);
+        expect(logits.shape).toEqual([2, T, 256]);
+        expect(logits.dataSync().every(Number.isFinite)).toBe(true);
+        tf.dispose([tokens, logits]);
+      }
+      const tokens = tf.tensor2d(Array.from({ length: 18 }, (_, i) => (i * 11) % 256), [2, 9], "int32");
+      const loss = m.loss(params, tokens);
+      expect(Math.abs(loss.dataSync()[0]! - Math.log(256))).toBeLessThan(0.3);
+      tf.dispose([tokens, loss, ...Object.values(params)]);
+    }
+  }, 30_000);
+
+  it("dispatch only vetted kernels forward and backward", async () => {
+    const m = await load(FIXTURES, "micro_mhc");
+    const params = m.initParameters(0);
+    const names = Object.keys(params);
+    const tokens = tf.tensor2d(Array.from({ length: 16 }, (_, i) => i * 3), [2, 8], "int32");
+    const info = await tf.profile(() => {
+      const g = tf.grads((...xs: tf.Tensor[]) => m.loss(Object.fromEntries(names.map((n, i) => [n, xs[i]!])), tokens));
+      return g(names.map((n) => params[n]!));
+    });
+    const vetted = new Set([...vettedKernels(), ...PSEUDO_KERNELS]);
+    const unvetted = [...new Set(info.kernelNames)].filter((k) => !vetted.has(k));
+    expect(unvetted).toEqual([]);
+    tf.dispose([tokens, ...Object.values(params)]);
+  }, 30_000);
+
+  it("matches an independent implementation of the residual model (gather, per-head loops, bandPart)", async () => {
+    const m = await load(FIXTURES, "micro_residual");
+    const params = m.initParameters(5);
+    const B = 2, T = 7, C = 16, H = 2, D = 8;
+    const ids = Array.from({ length: B * T }, (_, i) => (i * 53 + 7) % 256);
+    const tokens = tf.tensor2d(ids, [B, T], "int32");
+    const p = (n: string) => params[n]!;
+    const rms = (x: tf.Tensor, w: tf.Tensor) => tf.mul(tf.div(x, tf.sqrt(tf.add(tf.mean(tf.square(x), -1, true), 1e-6))), w);
+    const mm = (a: tf.Tensor, b: tf.Tensor, tb = false) => tf.matMul(a, b, false, tb);
+    const expected = tf.tidy(() => {
+      let x = tf.reshape(tf.gather(p("embed.weight"), tf.tensor1d(ids, "int32")), [B * T, C]);
+      // attention, one head at a time on [T, D] slices of one sequence at a time
+      const h = rms(x, p("layers.0.0.norm.weight"));
+      const [q, k, v] = ["wq", "wk", "wv"].map((w) => mm(h, p(`layers.0.0.attn.${w}`)));
+      const pos = tf.reshape(tf.range(0, T), [T, 1]);
+      const freq = tf.reshape(tf.pow(tf.scalar(10000), tf.mul(tf.range(0, D / 2), -2 / D)), [1, D / 2]);
+      const ang = tf.concat([tf.mul(pos, freq), tf.mul(pos, freq)], 1); // [T, D]
+      const rot = (t: tf.Tensor) => {
+        const [a, b] = tf.split(t, 2, -1);
+        return tf.add(tf.mul(t, tf.cos(ang)), tf.mul(tf.concat([tf.neg(b!), a!], -1), tf.sin(ang)));
+      };
+      const allowed = tf.cast(tf.linalg.bandPart(tf.ones([T, T]), -1, 0), "bool");
+      const rows: tf.Tensor[] = [];
+      for (let b = 0; b < B; b++) {
+        const heads: tf.Tensor[] = [];
+        for (let i = 0; i < H; i++) {
+          const sl = (t: tf.Tensor) => tf.slice(t, [b * T, i * D], [T, D]);
+          const s = tf.div(mm(rot(sl(q!)), rot(sl(k!)), true), Math.sqrt(D));
+          heads.push(mm(tf.softmax(tf.where(allowed, s, tf.fill([T, T], -Infinity))), sl(v!)));
+        }
+        rows.push(tf.concat(heads, -1));
+      }
+      x = tf.add(x, mm(tf.concat(rows, 0), p("layers.0.0.attn.wo")));
+      // swiglu MLP
+      const h2 = rms(x, p("layers.0.1.norm.weight"));
+      const gate = mm(h2, p("layers.0.1.mlp.w_gate"));
+      x = tf.add(x, mm(tf.mul(tf.mul(gate, tf.sigmoid(gate)), mm(h2, p("layers.0.1.mlp.w_in"))), p("layers.0.1.mlp.w_out")));
+      return tf.reshape(mm(rms(x, p("final_norm.weight")), p("lm_head.weight"), true), [B, T, 256]);
+    });
+    const actual = m.forward(params, tokens);
+    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(actual, expected))).dataSync()[0]!);
+    const scale = tf.tidy(() => tf.max(tf.abs(expected)).dataSync()[0]!);
+    expect(diff / scale).toBeLessThan(1e-4);
+    tf.dispose([tokens, actual, expected, ...Object.values(params)]);
+  });
+});
