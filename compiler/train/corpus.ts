@@ -1,3 +1,4 @@
+import { mulberry32 } from "../random.js";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { makeDiagnostic, type Diagnostic } from "../diagnostics/diagnostic.js";
@@ -80,17 +81,6 @@ export function unigramEntropy(bytes: Uint8Array): number {
   return h;
 }
 
-/** A seeded PRNG (mulberry32): batches are the same for the same seed on every machine. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** `batch` random windows of `window` bytes from `text`, as int32 [batch * window] row-major. */
 export function sampleWindows(text: Uint8Array, batch: number, window: number, random: () => number): Int32Array {
@@ -110,3 +100,5 @@ export function evalWindows(text: Uint8Array, count: number, window: number): { 
   for (let r = 0; r < rows; r++) for (let i = 0; i < window; i++) out[r * window + i] = text[r * window + i]!;
   return { data: out, rows };
 }
+
+export { mulberry32 };

@@ -1,21 +1,13 @@
 import { expect } from "vitest";
+import { mulberry32 } from "../../compiler/random.js";
 import type { Graph } from "../../compiler/ir/graph.js";
 import { interpret } from "../../compiler/ir/interpret.js";
 import { makeTensor, type Tensor } from "../../compiler/ir/tensor.js";
 import { differentiate, gradientOutputName } from "../../compiler/passes/autodiff.js";
 import { assertValidGraph } from "../../compiler/ir/verify.js";
 
-/** Deterministic uniform numbers in [0, 1) (mulberry32), so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic uniform numbers in [0, 1), so failures reproduce. */
+export const rng = mulberry32;
 
 export function randomTensor(shape: readonly number[], random: () => number, lo = -1, hi = 1): Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
