@@ -42,13 +42,16 @@ export function runCli(argv: readonly string[], io: CliIO): ExitCode | Promise<E
     });
 
   cli
-    .command("compile <file>", "Generate code: TensorFlow.js modules per connection (models and CUDA come next)")
-    .option("--target <target>", "tfjs")
+    .command("compile <file>", "Generate code per connection: TensorFlow.js modules or CUDA kernels")
+    .option("--target <target>", "tfjs or cuda")
     .option("--out <dir>", "Where to write the generated files and manifest.json")
+    .option("--build", "CUDA: run nvcc and write lib<name>.so")
+    .option("--arch <arch>", "CUDA: the GPU architecture for --build (default sm_90a)")
     .option("--emit <what>", "Print the IR instead: ir (as lowered) or ir-opt (after the optimisation pipeline)")
     .option("--format <format>", "Diagnostics as human text or json", { default: "human" })
     .option("--color", "Force colour on (--no-color forces it off)")
     .example("  $ mhc compile examples/my-constraint.mhc --target tfjs --out generated/")
+    .example("  $ mhc compile examples/my-constraint.mhc --target cuda --out kernels/ --build")
     .action((file: string, options: CompileOptions) => {
       const result = compileCommand(file, options, io);
       if (typeof result === "number") exitCode = result;

@@ -104,6 +104,11 @@ export const Diag = {
   BadFieldValue: def("MHC4012", "error", "`{0}` expects {1}"),
   MissingBlock: def("MHC4013", "error", "model `{0}` has no `block`"),
 
+  // 5xxx: targets and code generation
+  TargetUnsupported: def("MHC5001", "error", "the {0} target cannot compile connection `{1}` yet: {2}"),
+  NvccMissing: def("MHC5002", "error", "cannot build: nvcc was not found"),
+  NvccFailed: def("MHC5003", "error", "nvcc failed to build `{0}`"),
+
   // 6xxx: runtime inputs and the command line's files
   InputNotFound: def("MHC6001", "error", "cannot read `{0}`: {1}"),
   NotNpy: def("MHC6002", "error", "`{0}` is not a valid .npy file: {1}"),

@@ -47,7 +47,8 @@ function mhcBlocks(markdown: string): string[] {
 
 const checked = allMessages()
   .map((m) => m.code)
-  .filter((code) => code >= "MHC2000" && code < "MHC6000");
+  // 5xxx (targets) and 6xxx (inputs) come from commands, not from `mhc check`; their examples are shell sessions.
+  .filter((code) => code >= "MHC2000" && code < "MHC5000");
 
 describe.each(checked)("%s examples through the checker", (code) => {
   const [example = "", fix = ""] = (explainMarkdown(code) ?? "").split(/^## How to fix it$/m);

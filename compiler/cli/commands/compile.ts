@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { generateTfjs, selectConnections, tfjsSublayerGraphs } from "../../codegen/tfjs/index.js";
+import { writeCuda } from "./compile-cuda.js";
 import { makeDiagnostic } from "../../diagnostics/diagnostic.js";
 import { Diag } from "../../diagnostics/messages.js";
 import type { CheckResult } from "../../driver.js";
@@ -13,6 +14,9 @@ import { checkOrReport, failWith } from "./common.js";
 export interface CompileOptions {
   readonly target?: string;
   readonly out?: string;
+  /** CUDA: run nvcc and write `lib<name>.so` next to the sources. */
+  readonly build?: boolean;
+  readonly arch?: string;
   readonly emit?: string;
   readonly format?: string;
   readonly color?: boolean;
@@ -35,8 +39,8 @@ export function compileCommand(file: string | undefined, options: CompileOptions
   if (!file) throw new UsageError("usage: mhc compile FILE --target tfjs --out DIR");
   const target = options.target;
   if (target === undefined) throw new UsageError("`mhc compile` needs `--target tfjs`");
-  if (target === "cuda") throw new UsageError("the CUDA target is not part of this build yet; `--target tfjs` is");
-  if (target !== "tfjs") throw new UsageError(`unknown target \`${target}\`; expected \`tfjs\` or \`cuda\``);
+  if (target !== "tfjs" && target !== "cuda") throw new UsageError(`unknown target \`${target}\`; expected \`tfjs\` or \`cuda\``);
+  if (options.build && target !== "cuda") throw new UsageError("`--build` applies to `--target cuda`");
   const emit = options.emit;
   if (emit !== undefined && !(EMITS as readonly string[]).includes(emit)) {
     const later = emit === "ast" || emit === "kernels" ? ` (\`--emit ${emit}\` is not part of this build yet)` : "";
@@ -47,6 +51,7 @@ export function compileCommand(file: string | undefined, options: CompileOptions
   const checked = checkOrReport(file, io, options);
   if (typeof checked === "number") return checked;
   if (emit !== undefined) return printIr(checked, emit as Emit, io);
+  if (target === "cuda") return writeCuda(checked, file, options.out!, io, options);
   return writeTfjs(checked, file, options.out!, io, options);
 }
 

@@ -109,9 +109,9 @@ describe("mhc compile --target tfjs", () => {
     expect(after.out().split("\n").length).toBeLessThan(before.out().split("\n").length);
   });
 
-  it("rejects the CUDA target, unknown targets and a missing --out as usage errors", () => {
+  it("rejects unknown targets, --build for tfjs and a missing --out as usage errors", () => {
     const io = memoryIO(ROOT);
-    expect(() => compileCommand("examples/tiny.mhc", { target: "cuda", out: "x" }, io)).toThrow(/CUDA target is not part of this build yet/);
+    expect(() => compileCommand("examples/tiny.mhc", { target: "tfjs", out: "x", build: true }, io)).toThrow(/`--build` applies to `--target cuda`/);
     expect(() => compileCommand("examples/tiny.mhc", { target: "onnx", out: "x" }, io)).toThrow(/unknown target `onnx`/);
     expect(() => compileCommand("examples/tiny.mhc", { target: "tfjs" }, io)).toThrow(/needs `--out DIR`/);
     expect(() => compileCommand("examples/tiny.mhc", { out: "x" }, io)).toThrow(/needs `--target tfjs`/);

@@ -1,0 +1,101 @@
+import type { CompileValue } from "../../lower/values.js";
+import { SLOTS, type Slot } from "../../sema/checked.js";
+import { entryPoints } from "./abi.js";
+import { BLOCK_THREADS, COEF_MAX_TOKENS, PRENORM_MIN_STEPS, TARGET_BLOCKS } from "./knobs.js";
+import type { ConnectionPlan } from "./plan.js";
+
+/*
+ * `manifest.json` of the CUDA target: what a loader, a binding or a test needs without
+ * reading the generated code. Keys in a fixed order, lists in declaration order, so
+ * `JSON.stringify` is deterministic.
+ */
+
+export interface CudaManifest {
+  readonly format: "mhc-cuda";
+  readonly formatVersion: 1;
+  readonly abiVersion: 1;
+  readonly compiler: { readonly name: "mhc-lang"; readonly version: string };
+  readonly source: string;
+  readonly connection: Record<string, unknown>;
+  readonly files: { readonly source: string; readonly header: string; readonly library: string };
+  readonly dtypes: Record<string, number>;
+  readonly statusCodes: Record<string, number>;
+  readonly parameters: readonly { readonly name: string; readonly shape: readonly (number | string)[]; readonly dtype: "f32" }[];
+  readonly entryPoints: readonly unknown[];
+  readonly workspace: Record<string, unknown>;
+  readonly kernels: readonly unknown[];
+}
+
+const STATUS = {
+  MHC_OK: 0,
+  MHC_ERR_NULL_POINTER: 1,
+  MHC_ERR_BAD_SHAPE: 2,
+  MHC_ERR_BAD_DTYPE: 3,
+  MHC_ERR_MISALIGNED: 4,
+  MHC_ERR_WORKSPACE_TOO_SMALL: 5,
+  MHC_ERR_CUDA: 6,
+  MHC_ERR_UNSUPPORTED: 7,
+};
+
+export function buildCudaManifest(plan: ConnectionPlan, options: { compilerVersion: string; source: string }): CudaManifest {
+  const info = plan.info;
+  const maps = {} as Record<Slot, unknown>;
+  for (const slot of SLOTS) {
+    const m = plan.maps[slot];
+    maps[slot] = {
+      mode: m.info.mode,
+      constraint: m.info.constraint,
+      args: Object.fromEntries(m.info.args) as Record<string, CompileValue>,
+      logitsShape: m.info.logitsShape,
+      k: m.k,
+      projection: m.column !== undefined,
+      prenormColumns: m.column !== undefined ? [m.column, m.column + m.k] : null,
+      init: m.info.initSource ?? null,
+      initialBias: m.info.bias,
+      function: { name: m.fn.name, irNodes: m.fn.nodeCount, usesLogits: m.fn.usesInput },
+    };
+  }
+  const cfg = plan.prenorm;
+  return {
+    format: "mhc-cuda",
+    formatVersion: 1,
+    abiVersion: 1,
+    compiler: { name: "mhc-lang", version: options.compilerVersion },
+    source: options.source,
+    connection: {
+      name: info.name,
+      symbol: plan.symbol,
+      args: Object.fromEntries(info.args),
+      n: plan.n,
+      norm: info.norm,
+      projection: info.projection,
+      alpha: info.alpha,
+      k: plan.k,
+      maps,
+    },
+    files: { source: `${plan.symbol}.cu`, header: `${plan.symbol}.h`, library: `lib${plan.symbol}.so` },
+    dtypes: { MHC_DTYPE_F32: 0, MHC_DTYPE_BF16: 1 },
+    statusCodes: STATUS,
+    parameters: plan.parameters.map((p) => ({ name: p.name, shape: p.shape, dtype: "f32" as const })),
+    entryPoints: entryPoints(plan).map((ep) => ({
+      name: ep.name,
+      returns: "int",
+      doc: ep.doc,
+      args: ep.args.map((a) => ({ name: a.name, ctype: a.ctype, role: a.role, ...(a.dtype ? { dtype: a.dtype } : {}), ...(a.shape ? { shape: a.shape } : {}), doc: a.doc })),
+    })),
+    workspace: {
+      entryPoint: `mhc_${plan.symbol}_workspace_size`,
+      formula: cfg
+        ? `S = prenorm_split(T, n*C, tm=${cfg.tm}, bk=${cfg.bk}, target_blocks=${TARGET_BLOCKS}, min_steps=${PRENORM_MIN_STEPS}).splits; bytes = align256(S*T*${plan.k}*4) + align256(S*T*4)`
+        : "0 (no map has a projection)",
+      alignment: 16,
+    },
+    kernels: [
+      ...(cfg
+        ? [{ name: "prenorm_kernel", item: 1, threads: BLOCK_THREADS, tile: { tokens: cfg.tm, columns: cfg.kp, warps: [cfg.wm, cfg.wn], perLane: [cfg.rm, cfg.rn], bk: cfg.bk }, grid: "[ceil(T / tokens), S]" }]
+        : []),
+      { name: "coefficients_kernel", item: 2, threads: BLOCK_THREADS, maxTokensPerBlock: COEF_MAX_TOKENS, grid: "[ceil(T / tpb), channel slices]" },
+      { name: "post_kernel", item: 3, threads: BLOCK_THREADS, grid: "grid-stride over T * C / VEC" },
+    ],
+  };
+}

@@ -1,0 +1,192 @@
+"""Forward timings of the generated kernels against a copy-bandwidth floor, eager PyTorch
+and torch.compile of the same maths (prelude `mhc`, bf16 residual, fp32 coefficients,
+F = identity: f = u). CUDA events around each call, warm-up, median of >= 30 calls;
+input sets rotated so that small shapes are not timed out of L2.
+
+Byte model (bf16, e = 2 bytes), per call of pre + post, phi read once (n*C*K*4 bytes):
+  floor_3pass = T*C*e*(4n + 2) + phi: x read by the prenorm GEMM, the pre-mix and the
+                post (3n), y written (n), u written (1), f read (1): the three-kernel
+                structure of design 4.2 and of DeepSeek V4 (peer-bench.md's floor).
+  floor_2pass = T*C*e*(3n + 2) + phi: x read twice (a pre kernel that keeps x on chip
+                between the GEMM and the pre-mix, then the post): the least any split
+                into pre and post can move.
+Each floor is bytes / measured copy bandwidth (a device-to-device copy of floor_3pass/2
+bytes, counting bytes read plus written). Writes $OUT/bench.json.
+
+Usage: python3 scripts/gpu/bench_forward.py [--no-compile] [--iters N]
+"""
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mhc_gpu as G  # noqa: E402
+
+DEV = torch.device("cuda")
+ITERS = int(sys.argv[sys.argv.index("--iters") + 1]) if "--iters" in sys.argv else 30
+COMPILE = "--no-compile" not in sys.argv
+SHAPES = [
+    {"name": "prefill T=8192 C=7168 n=4", "T": 8192, "C": 7168, "n": 4},
+    {"name": "prefill T=8192 C=4096 n=4", "T": 8192, "C": 4096, "n": 4},
+    {"name": "decode T=16 C=4096 n=4", "T": 16, "C": 4096, "n": 4},
+    {"name": "T=8192 C=4096 n=8", "T": 8192, "C": 4096, "n": 8},
+    {"name": "T=8192 C=4096 n=16", "T": 8192, "C": 4096, "n": 16},
+]
+L2_BYTES = 50 * 2**20
+
+
+def timed(fn, sets, iters=ITERS, warmup=5):
+    for i in range(warmup):
+        fn(sets[i % len(sets)])
+    torch.cuda.synchronize()
+    times = []
+    for i in range(iters):
+        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        s.record()
+        fn(sets[i % len(sets)])
+        e.record()
+        e.synchronize()
+        times.append(s.elapsed_time(e))
+    return statistics.median(times), min(times)
+
+
+def sinkhorn(L, iters=20, eps=1e-6):
+    M = torch.softmax(L, dim=-2) + eps
+    M = M / (M.sum(-1, keepdim=True) + eps)
+    for _ in range(iters - 1):
+        M = M / (M.sum(-2, keepdim=True) + eps)
+        M = M / (M.sum(-1, keepdim=True) + eps)
+    return M
+
+
+def torch_forward(x, phi, alpha, bias, n: int):
+    """mhc with F = identity, fp32 coefficient maths on the bf16 residual (design 1)."""
+    T = x.shape[0]
+    xf = x.reshape(T, -1).float()
+    rinv = torch.rsqrt(xf.square().mean(-1, keepdim=True) + 1e-6)
+    mix = (xf @ phi) * rinv
+    pre = torch.sigmoid(mix[:, :n] * alpha[0] + bias[:n]) + 1e-6
+    post = 2.0 * torch.sigmoid(mix[:, n:2 * n] * alpha[1] + bias[n:2 * n])
+    res = sinkhorn((mix[:, 2 * n:] * alpha[2] + bias[2 * n:]).reshape(T, n, n))
+    u = torch.einsum("ti,tic->tc", pre, x.float()).to(x.dtype)
+    y = torch.einsum("tji,tic->tjc", res, x.float()) + post[:, :, None] * u.float()[:, None, :]
+    return y.to(x.dtype)
+
+
+def main():
+    torch.backends.cuda.matmul.allow_tf32 = False
+    out_dir = os.environ.get("OUT", os.path.join(G.HERE, "out"))
+    os.makedirs(out_dir, exist_ok=True)
+    props = torch.cuda.get_device_properties(0)
+    print(f"device: {props.name}, {props.multi_processor_count} SMs; torch {torch.__version__}", flush=True)
+    rows = []
+    for sh in SHAPES:
+        T, C, n = sh["T"], sh["C"], sh["n"]
+        lib = G.Library(f"mhc_n{n}")
+        v = next(v for v in G.variants() if v["symbol"] == f"mhc_n{n}")
+        K = v["k"]
+        e = 2
+        x_bytes = T * n * C * e
+        phi_bytes = n * C * K * 4
+        set_bytes = x_bytes + phi_bytes + 2 * T * C * e + x_bytes
+        nsets = max(1, min(64, math.ceil(2 * L2_BYTES / set_bytes)))
+        gen = torch.Generator(device=DEV).manual_seed(7)
+        sets = []
+        ws_bytes = lib.workspace_size(T, C)
+        ws = torch.empty(max(ws_bytes, 16), dtype=torch.uint8, device=DEV)
+        for _ in range(nsets):
+            x = torch.randn(T, n, C, generator=gen, device=DEV).bfloat16()
+            params = {
+                "phi_pre": torch.randn(n * C, n, generator=gen, device=DEV) / math.sqrt(n * C),
+                "phi_post": torch.randn(n * C, n, generator=gen, device=DEV) / math.sqrt(n * C),
+                "phi_res": torch.randn(n * C, n * n, generator=gen, device=DEV) / math.sqrt(n * C),
+                "alpha": torch.full((3,), 0.5, device=DEV),
+                "bias_pre": torch.zeros(n, device=DEV),
+                "bias_post": torch.zeros(n, device=DEV),
+                "bias_res": torch.tensor(v["initialBias"]["res"], dtype=torch.float32, device=DEV),
+            }
+            bufs = {"h_pre": torch.empty(T, n, device=DEV), "h_post": torch.empty(T, n, device=DEV), "h_res": torch.empty(T, n, n, device=DEV),
+                    "u": torch.empty(T, C, device=DEV, dtype=torch.bfloat16), "y": torch.empty(T, n, C, device=DEV, dtype=torch.bfloat16)}
+            sets.append((x, params, bufs))
+
+        def ours_pre(s):
+            x, p, b = s
+            st = lib.pre(x, p, b["h_pre"], b["h_post"], b["h_res"], b["u"], ws, ws_bytes)
+            assert st == 0, G.STATUS.get(st, st)
+
+        def ours_post(s):
+            x, p, b = s
+            st = lib.post(x, b["u"], b["h_post"], b["h_res"], b["y"])
+            assert st == 0, G.STATUS.get(st, st)
+
+        def ours(s):
+            ours_pre(s)
+            ours_post(s)
+
+        row = {"shape": sh["name"], "T": T, "C": C, "n": n, "K": K, "dtype": "bf16", "input_sets": nsets}
+        row["ours_pre_ms"], _ = timed(ours_pre, sets)
+        row["ours_post_ms"], _ = timed(ours_post, sets)
+        row["ours_ms"], row["ours_min_ms"] = timed(ours, sets)
+
+        # correctness of what was timed, against the eager torch maths
+        x, p, b = sets[0]
+        ours(sets[0])
+        phi = torch.cat([p["phi_pre"], p["phi_post"], p["phi_res"]], dim=1)
+        bias = torch.cat([p["bias_pre"], p["bias_post"], p["bias_res"]])
+        y_ref = torch_forward(x, phi, p["alpha"], bias, n)
+        row["max_rel_vs_torch"] = ((b["y"].float() - y_ref.float()).abs().max() / y_ref.float().abs().max()).item()
+
+        tsets = [(s[0], torch.cat([s[1]["phi_pre"], s[1]["phi_post"], s[1]["phi_res"]], dim=1),
+                  s[1]["alpha"], torch.cat([s[1]["bias_pre"], s[1]["bias_post"], s[1]["bias_res"]])) for s in sets]
+        with torch.no_grad():
+            row["torch_eager_ms"], _ = timed(lambda s: torch_forward(*s, n), tsets, iters=max(10, ITERS // 2))
+            if COMPILE:
+                t0 = time.time()
+                compiled = torch.compile(torch_forward, dynamic=False)
+                try:
+                    compiled(*tsets[0], n)
+                    torch.cuda.synchronize()
+                    row["torch_compile_seconds"] = round(time.time() - t0, 1)
+                    row["torch_compile_ms"], _ = timed(lambda s: compiled(*s, n), tsets, iters=max(10, ITERS // 2))
+                except Exception as exc:  # report, keep going
+                    row["torch_compile_error"] = repr(exc)[:300]
+
+        # copy bandwidth and floors
+        floor3 = T * C * e * (4 * n + 2) + phi_bytes
+        floor2 = T * C * e * (3 * n + 2) + phi_bytes
+        half = max(floor3 // 2, 1 << 20)
+        src = torch.empty(half, dtype=torch.uint8, device=DEV).random_()
+        dst = torch.empty_like(src)
+        copy_ms, _ = timed(lambda _s: dst.copy_(src), [None], iters=ITERS)
+        bw = 2 * half / (copy_ms * 1e-3)
+        row.update({
+            "copy_bandwidth_TBps": bw / 1e12,
+            "bytes_floor_3pass": floor3, "bytes_floor_2pass": floor2,
+            "floor_3pass_ms": floor3 / bw * 1e3, "floor_2pass_ms": floor2 / bw * 1e3,
+        })
+        row["ours_vs_floor_3pass"] = row["ours_ms"] / row["floor_3pass_ms"]
+        row["ours_vs_floor_2pass"] = row["ours_ms"] / row["floor_2pass_ms"]
+        row["speedup_vs_eager"] = row["torch_eager_ms"] / row["ours_ms"]
+        if "torch_compile_ms" in row:
+            row["speedup_vs_compile"] = row["torch_compile_ms"] / row["ours_ms"]
+        rows.append(row)
+        print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
+        del sets, tsets, src, dst
+        torch.cuda.empty_cache()
+
+    with open(os.path.join(out_dir, "bench.json"), "w") as fh:
+        json.dump({"device": props.name, "torch": torch.__version__, "method": "CUDA events per call, median", "rows": rows}, fh, indent=1)
+    print()
+    print(f"{'shape':28} {'ours':>8} {'pre':>8} {'post':>8} {'floor3':>8} {'floor2':>8} {'eager':>8} {'compile':>8}  ours/floor3  x eager  x compile")
+    for r in rows:
+        print(f"{r['shape']:28} {r['ours_ms']:8.3f} {r['ours_pre_ms']:8.3f} {r['ours_post_ms']:8.3f} {r['floor_3pass_ms']:8.3f} {r['floor_2pass_ms']:8.3f} "
+              f"{r['torch_eager_ms']:8.3f} {r.get('torch_compile_ms', float('nan')):8.3f}  {r['ours_vs_floor_3pass']:10.2f}  {r['speedup_vs_eager']:7.2f}  {r.get('speedup_vs_compile', float('nan')):8.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""Shared helpers of the GPU scripts: load a generated library through ctypes, call its
+entry points with torch tensors, and interpret the sublayer IR (sublayer.json) in
+float64 torch, which is the reference for every connection, user constraints included."""
+import ctypes
+import json
+import os
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GEN = os.path.join(HERE, "generated")
+
+STATUS = {0: "MHC_OK", 1: "MHC_ERR_NULL_POINTER", 2: "MHC_ERR_BAD_SHAPE", 3: "MHC_ERR_BAD_DTYPE",
+          4: "MHC_ERR_MISALIGNED", 5: "MHC_ERR_WORKSPACE_TOO_SMALL", 6: "MHC_ERR_CUDA", 7: "MHC_ERR_UNSUPPORTED"}
+DTYPE_CODE = {torch.float32: 0, torch.bfloat16: 1}
+CTYPES = {"const void*": ctypes.c_void_p, "void*": ctypes.c_void_p, "const float*": ctypes.c_void_p, "float*": ctypes.c_void_p,
+          "int": ctypes.c_int, "int64_t": ctypes.c_int64, "size_t": ctypes.c_size_t, "size_t*": ctypes.POINTER(ctypes.c_size_t),
+          "cudaStream_t": ctypes.c_void_p}
+
+
+def variants():
+    with open(os.path.join(GEN, "variants.json")) as f:
+        return json.load(f)
+
+
+def ptr(t):
+    """Device pointer of a tensor, None stays NULL, ints are raw addresses."""
+    if t is None:
+        return None
+    if isinstance(t, int):
+        return t
+    return t.data_ptr()
+
+
+class Library:
+    def __init__(self, symbol):
+        self.symbol = symbol
+        d = os.path.join(GEN, symbol)
+        with open(os.path.join(d, "manifest.json")) as f:
+            self.manifest = json.load(f)
+        self.lib = ctypes.CDLL(os.path.join(d, f"lib{symbol}.so"))
+        self.eps = {}
+        for ep in self.manifest["entryPoints"]:
+            fn = getattr(self.lib, ep["name"])
+            fn.restype = ctypes.c_int
+            fn.argtypes = [CTYPES[a["ctype"]] for a in ep["args"]]
+            self.eps[ep["name"].replace(f"mhc_{symbol}_", "")] = (fn, [a["name"] for a in ep["args"]])
+        self.n = self.manifest["connection"]["n"]
+        self.params = [p["name"] for p in self.manifest["parameters"]]
+
+    def call(self, name, **kw):
+        fn, names = self.eps[name]
+        return fn(*[kw[a] for a in names])
+
+    def workspace_size(self, T, C):
+        out = ctypes.c_size_t(0)
+        st = self.call("workspace_size", T=T, C=C, bytes=ctypes.byref(out))
+        if st != 0:
+            raise RuntimeError(f"workspace_size({T}, {C}) returned {STATUS.get(st, st)}")
+        return out.value
+
+    def pre(self, x, params, h_pre, h_post, h_res, u, workspace, workspace_bytes, T=None, C=None, dtype=None, stream=None):
+        T = x.shape[0] if T is None else T
+        C = x.shape[-1] if C is None else C
+        dtype = DTYPE_CODE[x.dtype] if dtype is None else dtype
+        stream = torch.cuda.current_stream().cuda_stream if stream is None else stream
+        kw = {p: ptr(params[p]) for p in self.params}
+        return self.call("pre", x=ptr(x), dtype=dtype, T=T, C=C, h_pre=ptr(h_pre), h_post=ptr(h_post), h_res=ptr(h_res), u=ptr(u),
+                         workspace=ptr(workspace), workspace_bytes=workspace_bytes, stream=stream, **kw)
+
+    def post(self, x, f, h_post, h_res, y, T=None, C=None, dtype=None, stream=None):
+        T = x.shape[0] if T is None else T
+        C = x.shape[-1] if C is None else C
+        dtype = DTYPE_CODE[x.dtype] if dtype is None else dtype
+        stream = torch.cuda.current_stream().cuda_stream if stream is None else stream
+        return self.call("post", x=ptr(x), f=ptr(f), dtype=dtype, T=T, C=C, h_post=ptr(h_post), h_res=ptr(h_res), y=ptr(y), stream=stream)
+
+
+# ---- the reference: the sublayer IR, interpreted in float64 ----
+
+def _dim(d, b):
+    if isinstance(d, int):
+        return d
+    v = 1
+    for f in d.split("*"):
+        f = f.strip()
+        v *= int(f) if f.isdigit() else b[f]
+    return v
+
+
+_UNARY = {
+    "neg": torch.neg, "exp": torch.exp, "log": torch.log, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "abs": torch.abs,
+    "sign": torch.sign, "sqrt": torch.sqrt, "rsqrt": torch.rsqrt, "square": torch.square, "relu": torch.relu,
+    "softplus": lambda x: torch.clamp(x, min=0) + torch.log1p(torch.exp(-torch.abs(x))), "recip": torch.reciprocal,
+}
+_BINARY = {
+    "add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div, "max": torch.maximum, "min": torch.minimum, "pow": torch.pow,
+    "gt": lambda a, b: (a > b).double(), "ge": lambda a, b: (a >= b).double(), "lt": lambda a, b: (a < b).double(),
+    "le": lambda a, b: (a <= b).double(), "eq": lambda a, b: (a == b).double(),
+}
+
+
+def load_graph(symbol):
+    with open(os.path.join(GEN, symbol, "sublayer.json")) as f:
+        return json.load(f)
+
+
+def interpret(graph, inputs, bindings, device):
+    """Float64 values of the graph's outputs; `inputs` by name (float64 tensors)."""
+    nodes = graph["nodes"]
+    need = set()
+    stack = list(graph["outputs"].values())
+    while stack:
+        i = stack.pop()
+        if i in need:
+            continue
+        need.add(i)
+        stack.extend(nodes[i]["inputs"])
+    last_use = {}
+    for node in nodes:
+        if node["id"] in need:
+            for i in node["inputs"]:
+                last_use[i] = node["id"]
+    keep = set(graph["outputs"].values())
+    vals = {}
+    f64 = dict(dtype=torch.float64, device=device)
+    for node in nodes:
+        nid = node["id"]
+        if nid not in need:
+            continue
+        op, a = node["op"], node["attrs"]
+        shape = [_dim(d, bindings) for d in node["shape"]]
+        xs = [vals[i] for i in node["inputs"]]
+        if op == "input":
+            v = inputs[a["name"]].to(**f64)
+        elif op == "const":
+            vv = a["value"]
+            v = torch.full(shape, float(vv[0]), **f64) if len(vv) == 1 else torch.tensor(vv, **f64).reshape(shape)
+        elif op == "eye":
+            v = torch.eye(shape[0], **f64)
+        elif op in _UNARY:
+            v = _UNARY[op](xs[0])
+        elif op in _BINARY:
+            v = _BINARY[op](xs[0], xs[1])
+        elif op == "where":
+            v = torch.where(xs[0] != 0, xs[1], xs[2])
+        elif op in ("sum", "mean", "amax", "amin", "logsumexp"):
+            axes = list(a.get("axes", []))
+            kd = bool(a.get("keepdims", False))
+            fn = {"sum": torch.sum, "mean": torch.mean, "amax": torch.amax, "amin": torch.amin, "logsumexp": torch.logsumexp}[op]
+            v = fn(xs[0], dim=axes, keepdim=kd) if axes else xs[0].clone()
+        elif op == "softmax":
+            v = torch.softmax(xs[0], dim=a["axis"])
+        elif op == "matmul":
+            v = torch.matmul(xs[0], xs[1])
+        elif op == "transpose":
+            v = xs[0].permute(*a["perm"])
+        elif op == "reshape":
+            v = xs[0].reshape(shape)
+        elif op == "broadcast_to":
+            v = xs[0].expand(shape)
+        elif op == "slice":
+            v = xs[0].narrow(a["axis"], a["start"], a["end"] - a["start"])
+        elif op == "concat":
+            v = torch.cat(xs, dim=a["axis"])
+        elif op == "cast":
+            dt = node["dtype"]
+            v = {"f64": lambda t: t, "f32": lambda t: t.float().double(), "bf16": lambda t: t.bfloat16().double(),
+                 "i32": lambda t: torch.trunc(t), "bool": lambda t: (t != 0).double()}[dt](xs[0])
+        else:
+            raise ValueError(f"reference interpreter: unknown op {op}")
+        vals[nid] = v
+        for i in node["inputs"]:
+            if last_use.get(i) == nid and i not in keep:
+                vals.pop(i, None)
+    return {name: vals[i] for name, i in graph["outputs"].items()}
+
+
+def sinkhorn_ref(L, iters, eps):
+    """design.md section 1, paper convention, float64 (the independent cross-check)."""
+    M = torch.softmax(L, dim=-2) + eps
+    M = M / (M.sum(-1, keepdim=True) + eps)
+    for _ in range(iters - 1):
+        M = M / (M.sum(-2, keepdim=True) + eps)
+        M = M / (M.sum(-1, keepdim=True) + eps)
+    return M
+
+
+def mhc_ref(x, f, p, n, iters=20, eps=1e-6, norm_eps=1e-6):
+    """Prelude `mhc` written out by hand from design.md section 1 (float64)."""
+    T, C = x.shape[0], x.shape[-1]
+    xf = x.reshape(T, n * C).double()
+    r = torch.sqrt(xf.square().mean(-1, keepdim=True) + norm_eps)
+    a = p["alpha"].double()
+    lp = (xf @ p["phi_pre"].double()) / r * a[0] + p["bias_pre"].double()
+    lq = (xf @ p["phi_post"].double()) / r * a[1] + p["bias_post"].double()
+    lr = (xf @ p["phi_res"].double()) / r * a[2] + p["bias_res"].double()
+    h_pre = torch.sigmoid(lp) + 1e-6
+    h_post = 2.0 * torch.sigmoid(lq)
+    h_res = sinkhorn_ref(lr.reshape(T, n, n), iters, eps)
+    u = torch.einsum("ti,tic->tc", h_pre, x.double())
+    y = torch.einsum("tji,tic->tjc", h_res, x.double()) + h_post[:, :, None] * f.double()[:, None, :]
+    return {"y": y, "u": u, "H_pre": h_pre, "H_post": h_post, "H_res": h_res}

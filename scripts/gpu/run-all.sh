@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole GPU check, one command from the repo root: build, verify, sanitize, bench.
+# Needs scripts/gpu/generated/ (made by `npx tsx scripts/gpu/generate.ts` where Node is).
+# Results under $OUT (default scripts/gpu/out): build.log, verify.json/.log,
+# sanitize-*.log, bench.json/.log. Exit status 0 when every step passed.
+# VERIFY_ARGS / BENCH_ARGS pass options through (e.g. VERIFY_ARGS=--quick BENCH_ARGS=--no-compile).
+set -uo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+export OUT="${OUT:-$here/out}"
+export PYTHONUNBUFFERED=1
+mkdir -p "$OUT"
+status=0
+echo "==== build"
+bash "$here/build.sh" >"$OUT/build.log" 2>&1 || { tail -n 60 "$OUT/build.log"; echo "run-all: build failed"; exit 1; }
+tail -n 2 "$OUT/build.log"
+echo "==== verify"
+python3 "$here/verify_forward.py" ${VERIFY_ARGS:-} >"$OUT/verify.log" 2>&1 || status=1
+grep -v '^PASS' "$OUT/verify.log" | tail -n 60
+echo "==== sanitize"
+bash "$here/sanitize.sh" || status=1
+echo "==== bench"
+python3 "$here/bench_forward.py" ${BENCH_ARGS:-} >"$OUT/bench.log" 2>&1 || status=1
+tail -n 8 "$OUT/bench.log"
+echo
+echo "run-all: $([ $status -eq 0 ] && echo ALL STEPS PASSED || echo SOME STEPS FAILED) (results in $OUT)"
+exit $status

@@ -1,0 +1,32 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runCli } from "../../compiler/cli/app.js";
+import { memoryIO } from "../helpers/memory-io.js";
+
+describe("mhc compile --target cuda", () => {
+  it("writes the kernels, header and manifest of each connection", async () => {
+    const out = mkdtempSync(join(tmpdir(), "mhc-cuda-"));
+    const io = memoryIO();
+    expect(await runCli(["compile", "examples/my-constraint.mhc", "--target", "cuda", "--out", out], io), io.err()).toBe(0);
+    const source = readFileSync(join(out, "tempered", "tempered.cu"), "utf8");
+    expect(source).toContain('extern "C"');
+    expect(source).toMatch(/#line \d+ "/);
+    const manifest = JSON.parse(readFileSync(join(out, "tempered", "manifest.json"), "utf8")) as { entryPoints?: unknown };
+    expect(manifest).toBeTypeOf("object");
+    expect(readFileSync(join(out, "tempered", "tempered.h"), "utf8")).toContain("mhc_tempered_pre");
+  });
+
+  it("reports a connection the target cannot compile yet with a coded error", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mhc-cuda-"));
+    writeFileSync(join(dir, "hc.mhc"), "connection plain_hc(n: int = 4) {\n  streams n\n  norm rms_stream(eps = 1e-6)\n  projection per_stream\n  pre dynamic tanh unconstrained()\n  post dynamic tanh unconstrained()\n  res dynamic tanh unconstrained()\n}\n");
+    const io = memoryIO(dir);
+    expect(await runCli(["compile", "hc.mhc", "--target", "cuda", "--out", "k", "--format", "json"], io)).toBe(1);
+    expect((JSON.parse(io.out()) as { code: string }[]).map((d) => d.code)).toEqual(["MHC5001"]);
+  });
+
+  it("rejects --build for the tfjs target", () => {
+    expect(runCli(["compile", "examples/tiny.mhc", "--target", "tfjs", "--out", "x", "--build"], memoryIO())).toBe(2);
+  });
+});

@@ -1,0 +1,207 @@
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { CudaCodegenError, emitConstraintFunction, floatLiteral, generateCuda, instantiateConnection } from "../../../compiler/codegen/cuda/index.js";
+import { checkFiles, type CheckResult } from "../../../compiler/driver.js";
+import { buildConstraintGraph } from "../../../compiler/lower/constraint-graph.js";
+import { OPTIMIZATION_PIPELINE, runPipeline } from "../../../compiler/passes/pipeline.js";
+import type { CompileValue } from "../../../compiler/lower/values.js";
+
+const root = join(import.meta.dirname, "..", "..", "..");
+const goldenDir = join(import.meta.dirname, "golden");
+const update = process.env["UPDATE_GOLDENS"] === "1";
+
+const check = (file: string): CheckResult => {
+  const result = checkFiles([join(root, file)], { cwd: root });
+  expect(result.errorCount).toBe(0);
+  return result;
+};
+const tiny = check("examples/tiny.mhc");
+const gpu = check("scripts/gpu/connections.mhc");
+
+function golden(name: string, text: string): void {
+  const path = join(goldenDir, name);
+  if (update || (!existsSync(path) && process.env["CI"] !== "true")) writeFileSync(path, text);
+  expect(text, `golden ${name} (UPDATE_GOLDENS=1 rewrites it)`).toBe(readFileSync(path, "utf8"));
+}
+
+/** The emitted function of one prelude constraint at n, after the optimisation pipeline. */
+function constraintText(name: string, n: number, logits: number[], args: Record<string, CompileValue> = {}): string {
+  const prelude = tiny.checked.constraints.get(tiny.checked.program.prelude!.absPath)!;
+  const sig = prelude.get(name)!;
+  const g = buildConstraintGraph(tiny.checked, sig, n, new Map(Object.entries(args)), logits, { batch: [], dtype: "f32" });
+  const fn = emitConstraintFunction(runPipeline(g.graph, OPTIMIZATION_PIPELINE), { name: `c_${name}`, sources: tiny.sources });
+  return [...fn.globals, ...fn.lines].join("\n");
+}
+
+function balanced(text: string): boolean {
+  let depth = 0;
+  for (const ch of text.replace(/\/\/.*$/gm, "")) {
+    if (ch === "{") depth++;
+    if (ch === "}" && --depth < 0) return false;
+  }
+  return depth === 0;
+}
+
+describe("CUDA target: generated sources", () => {
+  it("matches the goldens for the prelude `mhc` at n = 4", () => {
+    const out = generateCuda(tiny, "mhc", { compilerVersion: "test" });
+    expect([...out.files.keys()]).toEqual(["mhc.cu", "mhc.h", "manifest.json"]);
+    golden("mhc.cu.golden", out.files.get("mhc.cu")!);
+    golden("mhc.h.golden", out.files.get("mhc.h")!);
+    golden("manifest.json.golden", out.files.get("manifest.json")!);
+  });
+
+  it("is deterministic: byte-identical from a fresh front end", () => {
+    const a = generateCuda(tiny, "mhc", { compilerVersion: "test" });
+    const b = generateCuda(check("examples/tiny.mhc"), "mhc", { compilerVersion: "test" });
+    for (const [path, text] of a.files) expect(b.files.get(path)).toBe(text);
+    const c = generateCuda(gpu, instantiateConnection(gpu, "gpu_tempered", { n: 3 }), { name: "t3" });
+    const d = generateCuda(check("scripts/gpu/connections.mhc"), instantiateConnection(gpu, "gpu_tempered", { n: 3 }), { name: "t3" });
+    for (const [path, text] of c.files) expect(d.files.get(path)).toBe(text);
+  });
+
+  it("states the ABI in the manifest: pinned parameter names, entry points, workspace", () => {
+    const m = generateCuda(tiny, "mhc", { compilerVersion: "test" }).manifest;
+    expect(m.parameters.map((p) => p.name)).toEqual(["phi_pre", "phi_post", "phi_res", "alpha", "bias_pre", "bias_post", "bias_res"]);
+    expect(m.parameters[2]!.shape).toEqual(["4*C", 16]);
+    const names = (m.entryPoints as { name: string; args: { name: string }[] }[]).map((e) => e.name);
+    expect(names).toEqual(["mhc_mhc_workspace_size", "mhc_mhc_pre", "mhc_mhc_post", "mhc_mhc_last_cuda_error"]);
+    const pre = (m.entryPoints as { name: string; args: { name: string }[] }[])[1]!;
+    expect(pre.args.map((a) => a.name)).toEqual(["x", "dtype", "T", "C", "phi_pre", "phi_post", "phi_res", "alpha", "bias_pre", "bias_post", "bias_res", "h_pre", "h_post", "h_res", "u", "workspace", "workspace_bytes", "stream"]);
+    expect(m.statusCodes["MHC_ERR_MISALIGNED"]).toBe(4);
+  });
+
+  it("leaves out the projection of static maps and of constraints that ignore their logits", () => {
+    const mixed = generateCuda(gpu, instantiateConnection(gpu, "gpu_mixed", { n: 4 }), { name: "mixed" });
+    expect(mixed.plan.k).toBe(8);
+    expect(mixed.manifest.parameters.map((p) => p.name)).toEqual(["phi_pre", "phi_post", "alpha", "bias_pre", "bias_post", "bias_res"]);
+    const cu = mixed.files.get("mixed.cu")!;
+    expect(cu).toContain("tanhf(proj[i] * rinv)");
+    expect(cu).toContain("const float rinv = 1.0f;"); // norm none
+    const residual = generateCuda(tiny, "residual", { compilerVersion: "test" });
+    expect(residual.plan.k).toBe(0);
+    expect(residual.files.get("residual.cu")).not.toContain("prenorm_kernel<");
+  });
+
+  it("emits #line directives into the .mhc sources and back into the generated file", () => {
+    const cu = generateCuda(tiny, "mhc", { compilerVersion: "test" }).files.get("mhc.cu")!;
+    const lines = cu.split("\n");
+    expect(cu).toMatch(/#line \d+ "<std>\/std.mhc"/);
+    lines.forEach((line, i) => {
+      const m = /^#line (\d+) "mhc.cu"$/.exec(line);
+      if (m) expect(Number(m[1])).toBe(i + 2);
+    });
+  });
+
+  it("rejects what the target does not implement yet with a clear error", () => {
+    expect(() => generateCuda(tiny, "hc")).toThrow(CudaCodegenError);
+    expect(() => generateCuda(tiny, "hc")).toThrow(/rms_stream|per_stream/);
+    expect(() => generateCuda(tiny, "mhc", { name: "not an identifier" })).toThrow(/C identifier/);
+  });
+});
+
+describe("CUDA target: the constraint emitter", () => {
+  it("sinkhorn: max-subtracted softmax, unrolled loops over [n, n] arrays, balanced braces", () => {
+    const text = constraintText("sinkhorn", 3, [3, 3], { iters: 2 });
+    expect(text).toContain("__device__ __forceinline__ void c_sinkhorn(const float (&L)[9], float (&H)[9]) {");
+    expect(text).toMatch(/m\[\w+\] = mhc::max_nan\(m\[\w+\], L\[/);
+    expect(text).toMatch(/expf\(L\[[^\]]+\] - m\[/);
+    expect(text).toContain("#pragma unroll");
+    expect(text).toMatch(/#line \d+ "<std>\/std.mhc"/);
+    expect(text).not.toMatch(/undefined|NaN(?!_)|\[object/);
+    expect(balanced(text)).toBe(true);
+  });
+
+  it("sinkhorn_log: max-shifted logsumexp", () => {
+    const text = constraintText("sinkhorn_log", 4, [4, 4], { iters: 1 });
+    expect(text).toContain("mhc::lse_finish(");
+    expect(text).toMatch(/s\[\w+\] \+= expf\(/);
+    expect(balanced(text)).toBe(true);
+  });
+
+  it("birkhoff_lite: perms(n) becomes a __constant__ table", () => {
+    const text = constraintText("birkhoff_lite", 3, [6]);
+    expect(text).toMatch(/__constant__ const float c_birkhoff_lite_k\d+\[54\] = \{/);
+    expect(balanced(text)).toBe(true);
+  });
+
+  it("identity ignores its logits; n = 16 arrays share local-memory buffers and stay rolled", () => {
+    expect(constraintText("identity", 4, [4, 4])).toContain("(void)L;");
+    const big = constraintText("sinkhorn", 16, [16, 16], { iters: 3 });
+    expect(big).toMatch(/float b0\[256\];/);
+    expect(big).toContain("#pragma unroll 1");
+    expect(big).toMatch(/float\* const v\d+ = b\d+;/);
+    expect(balanced(big)).toBe(true);
+  });
+
+  it("prints float32 literals that round-trip", () => {
+    for (const v of [1e-6, 0.01, 2, -8, 1e-12, 3.4e38, 1 / 3]) {
+      const text = floatLiteral(v).replace(/[()f]/g, "");
+      expect(Math.fround(Number(text))).toBe(Math.fround(v));
+    }
+    expect(floatLiteral(-Infinity)).toBe("(-INFINITY)");
+  });
+});
+
+// ---- nvcc: every generated .cu compiles for sm_90a ----
+
+function findNvcc(): string | undefined {
+  const onPath = spawnSync("sh", ["-c", "command -v nvcc"], { encoding: "utf8" }).stdout.trim();
+  if (onPath) return onPath;
+  return ["/usr/local/cuda-13.0/bin/nvcc", "/usr/local/cuda/bin/nvcc"].find((p) => existsSync(p));
+}
+
+const nvcc = findNvcc();
+if (!nvcc) {
+  if (process.env["CI"] === "true") throw new Error("nvcc is required in CI (CI=true) for the CUDA compile tests, and was not found");
+  console.warn("test/codegen/cuda: nvcc not found on PATH or in /usr/local/cuda-13.0/bin: skipping the CUDA compile tests");
+}
+
+function compile(nvccPath: string, dir: string, file: string): Promise<{ file: string; code: number | null; log: string; command: string }> {
+  const args = ["-arch=sm_90a", "-c", "-std=c++17", "-Xptxas", "-O1", `-I${join(root, "runtime", "cuda")}`, `-I${join(root, "runtime", "cuda", "include")}`, `-I${dir}`, join(dir, file), "-o", join(dir, `${file}.o`)];
+  return new Promise((resolve) => {
+    const child = spawn(nvccPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let log = "";
+    child.stdout.on("data", (d: Buffer) => (log += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (log += d.toString()));
+    child.on("close", (code) => resolve({ file, code, log, command: [nvccPath, ...args].join(" ") }));
+  });
+}
+
+describe.skipIf(!nvcc)("CUDA target: nvcc compiles the generated sources (sm_90a)", () => {
+  it("n = 1, 4, 16, sinkhorn_log, orthostochastic, birkhoff_lite and a user constraint", { timeout: 240_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mhc-cuda-"));
+    try {
+      const outputs = [
+        generateCuda(tiny, instantiateConnection(tiny, "mhc", { n: 1 }), { name: "mhc_n1" }),
+        generateCuda(tiny, "mhc", { name: "mhc_n4" }),
+        generateCuda(tiny, instantiateConnection(tiny, "mhc", { n: 16 }), { name: "mhc_n16" }),
+        generateCuda(gpu, instantiateConnection(gpu, "gpu_sinkhorn_log", { n: 4 }), { name: "slog" }),
+        generateCuda(gpu, instantiateConnection(gpu, "gpu_ortho", { n: 4 }), { name: "ortho" }),
+        generateCuda(tiny, "mhc_lite", { name: "lite" }),
+        generateCuda(gpu, instantiateConnection(gpu, "gpu_tempered", { n: 3 }), { name: "tempered" }),
+      ];
+      const files: string[] = [];
+      for (const out of outputs) {
+        for (const [path, text] of out.files) if (!path.endsWith(".json")) writeFileSync(join(dir, path), text);
+        files.push(`${out.plan.symbol}.cu`);
+      }
+      // Two at a time (CI has 2 cores).
+      const results: Awaited<ReturnType<typeof compile>>[] = [];
+      const queue = [...files];
+      await Promise.all(
+        [0, 1].map(async () => {
+          for (let f = queue.shift(); f; f = queue.shift()) results.push(await compile(nvcc!, dir, f));
+        }),
+      );
+      for (const r of results) {
+        expect(r.code, `nvcc failed on ${join(dir, r.file)}\ncommand: ${r.command}\n${r.log}`).toBe(0);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
