@@ -1,3 +1,4 @@
+import { reachableNodes } from "../../ir/interpret.js";
 import { posix } from "node:path";
 import { IrError } from "../../ir/errors.js";
 import type { Graph } from "../../ir/graph.js";
@@ -56,15 +57,7 @@ function output(graph: Graph, name: string): Node {
 }
 
 function reachable(roots: readonly Node[]): Set<Node> {
-  const seen = new Set<Node>();
-  const stack = [...roots];
-  while (stack.length > 0) {
-    const n = stack.pop() as Node;
-    if (seen.has(n)) continue;
-    seen.add(n);
-    stack.push(...n.inputs);
-  }
-  return seen;
+  return new Set(reachableNodes(roots));
 }
 
 const shapeLiteral = (shape: readonly Dim[]): string => `[${shape.map(jsDim).join(", ")}]`;
