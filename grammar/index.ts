@@ -53,13 +53,18 @@ export function parse(text: string, file: string): ParseResult {
     // comment) is the root cause of any parse error after it in the same
     // declaration, and of its running out of tokens: report it alone.
     const lexError = lexed.diagnostics.find((d) => d.span && d.span.start >= head.startOffset && d.span.start < nextStart);
+    const reservedBefore = toAst.diagnostics.length;
+    const decl = toAst.declaration(cst as C.DeclarationCstNode);
+    // A reserved word bound as a name (`let init = ...`) was reported there;
+    // its later uses fail to parse for the same reason and are not reported again.
+    const reservedNames = new Set(toAst.diagnostics.slice(reservedBefore).map((d) => (d.span ? text.slice(d.span.start, d.span.end) : "")));
     const syntax = syntaxDiagnostics(errors, file, segmentEnd, lineOf).filter((d) => {
+      if (d.span && reservedNames.has(text.slice(d.span.start, d.span.end))) return false;
       if (!lexError) return true;
       const at = d.span?.start ?? 0;
       return at < lexError.span!.start && at < segmentEnd;
     });
     diagnostics.push(...syntax);
-    const decl = toAst.declaration(cst as C.DeclarationCstNode);
     if (decl) decls.push(decl.kind === "Constraint" && (errors.length > 0 || lexError) ? { ...decl, recovered: true } : decl);
   });
 
