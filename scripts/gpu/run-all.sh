@@ -16,6 +16,9 @@ tail -n 2 "$OUT/build.log"
 echo "==== verify"
 python3 "$here/verify_forward.py" ${VERIFY_ARGS:-} >"$OUT/verify.log" 2>&1 || status=1
 grep -v '^PASS' "$OUT/verify.log" | tail -n 60
+echo "==== binding"
+python3 "$here/test_binding.py" >"$OUT/binding.log" 2>&1 || status=1
+grep -v '^PASS' "$OUT/binding.log" | tail -n 30
 echo "==== sanitize"
 bash "$here/sanitize.sh" || status=1
 echo "==== bench"

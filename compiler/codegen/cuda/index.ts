@@ -1,3 +1,4 @@
+import { torchBindingSource } from "./torch-binding.js";
 import type { CheckResult } from "../../driver.js";
 import type { CheckedConnection } from "../../sema/checked.js";
 import type { Slot } from "../../sema/checked.js";
@@ -9,6 +10,7 @@ import { cudaSource, headerSource } from "./source.js";
 
 export { CudaCodegenError, emitConstraintFunction, floatLiteral, type ConstraintFunction } from "./emit-constraint.js";
 export { CUDA_TEMPLATES } from "./templates.js";
+export { torchBindingSource } from "./torch-binding.js";
 export { instantiateConnection } from "./instantiate.js";
 export { planConnection, type ConnectionPlan } from "./plan.js";
 export * as CUDA_KNOBS from "./knobs.js";
@@ -20,7 +22,7 @@ export interface CudaOptions {
 }
 
 export interface CudaOutput {
-  /** `<name>.cu`, `<name>.h`, `manifest.json`, in that order. */
+  /** `<name>.cu`, `<name>.h`, `manifest.json`, `<name>_torch.py` (the PyTorch binding), in that order. */
   readonly files: Map<string, string>;
   readonly manifest: CudaManifest;
   readonly plan: ConnectionPlan;
@@ -47,5 +49,6 @@ export function generateCuda(result: CheckResult, connection: CheckedConnection 
   files.set(`${plan.symbol}.h`, headerSource(plan, srcOptions));
   const manifest = buildCudaManifest(plan, { compilerVersion, source });
   files.set("manifest.json", JSON.stringify(manifest, null, 2) + "\n");
+  files.set(`${plan.symbol}_torch.py`, torchBindingSource(manifest));
   return { files, manifest, plan };
 }

@@ -25,6 +25,28 @@ export const PRENORM_MAX_TM = 512;
 export const COEF_MAX_TOKENS = 32;
 
 /**
+ * Coefficient kernel: shared-memory floats for the block's split-K sums (tokens x (K + 1)).
+ * The tokens per block shrink so that tokens * (K + 1) fits; a K so large that one token
+ * does not fit (K >= 8192) keeps the per-thread serial sum of the partials.
+ */
+export const COEF_SMEM_FLOATS = 8192;
+
+/** Tokens per coefficient block for K prenorm columns, and whether the block-wide split-K sum is used. */
+export function coefTokens(k: number): { readonly tokens: number; readonly blockSum: boolean } {
+  if (k === 0) return { tokens: COEF_MAX_TOKENS, blockSum: false };
+  const fit = Math.floor(COEF_SMEM_FLOATS / (k + 1));
+  return fit >= 1 ? { tokens: Math.min(COEF_MAX_TOKENS, fit), blockSum: true } : { tokens: COEF_MAX_TOKENS, blockSum: false };
+}
+
+/**
+ * Prenorm split-K, small T: the SMs the split count must still fill (an H100 has 132), and
+ * the cap on the partial traffic: the fp32 partials (written once, read once) at most
+ * 1 / PRENORM_TRAFFIC_DIV of the bytes the GEMM reads (x at 2 bytes an element, phi at 4).
+ */
+export const FILL_BLOCKS = 132;
+export const PRENORM_TRAFFIC_DIV = 4;
+
+/**
  * Constraint functions: a node whose loops run at most this many iterations is fully
  * unrolled (`#pragma unroll`), so its arrays live in registers (n <= 8 matrices); an
  * array with more elements (n = 16 matrices) lives in local memory, in a pool of

@@ -1,7 +1,7 @@
 import type { CompileValue } from "../../lower/values.js";
 import { SLOTS, type Slot } from "../../sema/checked.js";
 import { entryPoints } from "./abi.js";
-import { BLOCK_THREADS, COEF_MAX_TOKENS, PRENORM_MIN_STEPS, TARGET_BLOCKS } from "./knobs.js";
+import { BLOCK_THREADS, FILL_BLOCKS, PRENORM_MIN_STEPS, PRENORM_TRAFFIC_DIV, TARGET_BLOCKS, coefTokens } from "./knobs.js";
 import type { ConnectionPlan } from "./plan.js";
 
 /*
@@ -86,7 +86,7 @@ export function buildCudaManifest(plan: ConnectionPlan, options: { compilerVersi
     workspace: {
       entryPoint: `mhc_${plan.symbol}_workspace_size`,
       formula: cfg
-        ? `S = prenorm_split(T, n*C, tm=${cfg.tm}, bk=${cfg.bk}, target_blocks=${TARGET_BLOCKS}, min_steps=${PRENORM_MIN_STEPS}).splits; bytes = align256(S*T*${plan.k}*4) + align256(S*T*4)`
+        ? `S = prenorm_split(T, n*C, tm=${cfg.tm}, bk=${cfg.bk}, target_blocks=${TARGET_BLOCKS}, min_steps=${PRENORM_MIN_STEPS}, K=${plan.k}, fill_blocks=${FILL_BLOCKS}, traffic_div=${PRENORM_TRAFFIC_DIV}).splits; bytes = align256(S*T*${plan.k}*4) + align256(S*T*4)`
         : "0 (no map has a projection)",
       alignment: 16,
     },
@@ -94,7 +94,7 @@ export function buildCudaManifest(plan: ConnectionPlan, options: { compilerVersi
       ...(cfg
         ? [{ name: "prenorm_kernel", item: 1, threads: BLOCK_THREADS, tile: { tokens: cfg.tm, columns: cfg.kp, warps: [cfg.wm, cfg.wn], perLane: [cfg.rm, cfg.rn], bk: cfg.bk }, grid: "[ceil(T / tokens), S]" }]
         : []),
-      { name: "coefficients_kernel", item: 2, threads: BLOCK_THREADS, maxTokensPerBlock: COEF_MAX_TOKENS, grid: "[ceil(T / tpb), channel slices]" },
+      { name: "coefficients_kernel", item: 2, threads: BLOCK_THREADS, maxTokensPerBlock: coefTokens(plan.k).tokens, grid: "[ceil(T / tpb), channel slices]" },
       { name: "post_kernel", item: 3, threads: BLOCK_THREADS, grid: "grid-stride over T * C / VEC" },
     ],
   };

@@ -3,7 +3,7 @@ import { SLOTS, type Slot } from "../../sema/checked.js";
 import { ALPHA_INDEX } from "../../lower/parameters.js";
 import { entryPoints, prototype, type EntryPoint } from "./abi.js";
 import { LINE_RESTORE, finishSource, floatLiteral, indent } from "./emit-constraint.js";
-import { BLOCK_THREADS, COEF_MAX_TOKENS, PRENORM_MIN_STEPS, TARGET_BLOCKS } from "./knobs.js";
+import { BLOCK_THREADS, FILL_BLOCKS, PRENORM_MIN_STEPS, PRENORM_TRAFFIC_DIV, TARGET_BLOCKS, coefTokens } from "./knobs.js";
 import type { ConnectionPlan } from "./plan.js";
 
 export interface SourceOptions {
@@ -94,15 +94,24 @@ function coefficientKernel(plan: ConnectionPlan, options: SourceOptions): string
   const K = plan.k;
   const info = plan.info;
   const biasArgs = SLOTS.map((s) => `const float* __restrict__ bias_${s}`).join(", ");
-  const lines = [
-    "// Kernel 2, phase 1, for one token: split-K reduction, norm, logits, the three constraints. Not inlined:",
-    "// the four instantiations of the kernel share one compiled copy of the constraint code.",
-    `__device__ __noinline__ void token_coefficients(int64_t t, int64_t T, int64_t C, int64_t splits, const float* __restrict__ proj_part,`,
-    `    const float* __restrict__ ss_part, const float* __restrict__ alpha, ${biasArgs}, float* __restrict__ h_pre,`,
-    "    float* __restrict__ h_post, float* __restrict__ h_res, bool store, float* __restrict__ pre_row) {",
-  ];
+  const blockSum = coefTokens(K).blockSum;
+  const lines = blockSum
+    ? [
+        "// Kernel 2, phase 1, for one token: norm, logits, the three constraints, from the split-K sums the block",
+        "// formed in shared memory (proj: K values, ss). Not inlined: the four instantiations of the kernel share one",
+        "// compiled copy of the constraint code.",
+        `__device__ __noinline__ void token_coefficients(int64_t t, int64_t C, const float* proj, float ss, const float* __restrict__ alpha, ${biasArgs},`,
+        "    float* __restrict__ h_pre, float* __restrict__ h_post, float* __restrict__ h_res, bool store, float* __restrict__ pre_row) {",
+      ]
+    : [
+        "// Kernel 2, phase 1, for one token: split-K reduction, norm, logits, the three constraints. Not inlined:",
+        "// the four instantiations of the kernel share one compiled copy of the constraint code.",
+        `__device__ __noinline__ void token_coefficients(int64_t t, int64_t T, int64_t C, int64_t splits, const float* __restrict__ proj_part,`,
+        `    const float* __restrict__ ss_part, const float* __restrict__ alpha, ${biasArgs}, float* __restrict__ h_pre,`,
+        "    float* __restrict__ h_post, float* __restrict__ h_res, bool store, float* __restrict__ pre_row) {",
+      ];
   if (K === 0) lines.push("(void)T; (void)C; (void)splits; (void)proj_part; (void)ss_part; (void)alpha;");
-  if (K > 0) {
+  if (K > 0 && !blockSum) {
     lines.push(
       "// Sum the split-K partials in a fixed order (deterministic).",
       "float proj[K];",
@@ -116,6 +125,8 @@ function coefficientKernel(plan: ConnectionPlan, options: SourceOptions): string
       "ss += ss_part[s * T + t];",
       "}",
     );
+  }
+  if (K > 0) {
     lines.push(...lineDirective(options.sources, options.declSpan));
     if (info.norm.kind === "rms") {
       lines.push(`// norm rms(eps = ${info.norm.eps}): 1 / r, r = sqrt(mean(xf^2) + eps) over all n*C values`, "const float rinv = 1.0f / sqrtf(ss / ((float)N * (float)C) + NORM_EPS);");
@@ -158,6 +169,12 @@ function coefficientKernel(plan: ConnectionPlan, options: SourceOptions): string
     "}",
     "",
     "// Kernel 2 (design 4.2 item 2). Block = up to COEF_TOKENS tokens x a slice of the channels (blockIdx.y).",
+    ...(blockSum
+      ? [
+          "// Phase 0: the whole block sums its tokens' split-K partials into shared memory, in a fixed order",
+          "// (mhc::sum_split_partials: deterministic, the same bits in every block that holds the token).",
+        ]
+      : []),
     "// Phase 1: thread tt < tpb computes token t0 + tt's coefficients in registers; blockIdx.y == 0 stores them.",
     "// Phase 2: the whole block forms u = sum_i H_pre[i] x[i, :] for its tokens and channels.",
     "template <typename TR, int VEC>",
@@ -167,9 +184,22 @@ function coefficientKernel(plan: ConnectionPlan, options: SourceOptions): string
     "__shared__ float s_pre[COEF_TOKENS * N];",
     "const int64_t t0 = (int64_t)blockIdx.x * tpb;",
     "const int count = (int)(T - t0 < tpb ? T - t0 : tpb);",
-    "if ((int)threadIdx.x < count) {",
-    "token_coefficients(t0 + threadIdx.x, T, C, splits, proj_part, ss_part, alpha, bias_pre, bias_post, bias_res, h_pre, h_post, h_res, blockIdx.y == 0, s_pre + threadIdx.x * N);",
-    "}",
+    ...(blockSum
+      ? [
+          "__shared__ float s_proj[COEF_TOKENS * K];",
+          "__shared__ float s_ss[COEF_TOKENS];",
+          `__shared__ float s_tmp[${BLOCK_THREADS}];`,
+          "mhc::sum_split_partials<K>(proj_part, ss_part, T, t0, count, splits, s_proj, s_ss, s_tmp);",
+          "__syncthreads();",
+          "if ((int)threadIdx.x < count) {",
+          "token_coefficients(t0 + threadIdx.x, C, s_proj + threadIdx.x * K, s_ss[threadIdx.x], alpha, bias_pre, bias_post, bias_res, h_pre, h_post, h_res, blockIdx.y == 0, s_pre + threadIdx.x * N);",
+          "}",
+        ]
+      : [
+          "if ((int)threadIdx.x < count) {",
+          "token_coefficients(t0 + threadIdx.x, T, C, splits, proj_part, ss_part, alpha, bias_pre, bias_post, bias_res, h_pre, h_post, h_res, blockIdx.y == 0, s_pre + threadIdx.x * N);",
+          "}",
+        ]),
     "__syncthreads();",
     "mhc::premix_tokens<TR, N, VEC>(x, u, s_pre, t0, count, C);",
     "}",
@@ -194,7 +224,7 @@ function launchers(plan: ConnectionPlan): string[] {
     "",
     "static mhc::PrenormSplit split_plan(int64_t T, int64_t C) {",
     cfg
-      ? `return mhc::prenorm_split(T, (int64_t)N * C, PRENORM_TM, PRENORM_BK, TARGET_BLOCKS, PRENORM_MIN_STEPS);`
+      ? `return mhc::prenorm_split(T, (int64_t)N * C, PRENORM_TM, PRENORM_BK, TARGET_BLOCKS, PRENORM_MIN_STEPS, K, FILL_BLOCKS, PRENORM_TRAFFIC_DIV);`
       : "(void)T; (void)C; mhc::PrenormSplit none; none.splits = 0; none.chunk = 0; return none;",
     "}",
     "",
@@ -339,7 +369,8 @@ export function cudaSource(plan: ConnectionPlan, options: SourceOptions): string
     `constexpr int K = ${plan.k};  // prenorm columns`,
     `constexpr float NORM_EPS = ${floatLiteral(plan.info.norm.eps)};`,
     `constexpr int TARGET_BLOCKS = ${TARGET_BLOCKS};`,
-    `constexpr int COEF_TOKENS = ${COEF_MAX_TOKENS};`,
+    `constexpr int COEF_TOKENS = ${coefTokens(plan.k).tokens};  // coefficient tokens per block (knobs.ts coefTokens)`,
+    `constexpr int FILL_BLOCKS = ${FILL_BLOCKS}, PRENORM_TRAFFIC_DIV = ${PRENORM_TRAFFIC_DIV};`,
   ];
   if (cfg) {
     lines.push(

@@ -35,11 +35,29 @@ struct PrenormSplit {
 };
 
 /// The split-K plan for T tokens and R = n*C reduction rows. Depends only on its
-/// arguments (not on the device), so the workspace size is a pure function of (T, C).
-__host__ __device__ inline PrenormSplit prenorm_split(int64_t T, int64_t R, int tm, int bk, int target_blocks, int min_steps) {
+/// arguments (not on the device, not on the dtype), so the workspace size is a pure
+/// function of (T, C) for a given connection (K, tm, bk are compile-time constants).
+///   s = ceil(target_blocks / tiles)                      (two waves of blocks)
+///   if traffic_div > 0: s <= max(ceil(fill_blocks / tiles), s_traffic), where s_traffic is
+///     the most splits whose fp32 partials (T*(K+1) floats a split, written and read once)
+///     move at most 1/traffic_div of the bytes the GEMM reads (T*R*2 of x, R*K*4 of phi):
+///     fewer partials at small T while the blocks still cover fill_blocks SMs;
+///   s <= steps / min_steps (each split walks at least min_steps BK-row steps), s >= 1.
+/// traffic_div = 0 (the default) is the plan without the traffic cap.
+__host__ __device__ inline PrenormSplit prenorm_split(int64_t T, int64_t R, int tm, int bk, int target_blocks, int min_steps, int K = 0, int fill_blocks = 0,
+                                                      int traffic_div = 0) {
   const int64_t tiles = (T + tm - 1) / tm;
   const int64_t steps = (R + bk - 1) / bk;
   int64_t s = tiles > 0 ? (target_blocks + tiles - 1) / tiles : 1;
+  if (traffic_div > 0 && K > 0 && T > 0) {
+    const double read_bytes = (double)T * (double)R * 2.0 + (double)R * (double)K * 4.0;
+    const double per_split = 2.0 * (double)T * (double)(K + 1) * 4.0;
+    const double lim = read_bytes / ((double)traffic_div * per_split);
+    int64_t cap = lim < 1.0 ? 1 : (lim > 1e9 ? (int64_t)1000000000 : (int64_t)lim);
+    const int64_t fill = (fill_blocks + tiles - 1) / tiles;
+    if (cap < fill) cap = fill;
+    if (s > cap) s = cap;
+  }
   int64_t max_s = steps / min_steps;
   if (max_s < 1) max_s = 1;
   if (s > max_s) s = max_s;

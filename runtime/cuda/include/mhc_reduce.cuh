@@ -29,4 +29,58 @@ __device__ __forceinline__ float block_sum(float v) {
   return warp_sum(v);
 }
 
+/// Split-K sum of the prenorm partials for the `count` consecutive tokens t0.. of one
+/// block, with the whole block (the coefficient kernel's phase 0). Inputs: proj_part
+/// [splits, T, K] and ss_part [splits, T] (fp32). Outputs (shared memory):
+/// out_proj[tt * K + j] = sum_s proj_part[s, t0 + tt, j], out_ss[tt] = sum_s ss_part[s, t0 + tt].
+/// Output o < count*K is out_proj[o], o in [count*K, count*(K+1)) is out_ss[o - count*K]:
+/// for a fixed split both runs are contiguous in memory, so neighbouring threads read
+/// neighbouring floats. G (a power of two, G * O <= blockDim.x, O = count*(K+1) outputs)
+/// groups of threads split the splits: thread w = g*O + o sums splits g, g+G, g+2G, ... in
+/// increasing order, then a fixed-shape tree halves the groups (group g adds group g + G/2, then g + G/4, ...). When
+/// O > blockDim.x / 2 (G = 1), thread o, o + blockDim.x, ... sums all splits in order.
+/// Deterministic: the partition and every addition order depend only on (splits, count,
+/// K, blockDim.x), never on scheduling. tmp holds blockDim.x floats. Every thread of the
+/// block must call it (it synchronises); the caller synchronises before reading the outputs.
+template <int K>
+__device__ __forceinline__ void sum_split_partials(const float* __restrict__ proj_part, const float* __restrict__ ss_part, int64_t T, int64_t t0, int count,
+                                                   int64_t splits, float* out_proj, float* out_ss, float* tmp) {
+  const int O = count * (K + 1);
+  const int PK = count * K;
+  const int nt = (int)blockDim.x;
+  int G = 1;
+  while (2 * G * O <= nt && G < splits) G *= 2;
+  if (G == 1) {
+    for (int o = (int)threadIdx.x; o < O; o += nt) {
+      const float* p = o < PK ? proj_part + t0 * K + o : ss_part + t0 + (o - PK);
+      const int64_t stride = o < PK ? T * K : T;
+      float acc = 0.0f;
+#pragma unroll 4
+      for (int64_t s = 0; s < splits; ++s) acc += p[s * stride];
+      if (o < PK) out_proj[o] = acc; else out_ss[o - PK] = acc;
+    }
+    return;
+  }
+  const int w = (int)threadIdx.x;
+  const int g = w / O, o = w % O;
+  float acc = 0.0f;
+  if (g < G) {
+    const float* p = o < PK ? proj_part + t0 * K + o : ss_part + t0 + (o - PK);
+    const int64_t stride = o < PK ? T * K : T;
+#pragma unroll 4
+    for (int64_t s = g; s < splits; s += G) acc += p[s * stride];
+    tmp[w] = acc;
+  }
+  for (int half = G / 2; half > 0; half >>= 1) {  // G is uniform over the block: every thread reaches each barrier
+    __syncthreads();
+    if (g < half) {
+      acc += tmp[w + half * O];
+      tmp[w] = acc;
+    }
+  }
+  if (g == 0) {
+    if (o < PK) out_proj[o] = acc; else out_ss[o - PK] = acc;
+  }
+}
+
 }  // namespace mhc

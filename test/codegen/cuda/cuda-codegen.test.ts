@@ -48,7 +48,7 @@ function balanced(text: string): boolean {
 describe("CUDA target: generated sources", () => {
   it("matches the goldens for the prelude `mhc` at n = 4", () => {
     const out = generateCuda(tiny, "mhc", { compilerVersion: "test" });
-    expect([...out.files.keys()]).toEqual(["mhc.cu", "mhc.h", "manifest.json"]);
+    expect([...out.files.keys()]).toEqual(["mhc.cu", "mhc.h", "manifest.json", "mhc_torch.py"]);
     golden("mhc.cu.golden", out.files.get("mhc.cu")!);
     golden("mhc.h.golden", out.files.get("mhc.h")!);
     golden("manifest.json.golden", out.files.get("manifest.json")!);

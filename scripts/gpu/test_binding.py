@@ -1,0 +1,191 @@
+"""The generated PyTorch binding (<v>_torch.py, compiler/codegen/cuda/torch-binding.ts) on
+the GPU: Module.forward(x, identity) against the float64 reference of mhc_gpu.py, bf16 and
+fp32 residuals, leading batch dims, T = 0, a misaligned (element-aligned only) view;
+ValueErrors for bad device / dtype / shape / contiguity; RuntimeError with the status
+name; backward raises NotImplementedError. Prints PASS/FAIL lines; exit 1 on any failure.
+
+Needs generated/<v>/<v>_torch.py next to lib<v>.so (written by generate.ts once
+generateCuda emits it) or --binding PATH.
+Tolerances as verify_forward.py: fp32 max|out - ref| <= 1e-5 max|ref|; bf16 elementwise
+|out - ref| <= 2^-8 |ref| + 1e-5 max|ref|.
+
+Usage: python3 scripts/gpu/test_binding.py [--variant mhc_n4] [--binding PATH]
+"""
+import importlib.util
+import math
+import os
+import sys
+import traceback
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mhc_gpu as G  # noqa: E402
+
+DEV = torch.device("cuda")
+VARIANT = sys.argv[sys.argv.index("--variant") + 1] if "--variant" in sys.argv else "mhc_n4"
+BINDING = sys.argv[sys.argv.index("--binding") + 1] if "--binding" in sys.argv else os.path.join(G.GEN, VARIANT, f"{VARIANT}_torch.py")
+failures = 0
+
+
+def report(ok, name, detail=""):
+    global failures
+    if not ok:
+        failures += 1
+    print(f"{'PASS' if ok else 'FAIL'} {name} {detail}", flush=True)
+
+
+def load_binding():
+    if not os.path.exists(BINDING):
+        print(f"FAIL binding {BINDING} missing: generateCuda must emit {VARIANT}_torch.py (or pass --binding)", flush=True)
+        sys.exit(1)
+    spec = importlib.util.spec_from_file_location(f"{VARIANT}_torch", BINDING)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def randomise(m, names, gen):
+    """Parameters that make the coefficients depend on x (the init is nearly constant)."""
+    n, C = m.n, m.C
+    with torch.no_grad():
+        for name in names:
+            p = getattr(m, name)
+            if name.startswith("phi_"):
+                p.copy_(torch.randn(p.shape, generator=gen, device=DEV) / math.sqrt(n * C))
+            elif name == "alpha":
+                p.copy_(0.3 + 0.7 * torch.rand(3, generator=gen, device=DEV))
+            else:
+                p.add_(0.3 * torch.randn(p.shape, generator=gen, device=DEV))
+
+
+def within(out, ref, dtype):
+    out, ref = out.double(), ref.double()
+    if not torch.isfinite(out).all():
+        return False, "non-finite output"
+    scale = ref.abs().max().item() if ref.numel() else 0.0
+    err = (out - ref).abs()
+    if dtype == torch.bfloat16:
+        ok = bool((err <= 2.0 ** -8 * ref.abs() + 1e-5 * scale).all())
+    else:
+        ok = err.max().item() <= 1e-5 * scale if err.numel() else True
+    return ok, f"max_err={err.max().item() if err.numel() else 0:.3e} max_ref={scale:.3e}"
+
+
+def forward_case(mod, lead, C, dtype, gen, offset=0):
+    m = mod.MODULE_CLASS(C, device=DEV)
+    randomise(m, mod.PARAMETERS, gen)
+    n = m.n
+    shape = (*lead, n, C)
+    numel = math.prod(shape)
+    buf = torch.randn(numel + offset, generator=gen, device=DEV).to(dtype)
+    x = buf[offset:].view(shape)
+    name = f"forward lead={list(lead)} C={C} {str(dtype).replace('torch.', '')}{' offset=%d' % offset if offset else ''}"
+    try:
+        with torch.no_grad():
+            u, state = m.pre(x)
+            y = m.forward(x, lambda t: t)
+        torch.cuda.synchronize()
+        T = numel // (n * C)
+        p = {k: getattr(m, k).detach() for k in mod.PARAMETERS}
+        x3 = x.reshape(T, n, C)
+        ref = G.mhc_ref(x3, u.reshape(T, C), p, n)  # f = identity(u) = the kernel's u
+        checks = [
+            ("H_pre", state.h_pre.reshape(T, n), ref["H_pre"], torch.float32),
+            ("H_post", state.h_post.reshape(T, n), ref["H_post"], torch.float32),
+            ("H_res", state.h_res.reshape(T, n, n), ref["H_res"], torch.float32),
+            ("u", u.reshape(T, C), ref["u"], dtype),
+            ("y", y.reshape(T, n, C), ref["y"], dtype),
+        ]
+        ok = tuple(u.shape) == (*lead, C) and tuple(y.shape) == shape and y.dtype == dtype and u.dtype == dtype
+        details = []
+        for label, out, r, dt in checks:
+            good, d = within(out, r, dt)
+            ok = ok and good
+            details.append(f"{label}:{d}")
+        report(ok, name, " ".join(details))
+    except Exception as e:  # noqa: BLE001
+        report(False, name, f"{type(e).__name__}: {e}")
+        traceback.print_exc()
+
+
+def expect_raises(name, exc, fn, needle=""):
+    try:
+        fn()
+    except exc as e:
+        ok = needle in str(e)
+        report(ok, name, f"{type(e).__name__}: {e}")
+        return
+    except Exception as e:  # noqa: BLE001
+        report(False, name, f"raised {type(e).__name__} instead of {exc.__name__}: {e}")
+        return
+    report(False, name, f"no {exc.__name__}")
+
+
+def main():
+    mod = load_binding()
+    classes = [v for v in vars(mod).values() if isinstance(v, type) and issubclass(v, torch.nn.Module) and v.__module__ == mod.__name__]
+    if len(classes) != 1:
+        report(False, "binding", f"expected one nn.Module class, found {[c.__name__ for c in classes]}")
+        sys.exit(1)
+    mod.MODULE_CLASS = classes[0]
+    print(f"binding {BINDING}: class {classes[0].__name__}, n = {mod.N}, parameters {mod.PARAMETERS}", flush=True)
+    gen = torch.Generator(device=DEV)
+    gen.manual_seed(1234)
+
+    # parameters and init
+    m = mod.MODULE_CLASS(96, device=DEV)
+    names = [k for k, _ in m.named_parameters()]
+    report(names == list(mod.PARAMETERS), "parameters", str(names))
+    report(abs(m.alpha.detach().cpu() - 0.01).max().item() < 1e-9, "init alpha", str(m.alpha.tolist()))
+    if hasattr(m, "phi_res"):
+        std = m.phi_res.detach().std().item()
+        report(0.015 < std < 0.025 and list(m.phi_res.shape) == [mod.N * 96, mod.N * mod.N], "init phi", f"std={std:.4f} shape={list(m.phi_res.shape)}")
+
+    for dtype in (torch.float32, torch.bfloat16):
+        for lead, C in [((1,), 96), ((7,), 96), ((2, 3), 96), ((1023,), 96), ((5,), 7), ((3,), 7168), ((), 64), ((0,), 96)]:
+            forward_case(mod, lead, C, dtype, gen)
+        forward_case(mod, (9,), 96, dtype, gen, offset=1)  # element-aligned, not 16-byte aligned: scalar path
+
+    # validation: ValueError before any launch
+    C = 96
+    n = mod.N
+    m = mod.MODULE_CLASS(C, device=DEV)
+    x = torch.randn(5, n, C, device=DEV)
+    ident = lambda t: t  # noqa: E731
+    expect_raises("bad device (cpu)", ValueError, lambda: m.forward(x.cpu(), ident), "CUDA")
+    expect_raises("bad dtype (fp16)", ValueError, lambda: m.forward(x.half(), ident), "bfloat16")
+    expect_raises("bad dtype (fp64)", ValueError, lambda: m.forward(x.double(), ident), "bfloat16")
+    expect_raises("bad shape (n)", ValueError, lambda: m.forward(torch.randn(5, n + 1, C, device=DEV), ident), "shape")
+    expect_raises("bad shape (C)", ValueError, lambda: m.forward(torch.randn(5, n, C + 1, device=DEV), ident), "shape")
+    expect_raises("bad shape (1-d)", ValueError, lambda: m.forward(torch.randn(C, device=DEV), ident), "shape")
+    expect_raises("non-contiguous x", ValueError, lambda: m.forward(torch.randn(5, C, n, device=DEV).transpose(1, 2), ident), "contiguous")
+    expect_raises("non-contiguous x (stride)", ValueError, lambda: m.forward(torch.randn(10, n, C, device=DEV)[::2], ident), "contiguous")
+    expect_raises("fn output dtype", ValueError, lambda: m.forward(x, lambda t: t.bfloat16()), "dtype")
+    expect_raises("fn output shape", ValueError, lambda: m.forward(x, lambda t: t[:, :-1]), "shape")
+    expect_raises("fn output non-contiguous", ValueError, lambda: m.forward(x, lambda t: t.t().contiguous().t()), "contiguous")
+    _, st = m.pre(x)
+    expect_raises("state of another x", ValueError, lambda: m.post(x[:3], x[:3, 0].contiguous(), st), "shape")
+    expect_raises("state not a State", ValueError, lambda: m.post(x, x[:, 0].contiguous(), tuple(st)), "State")
+    m2 = mod.MODULE_CLASS(C, device=DEV)
+    m2.alpha = torch.nn.Parameter(m2.alpha.detach().double())
+    expect_raises("parameter dtype (fp64 alpha)", ValueError, lambda: m2.forward(x, ident), "float32")
+    m3 = mod.MODULE_CLASS(C)  # parameters on the CPU
+    expect_raises("parameters on cpu", ValueError, lambda: m3.forward(x, ident), "device")
+
+    # status codes -> RuntimeError with the name
+    expect_raises("status -> RuntimeError", RuntimeError, lambda: m.lib.workspace_size(-1, C), "MHC_ERR_BAD_SHAPE")
+
+    # forward-only autograd
+    def backward():
+        xg = x.clone().requires_grad_(True)
+        m.forward(xg, ident).sum().backward()
+    expect_raises("backward", NotImplementedError, backward, "backward kernels are not generated yet")
+
+    torch.cuda.synchronize()
+    print(f"{'PASS' if failures == 0 else 'FAIL'} test_binding {VARIANT}: {failures} failure(s)", flush=True)
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { generateCuda } from "../../../compiler/codegen/cuda/index.js";
+import { pascalCase, torchBindingSource } from "../../../compiler/codegen/cuda/torch-binding.js";
+import { checkFiles, type CheckResult } from "../../../compiler/driver.js";
+
+const root = join(import.meta.dirname, "..", "..", "..");
+const goldenDir = join(import.meta.dirname, "golden");
+const update = process.env["UPDATE_GOLDENS"] === "1";
+
+const check = (file: string): CheckResult => {
+  const result = checkFiles([join(root, file)], { cwd: root });
+  expect(result.errorCount).toBe(0);
+  return result;
+};
+const tiny = check("examples/tiny.mhc");
+
+function golden(name: string, text: string): void {
+  const path = join(goldenDir, name);
+  if (update || (!existsSync(path) && process.env["CI"] !== "true")) writeFileSync(path, text);
+  expect(text, `golden ${name} (UPDATE_GOLDENS=1 rewrites it)`).toBe(readFileSync(path, "utf8"));
+}
+
+const python = ((): string | undefined => {
+  const r = spawnSync("python3", ["--version"], { encoding: "utf8" });
+  return r.status === 0 ? "python3" : undefined;
+})();
+
+function pyCompile(text: string): { status: number | null; stderr: string } {
+  const dir = mkdtempSync(join(tmpdir(), "mhc-torch-"));
+  try {
+    const file = join(dir, "binding_torch.py");
+    writeFileSync(file, text);
+    const r = spawnSync(python!, ["-m", "py_compile", file], { encoding: "utf8" });
+    return { status: r.status, stderr: r.stderr };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("cuda target: PyTorch binding", () => {
+  const mhc = generateCuda(tiny, "mhc", { compilerVersion: "test" });
+  const text = torchBindingSource(mhc.manifest);
+
+  it("prelude mhc at n = 4 matches its golden", () => {
+    expect(mhc.manifest.connection["n"]).toBe(4);
+    golden("mhc_torch.py.golden", text);
+  });
+
+  it("is deterministic", () => {
+    const again = torchBindingSource(generateCuda(tiny, "mhc", { compilerVersion: "test" }).manifest);
+    expect(again).toBe(text);
+  });
+
+  it("is printed from the ABI: every entry point and argument in order, every parameter", () => {
+    for (const ep of mhc.manifest.entryPoints as { name: string; args: { name: string }[] }[]) {
+      const start = text.indexOf(`(${JSON.stringify(ep.name)}, (`);
+      expect(start, ep.name).toBeGreaterThan(0);
+      let at = start;
+      for (const a of ep.args) {
+        const i = text.indexOf(`(${JSON.stringify(a.name)}, ctypes.`, at);
+        expect(i, `${ep.name}.${a.name}`).toBeGreaterThan(at);
+        at = i;
+      }
+    }
+    for (const p of mhc.manifest.parameters) expect(text).toContain(`self.${p.name} = torch.nn.Parameter(`);
+    expect(text).toContain("class Mhc(torch.nn.Module):");
+    expect(text).toContain('raise NotImplementedError("backward kernels are not generated yet")');
+    expect(text).toContain('"phi_res": (4 * C, 16),');
+    expect(text).toContain("torch.full(shapes[\"alpha\"], 0.01, **f32)");
+    // bias_res: the prelude init (eye(n) - 1) * 8
+    expect(text).toContain("torch.tensor([0.0, -8.0, -8.0, -8.0, -8.0, 0.0,");
+  });
+
+  it("follows the connection: no phi for a static connection, the symbol names the library", () => {
+    const residual = torchBindingSource(generateCuda(tiny, "residual", { compilerVersion: "test", name: "res_x" }).manifest);
+    expect(residual).not.toContain("phi_");
+    expect(residual).toContain('LIBRARY = "libres_x.so"');
+    expect(residual).toContain("class ResX(torch.nn.Module):");
+    expect(residual).toContain('"mhc_res_x_pre"');
+    expect(torchBindingSource(mhc.manifest, { className: "MyConn" })).toContain("class MyConn(torch.nn.Module):");
+    expect(pascalCase("mhc_n4")).toBe("MhcN4");
+    expect(pascalCase("_4x")).toBe("Mhc4x");
+  });
+
+  it.skipIf(!python)("compiles with python3 -m py_compile", () => {
+    for (const src of [text, torchBindingSource(generateCuda(tiny, "residual", { compilerVersion: "test" }).manifest)]) {
+      const r = pyCompile(src);
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+    }
+  });
+});
