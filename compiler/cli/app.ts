@@ -45,6 +45,7 @@ export function runCli(argv: readonly string[], io: CliIO): ExitCode | Promise<E
     .command("compile <file>", "Generate code per connection: TensorFlow.js modules or CUDA kernels")
     .option("--target <target>", "tfjs or cuda")
     .option("--out <dir>", "Where to write the generated files and manifest.json")
+    .option("--models [names]", "tfjs: also compile the file's models (all, or the named ones)")
     .option("--build", "CUDA: run nvcc and write lib<name>.so")
     .option("--arch <arch>", "CUDA: the GPU architecture for --build (default sm_90a)")
     .option("--emit <what>", "Print the IR instead: ir (as lowered) or ir-opt (after the optimisation pipeline)")

@@ -30,3 +30,15 @@ describe("mhc compile --target cuda", () => {
     expect(runCli(["compile", "examples/tiny.mhc", "--target", "tfjs", "--out", "x", "--build"], memoryIO())).toBe(2);
   });
 });
+
+describe("mhc compile --target tfjs --models", () => {
+  it("writes the model module next to the connection modules it imports", async () => {
+    const out = mkdtempSync(join(tmpdir(), "mhc-tfjs-models-"));
+    const io = memoryIO();
+    expect(await runCli(["compile", "examples/tiny.mhc", "--target", "tfjs", "--out", out, "--models", "tiny_mhc"], io), io.err()).toBe(0);
+    const model = readFileSync(join(out, "tiny_mhc.model.ts"), "utf8");
+    expect(model).toContain("export function forward");
+    const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")) as { models?: unknown[] };
+    expect(manifest.models?.length).toBe(1);
+  });
+});

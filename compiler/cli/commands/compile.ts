@@ -14,6 +14,8 @@ import { checkOrReport, failWith } from "./common.js";
 export interface CompileOptions {
   readonly target?: string;
   readonly out?: string;
+  /** tfjs: also emit model modules, for every model of the file (`true`) or the named ones. */
+  readonly models?: boolean | string;
   /** CUDA: run nvcc and write `lib<name>.so` next to the sources. */
   readonly build?: boolean;
   readonly arch?: string;
@@ -57,7 +59,7 @@ export function compileCommand(file: string | undefined, options: CompileOptions
 
 function printIr(checked: CheckResult, emit: Emit, io: CliIO): ExitCode {
   const { selected } = selectConnections(checked);
-  if (selected.length === 0) io.stderr.write(`no connections declared in ${checked.checked.program.files.get(checked.checked.program.entries[0]!)?.displayPath ?? "the file"} (models are not compiled yet)\n`);
+  if (selected.length === 0) io.stderr.write(`no connections declared in ${checked.checked.program.files.get(checked.checked.program.entries[0]!)?.displayPath ?? "the file"} (\`--emit ir\` prints connections only)\n`);
   const when = emit === "ir" ? "before" : "after";
   const parts = selected.map((conn) => {
     const graphs = tfjsSublayerGraphs(checked, conn);
@@ -69,7 +71,8 @@ function printIr(checked: CheckResult, emit: Emit, io: CliIO): ExitCode {
 }
 
 async function writeTfjs(checked: CheckResult, file: string, out: string, io: CliIO, options: CompileOptions): Promise<ExitCode> {
-  const output = await generateTfjs(checked, { compilerVersion: version() });
+  const models = options.models === undefined || options.models === false ? undefined : options.models === true ? ("all" as const) : String(options.models).split(",").map((m) => m.trim()).filter(Boolean);
+  const output = await generateTfjs(checked, { compilerVersion: version(), ...(models ? { models } : {}) });
   const dir = resolve(io.cwd, out);
   try {
     mkdirSync(dir, { recursive: true });
@@ -83,7 +86,7 @@ async function writeTfjs(checked: CheckResult, file: string, out: string, io: Cl
   }
   for (const s of output.skipped) io.stderr.write(`note: no module for connection \`${s.name}\`: ${s.reason}\n`);
   const modules = output.files.filter((f) => f.path.endsWith(".ts")).map((f) => f.path);
-  const what = modules.length === 0 ? `no connections declared in ${file} (models are not compiled yet); wrote` : `wrote ${modules.join(", ")} and`;
+  const what = modules.length === 0 ? `no connections declared in ${file} (add \`--models\` to compile its models); wrote` : `wrote ${modules.join(", ")} and`;
   io.stderr.write(`${what} manifest.json to ${out} (target tfjs, float32, mhc-lang ${version()})\n`);
   return ExitCode.Ok;
 }

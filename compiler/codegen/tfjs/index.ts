@@ -40,11 +40,7 @@ export interface TfjsOptions {
   readonly compilerVersion: string;
   /** Only these connections (any the program checked, prelude included); default: those declared in the entry file. */
   readonly connections?: readonly string[];
-  /**
-   * Models to emit: "all" (every model declared in the entry file) or names. Default: none
-   * for now, so the connection goldens stay as committed; switch the default to "all" with
-   * regenerated goldens.
-   */
+  /** Models to emit: "all" (every model declared in the entry file) or names; default none (`mhc compile --models`). */
   readonly models?: "all" | readonly string[];
 }
 
