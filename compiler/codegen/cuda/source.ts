@@ -3,7 +3,7 @@ import { SLOTS, type Slot } from "../../sema/checked.js";
 import { ALPHA_INDEX } from "../../lower/parameters.js";
 import { entryPoints, prototype, type EntryPoint } from "./abi.js";
 import { LINE_RESTORE, finishSource, floatLiteral, indent } from "./emit-constraint.js";
-import { BLOCK_THREADS, FILL_BLOCKS, PRENORM_MIN_STEPS, PRENORM_TRAFFIC_DIV, TARGET_BLOCKS, coefTokens } from "./knobs.js";
+import { BLOCK_THREADS, FILL_BLOCKS, PRENORM_MIN_STEPS, PRENORM_TRAFFIC_DIV, PRENORM_MMA_F32, TARGET_BLOCKS, coefTokens, prenormSimtConfig } from "./knobs.js";
 import type { ConnectionPlan } from "./plan.js";
 
 export interface SourceOptions {
@@ -251,7 +251,19 @@ function launchers(plan: ConnectionPlan): string[] {
       "const bool vec_ok = R % mhc::vec16<TR>() == 0 && mhc::aligned(x, 16);",
       "const dim3 grid((unsigned)((T + PRENORM_TM - 1) / PRENORM_TM), (unsigned)plan.splits);",
       `Phi phi{${withProj.map((s) => `phi_${s}`).join(", ")}};`,
-      `mhc::prenorm_kernel<TR, K, PRENORM_WN, PRENORM_RN, PRENORM_WM, PRENORM_RM, PRENORM_BK, Phi><<<grid, ${BLOCK_THREADS}, 0, stream>>>(x, T, R, plan.chunk, vec_ok, phi, proj_part, ss_part);`,
+      ...(cfg.mma && !PRENORM_MMA_F32
+        ? [
+            "if constexpr (std::is_same<TR, float>::value) {",
+            "// fp32 x: the SIMT kernel, same split plan (chunk is a multiple of its BK), same partial layout.",
+            "const dim3 gs((unsigned)((T + PRENORM_SIMT_TM - 1) / PRENORM_SIMT_TM), (unsigned)plan.splits);",
+            `mhc::prenorm_kernel<TR, K, PRENORM_SIMT_WN, PRENORM_SIMT_RN, PRENORM_SIMT_WM, PRENORM_SIMT_RM, PRENORM_SIMT_BK, Phi><<<gs, ${BLOCK_THREADS}, 0, stream>>>(x, T, R, plan.chunk, vec_ok, phi, proj_part, ss_part);`,
+            "} else {",
+          ]
+        : []),
+      cfg.mma
+        ? `mhc::prenorm_mma_kernel<TR, K, PRENORM_WN, PRENORM_NT, PRENORM_WM, PRENORM_MT, PRENORM_BK, Phi><<<grid, ${BLOCK_THREADS}, 0, stream>>>(x, T, R, plan.chunk, vec_ok, phi, proj_part, ss_part);`
+        : `mhc::prenorm_kernel<TR, K, PRENORM_WN, PRENORM_RN, PRENORM_WM, PRENORM_RM, PRENORM_BK, Phi><<<grid, ${BLOCK_THREADS}, 0, stream>>>(x, T, R, plan.chunk, vec_ok, phi, proj_part, ss_part);`,
+      ...(cfg.mma && !PRENORM_MMA_F32 ? ["}"] : []),
       "const int st = cuda_status(cudaGetLastError());",
       "if (st != MHC_OK) return st;",
       "}",
@@ -372,7 +384,23 @@ export function cudaSource(plan: ConnectionPlan, options: SourceOptions): string
     `constexpr int COEF_TOKENS = ${coefTokens(plan.k).tokens};  // coefficient tokens per block (knobs.ts coefTokens)`,
     `constexpr int FILL_BLOCKS = ${FILL_BLOCKS}, PRENORM_TRAFFIC_DIV = ${PRENORM_TRAFFIC_DIV};`,
   ];
-  if (cfg) {
+  if (cfg?.mma) {
+    lines.push(
+      `// Prenorm tiling for K = ${cfg.k} on tensor cores (knobs.ts, mhc_mma.cuh): ${cfg.wm} x ${cfg.wn} warps, ${cfg.mt} x ${cfg.nt} m16n8 tiles per warp,`,
+      `// ${cfg.tm} tokens x ${cfg.kp} columns per block; phi as TF32 hi + lo, fp32 x as 3xTF32.`,
+      `constexpr int PRENORM_WN = ${cfg.wn}, PRENORM_NT = ${cfg.nt}, PRENORM_WM = ${cfg.wm}, PRENORM_MT = ${cfg.mt};`,
+      `constexpr int PRENORM_TM = ${cfg.tm}, PRENORM_BK = ${cfg.bk}, PRENORM_MIN_STEPS = ${PRENORM_MIN_STEPS};`,
+    );
+    if (!PRENORM_MMA_F32) {
+      const simt = prenormSimtConfig(cfg.k);
+      if (cfg.bk % simt.bk !== 0) throw new Error("prenorm: the MMA step must be a multiple of the SIMT step");
+      lines.push(
+        `// fp32 x (knobs.ts PRENORM_MMA_F32 = false): the SIMT kernel, ${simt.wm} x ${simt.wn} warps, ${simt.rm} tokens x ${simt.rn} columns per lane, ${simt.tm} tokens per block.`,
+        `constexpr int PRENORM_SIMT_WN = ${simt.wn}, PRENORM_SIMT_RN = ${simt.rn}, PRENORM_SIMT_WM = ${simt.wm}, PRENORM_SIMT_RM = ${simt.rm};`,
+        `constexpr int PRENORM_SIMT_TM = ${simt.tm}, PRENORM_SIMT_BK = ${simt.bk};`,
+      );
+    }
+  } else if (cfg) {
     lines.push(
       `// Prenorm tiling for K = ${cfg.k} (knobs.ts): ${cfg.wm} x ${cfg.wn} warps, ${cfg.rm} tokens x ${cfg.rn} columns per lane, ${cfg.tm} tokens per block.`,
       `constexpr int PRENORM_WN = ${cfg.wn}, PRENORM_RN = ${cfg.rn}, PRENORM_WM = ${cfg.wm}, PRENORM_RM = ${cfg.rm};`,

@@ -18,11 +18,10 @@
 // them in a fixed order (deterministic). blockIdx.x is the token tile, so blocks that
 // run together share one phi slice in L2.
 //
-// Where tensor cores go (next slice): the inner BK loop becomes a wgmma/mma.sync
-// m64nNk8 TF32 product (bf16 x is exact in TF32; phi split into hi + lo TF32 halves,
-// two products, keeps fp32 accuracy), with the sum of squares taken from the same
-// registers as DeepGEMM's tf32_hc_prenorm_gemm does; the split-K partial layout and
-// the coefficient kernel stay as they are.
+// Tensor cores: mhc_mma.cuh's prenorm_mma_kernel (mma.sync TF32, phi split into hi + lo
+// TF32 halves, 3xTF32 for fp32 x) is the default; this SIMT kernel stays selectable
+// (knobs.ts PRENORM_TENSOR_CORES = false) and is used where the MMA tile does not fit.
+// Both write the same split-K partial layout, so the coefficient kernel is the same.
 #pragma once
 
 #include "mhc_vec.cuh"
@@ -213,3 +212,5 @@ __global__ void __launch_bounds__(256, 2) prenorm_kernel(const TX* __restrict__ 
 }
 
 }  // namespace mhc
+
+#include "mhc_mma.cuh"
