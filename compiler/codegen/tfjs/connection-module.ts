@@ -184,7 +184,8 @@ export function connectionModuleSource(ctx: ModuleContext): string {
       ? [
           `export function initParameters(C: number, seed = 0): Parameters {`,
           `  const shapes = parameterShapes(C);`,
-          `  const normal = (shape: [number, number], slot: number): tf.Tensor2D => tf.randomNormal(shape, 0, PHI_INIT_STD, "float32", 3 * seed + slot);`,
+          `  // Seeds start at 1: tfjs takes a seed of 0 as "no seed" and would draw a random one.`,
+          `  const normal = (shape: [number, number], slot: number): tf.Tensor2D => tf.randomNormal(shape, 0, PHI_INIT_STD, "float32", 3 * seed + slot + 1);`,
         ]
       : [`export function initParameters(_C: number, _seed = 0): Parameters {`]),
     `  return {`,

@@ -256,8 +256,9 @@ export function modelModuleSource(plan: ModelPlan, ctx: { entry: string; compile
 /** The fixed part of every model module (it reads the tables above). */
 const MODEL_BODY = String.raw`
 /**
- * Fresh parameters: normals from tf.randomNormal seeded per parameter (seed * 65536 + index:
- * the same values on every backend), fills, and the connections' bias logits.
+ * Fresh parameters: normals from tf.randomNormal seeded per parameter (seed * 65536 + index + 1:
+ * the same values on every backend; never 0, which tfjs takes as "no seed"), fills, and the
+ * connections' bias logits.
  */
 export function initParameters(seed = 0): Record<string, tf.Tensor> {
   const out: Record<string, tf.Tensor> = {};
@@ -266,7 +267,7 @@ export function initParameters(seed = 0): Record<string, tf.Tensor> {
     const init = spec.init;
     out[spec.name] =
       init.kind === "normal"
-        ? tf.randomNormal(shape, 0, init.std, "float32", seed * 65536 + i)
+        ? tf.randomNormal(shape, 0, init.std, "float32", seed * 65536 + i + 1)
         : init.kind === "fill"
           ? tf.fill(shape, init.value, "float32")
           : tf.tensor(init.values as number[], shape, "float32");

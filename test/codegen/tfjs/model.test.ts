@@ -116,3 +116,13 @@ describe("tfjs model modules", () => {
     tf.dispose([tokens, actual, expected, ...Object.values(params)]);
   });
 });
+
+describe("initialisation", () => {
+  it("is the same for the same seed, seed 0 included (tfjs takes a seed of 0 as no seed)", async () => {
+    const m = await load("examples/tiny.mhc", "tiny_mhc");
+    const a = m.initParameters(0);
+    const b = m.initParameters(0);
+    for (const name of Object.keys(a)) expect(Array.from(a[name]!.dataSync()), name).toEqual(Array.from(b[name]!.dataSync()));
+    tf.dispose([...Object.values(a), ...Object.values(b)]);
+  });
+});
