@@ -1,31 +1,17 @@
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CudaCodegenError, emitConstraintFunction, floatLiteral, generateCuda, instantiateConnection } from "../../../compiler/codegen/cuda/index.js";
-import { checkFiles, type CheckResult } from "../../../compiler/driver.js";
+import { check, golden, root } from "./helpers.js";
 import { buildConstraintGraph } from "../../../compiler/lower/constraint-graph.js";
 import { OPTIMIZATION_PIPELINE, runPipeline } from "../../../compiler/passes/pipeline.js";
 import type { CompileValue } from "../../../compiler/lower/values.js";
 
-const root = join(import.meta.dirname, "..", "..", "..");
-const goldenDir = join(import.meta.dirname, "golden");
-const update = process.env["UPDATE_GOLDENS"] === "1";
-
-const check = (file: string): CheckResult => {
-  const result = checkFiles([join(root, file)], { cwd: root });
-  expect(result.errorCount).toBe(0);
-  return result;
-};
 const tiny = check("examples/tiny.mhc");
 const gpu = check("scripts/gpu/connections.mhc");
 
-function golden(name: string, text: string): void {
-  const path = join(goldenDir, name);
-  if (update || (!existsSync(path) && process.env["CI"] !== "true")) writeFileSync(path, text);
-  expect(text, `golden ${name} (UPDATE_GOLDENS=1 rewrites it)`).toBe(readFileSync(path, "utf8"));
-}
 
 /** The emitted function of one prelude constraint at n, after the optimisation pipeline. */
 function constraintText(name: string, n: number, logits: number[], args: Record<string, CompileValue> = {}): string {

@@ -1,28 +1,14 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { generateCuda } from "../../../compiler/codegen/cuda/index.js";
 import { pascalCase, torchBindingSource } from "../../../compiler/codegen/cuda/torch-binding.js";
-import { checkFiles, type CheckResult } from "../../../compiler/driver.js";
+import { check, golden } from "./helpers.js";
 
-const root = join(import.meta.dirname, "..", "..", "..");
-const goldenDir = join(import.meta.dirname, "golden");
-const update = process.env["UPDATE_GOLDENS"] === "1";
-
-const check = (file: string): CheckResult => {
-  const result = checkFiles([join(root, file)], { cwd: root });
-  expect(result.errorCount).toBe(0);
-  return result;
-};
 const tiny = check("examples/tiny.mhc");
 
-function golden(name: string, text: string): void {
-  const path = join(goldenDir, name);
-  if (update || (!existsSync(path) && process.env["CI"] !== "true")) writeFileSync(path, text);
-  expect(text, `golden ${name} (UPDATE_GOLDENS=1 rewrites it)`).toBe(readFileSync(path, "utf8"));
-}
 
 const python = ((): string | undefined => {
   const r = spawnSync("python3", ["--version"], { encoding: "utf8" });
