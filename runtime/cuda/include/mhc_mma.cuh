@@ -110,13 +110,7 @@ __global__ void __launch_bounds__(256) prenorm_mma_kernel(const TX* __restrict__
       const int64_t t = t0 + tok;
       const int64_t r = r0 + kc;
       if (c < XCH && t < T) {
-        const TX* src = x + t * R + r;
-        if (vec_ok && r + VEC <= r_end) {
-          load_vec<TX, VEC>(src, xr[q]);
-        } else {
-#pragma unroll
-          for (int e = 0; e < VEC; ++e) xr[q][e] = r + e < r_end ? to_float(src[e]) : 0.0f;
-        }
+        load_row_chunk<TX, VEC>(x + t * R + r, r, r_end, vec_ok, xr[q]);
       } else {
 #pragma unroll
         for (int e = 0; e < VEC; ++e) xr[q][e] = 0.0f;

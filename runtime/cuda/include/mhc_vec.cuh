@@ -35,6 +35,18 @@ __device__ __forceinline__ void load_vec(const T* p, float (&out)[VEC]) {
   }
 }
 
+/// VEC values of one row starting at reduction index r into fp32: one vector access
+/// when aligned and whole, else element by element with zeros past r_end.
+template <typename T, int VEC>
+__device__ __forceinline__ void load_row_chunk(const T* src, int64_t r, int64_t r_end, bool vec_ok, float (&out)[VEC]) {
+  if (vec_ok && r + VEC <= r_end) {
+    load_vec<T, VEC>(src, out);
+  } else {
+#pragma unroll
+    for (int e = 0; e < VEC; ++e) out[e] = r + e < r_end ? to_float(src[e]) : 0.0f;
+  }
+}
+
 /// p[i] = T(in[i]) (round to nearest even for bf16), one access.
 template <typename T, int VEC>
 __device__ __forceinline__ void store_vec(T* p, const float (&in)[VEC]) {
