@@ -125,6 +125,18 @@ export const Diag = {
   BadSetting: def("MHC6014", "error", "cannot set `{0}`: {1}"),
   CorpusTooSmall: def("MHC6015", "error", "the corpus `{0}` has {1} bytes, too few for context {2}: at least {3} are needed"),
   CorpusNotUtf8: def("MHC6016", "error", "the corpus `{0}` is not valid UTF-8 (first bad byte at offset {1})"),
+  // 6030-6049: the native runtime (mhc verify, mhc bench)
+  CudaDriverMissing: def("MHC6030", "error", "no CUDA driver: cannot load libcuda"),
+  CudaRuntimeMissing: def("MHC6031", "error", "cannot load the CUDA runtime library (libcudart)"),
+  NoCudaDevice: def("MHC6032", "error", "no usable CUDA device: {0}"),
+  NoSuchDevice: def("MHC6033", "error", "there is no CUDA device {0}: {1} found"),
+  LibraryMissing: def("MHC6034", "error", "the compiled library `{0}` does not exist"),
+  LibraryUnloadable: def("MHC6035", "error", "cannot load the compiled library `{0}`: {1}"),
+  BadManifest: def("MHC6036", "error", "`{0}` is not a manifest this runtime can drive: {1}"),
+  EntryPointFailed: def("MHC6037", "error", "`{0}` returned {1}: {2}"),
+  CudaCallFailed: def("MHC6038", "error", "the CUDA call `{0}` failed: {1}"),
+  FfiUnavailable: def("MHC6039", "error", "cannot load koffi, the FFI package the native runtime uses: {0}"),
+  VerificationFailed: def("MHC6040", "error", "{0} of {1} checks of `{2}` exceed their tolerance"),
 
   // 9xxx: internal
   InternalError: def("MHC9001", "error", "internal compiler error: {0}"),
