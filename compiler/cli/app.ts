@@ -5,6 +5,7 @@ import { evalCommand, type EvalOptions } from "./commands/eval.js";
 import { initCommand, type InitOptions } from "./commands/init.js";
 import { trainCommand, type TrainCommandOptions } from "./commands/train.js";
 import { explainCommand } from "./commands/explain.js";
+import { fmtCommand, type FmtOptions } from "./commands/fmt.js";
 import { labCommand, type LabCommandOptions } from "./commands/lab.js";
 import { runCommand, type RunOptions } from "./commands/run.js";
 import { reportInternalError } from "./internal-error.js";
@@ -81,6 +82,9 @@ export function runCli(argv: readonly string[], io: CliIO): ExitCode | Promise<E
     .option("--seed <seed>", "Random seed (default 0)")
     .option("--eval-every <n>", "Steps between evaluations (default 50)")
     .option("--out <dir>", "Where to write the log, plot and checkpoints (default runs/<model>)")
+    .option("--checkpoint-every <n>", "Steps between checkpoints (default 50; one is also written at the end and on Ctrl-C)")
+    .option("--resume [dir]", "Continue the checkpoint in dir (default: the --out directory) exactly where it stopped")
+    .option("--weights <path>", "Start from these parameters (safetensors with the model's names, e.g. from mhc init)")
     .option("--compare [models]", "Train several models of the file with the same seed and data, and tabulate them")
     .option("--backend <name>", "wasm (default), cpu, or tensorflow (needs @tensorflow/tfjs-node)")
     .option("--format <format>", "Diagnostics as human text or json", { default: "human" })
@@ -119,6 +123,18 @@ export function runCli(argv: readonly string[], io: CliIO): ExitCode | Promise<E
     .example("  $ mhc run examples/tiny.mhc --connection mhc --input X.npy --weights W.safetensors --out Y.npy")
     .action((file: string, options: RunOptions) => {
       exitCode = runCommand(file, options, io);
+    });
+
+  cli
+    .command("fmt [...files]", "Rewrite .mhc files in the canonical layout (comments kept)")
+    .option("--check", "Write nothing; exit 1 if a file is not formatted")
+    .option("--stdout", "Print the formatted file instead of rewriting it")
+    .option("--format <format>", "Diagnostics format: human or json", { default: "human" })
+    .option("--color", "Force colour on (--no-color forces it off)")
+    .example("  $ mhc fmt examples/*.mhc")
+    .example("  $ mhc fmt --check model.mhc")
+    .action((files: string[], options: FmtOptions) => {
+      exitCode = fmtCommand(files, options, io);
     });
 
   cli

@@ -125,6 +125,12 @@ export const Diag = {
   BadSetting: def("MHC6014", "error", "cannot set `{0}`: {1}"),
   CorpusTooSmall: def("MHC6015", "error", "the corpus `{0}` has {1} bytes, too few for context {2}: at least {3} are needed"),
   CorpusNotUtf8: def("MHC6016", "error", "the corpus `{0}` is not valid UTF-8 (first bad byte at offset {1})"),
+  // 6020-6029: training runs and their checkpoints
+  TrainingInterrupted: def("MHC6020", "error", "training `{0}` was interrupted after step {1}"),
+  BadCheckpoint: def("MHC6021", "error", "`{0}` is not a usable checkpoint: {1}"),
+  CheckpointMismatch: def("MHC6022", "error", "cannot resume from `{0}`: {1}"),
+  LossNotFinite: def("MHC6023", "error", "the training loss of `{0}` became {1} at step {2}"),
+  NoCheckpoint: def("MHC6024", "error", "`{0}` holds no checkpoint to resume"),
   // 6030-6049: the native runtime (mhc verify, mhc bench)
   CudaDriverMissing: def("MHC6030", "error", "no CUDA driver: cannot load libcuda"),
   CudaRuntimeMissing: def("MHC6031", "error", "cannot load the CUDA runtime library (libcudart)"),

@@ -7,12 +7,18 @@ import { loadGeneratedModules } from "../../runtime/tfjs/load-generated.js";
 /** What a generated model module exports (see `compiler/codegen/tfjs/model-module.ts`). */
 export interface ModelModule {
   readonly model: string;
-  readonly config: { readonly vocab: number; readonly dim: number; readonly context: number; readonly layers: number; readonly streams: number };
+  readonly config: { readonly vocab: number; readonly dim: number; readonly context: number; readonly layers: number; readonly streams: number; readonly dropout: number };
   readonly parameterSpecs: readonly { readonly name: string; readonly shape: readonly number[] }[];
   initParameters(seed?: number): Record<string, tf.Tensor>;
   checkParameters(params: Readonly<Record<string, tf.Tensor>>): void;
-  forward(params: Readonly<Record<string, tf.Tensor>>, tokens: tf.Tensor2D): tf.Tensor3D;
-  loss(params: Readonly<Record<string, tf.Tensor>>, tokens: tf.Tensor2D): tf.Scalar;
+  forward(params: Readonly<Record<string, tf.Tensor>>, tokens: tf.Tensor2D, options?: ForwardOptions): tf.Tensor3D;
+  loss(params: Readonly<Record<string, tf.Tensor>>, tokens: tf.Tensor2D, options?: ForwardOptions): tf.Scalar;
+}
+
+/** Training mode applies the model's dropout, with masks drawn from `seed` (eval mode is the default). */
+export interface ForwardOptions {
+  readonly training?: boolean;
+  readonly seed?: number | string;
 }
 
 export interface CompiledModel {

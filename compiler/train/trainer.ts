@@ -1,13 +1,17 @@
 import * as tf from "@tensorflow/tfjs-core";
+import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
-import { makeNdArray } from "../io/ndarray.js";
-import { writeFileAtomic } from "../io/ndarray.js";
-import { encodeSafetensors } from "../io/safetensors.js";
-import { evalWindows, mulberry32, sampleWindows, type Corpus } from "./corpus.js";
+import { makeDiagnostic, type Diagnostic } from "../diagnostics/diagnostic.js";
+import { Diag } from "../diagnostics/messages.js";
+import { Adam, ADAM_DEFAULTS } from "./adam.js";
+import { writeCheckpoint, type Checkpoint, type CheckpointState, type HistoryRecord, type RunOptions } from "./checkpoint.js";
+import { evalWindows, type Corpus } from "./corpus.js";
+import { DataOrder } from "./data-order.js";
+import { TrainDiag } from "./diagnostics.js";
 import type { ModelModule } from "./model.js";
 
 export interface TrainOptions {
+  /** The step to stop after (a resumed run continues up to it). */
   readonly steps: number;
   readonly lr: number;
   readonly batch: number;
@@ -19,140 +23,198 @@ export interface TrainOptions {
   /** Checkpoint every this many steps (and after the last) when `outDir` is set; 0: only at the end. */
   readonly checkpointEvery: number;
   readonly outDir?: string;
+  /** How the corpus is named in the checkpoint (default: `corpus.path`). */
+  readonly corpusName?: string;
+  /** Continue this checkpoint (its options must be these; the CLI checks). */
+  readonly resume?: Checkpoint;
+  /** Start from these parameters (parameterSpecs order) instead of the seeded init. */
+  readonly initialParameters?: readonly Float32Array[];
   /** Called after every step (progress display). */
   readonly onStep?: (record: StepRecord, totalSteps: number) => void;
-  /** Polled between steps; true stops training after a final checkpoint (Ctrl-C). */
+  /** Polled between steps; true stops training after a checkpoint of the last completed step (Ctrl-C). */
   readonly shouldStop?: () => boolean;
 }
 
-export interface StepRecord {
-  readonly step: number;
-  readonly loss: number;
-  readonly evalLoss?: number;
-  readonly stepMs: number;
-  readonly tokensPerSecond: number;
-  readonly elapsedMs: number;
-}
+export type StepRecord = HistoryRecord;
 
 export interface TrainResult {
   readonly model: string;
+  /** Every step's record, those of a resumed checkpoint included. */
   readonly history: readonly StepRecord[];
   readonly finalLoss: number;
   readonly finalEvalLoss: number;
+  /** Training time of all the steps (resumed sessions included). */
   readonly elapsedMs: number;
+  /** The last completed step. */
   readonly stepsRun: number;
+  /** Stopped by `shouldStop` before `steps`. */
   readonly interrupted: boolean;
-  /** Tensors alive after each step (constant from the second step on: no leaks). */
+  /** Why training stopped early, other than an interruption (a non-finite loss, a failed checkpoint write). */
+  readonly failure?: Diagnostic;
+  /** The step of the newest checkpoint on disk after the run (written by it or resumed from), if any. */
+  readonly checkpointStep?: number;
+  /** Tensors alive after each step of this session (constant from the second step on: no leaks). */
   readonly tensorsAfterStep: readonly number[];
-  /** The trained parameters as float32 arrays, in parameterSpecs order. */
+  /** The parameters after the last completed step, float32, in parameterSpecs order. */
   readonly parameters: readonly (readonly [string, { shape: number[]; data: Float32Array }])[];
 }
 
-/** Writes `checkpoint.safetensors` then `checkpoint.json` (each atomically; the JSON names the step). */
-export function writeCheckpoint(dir: string, parameters: readonly (readonly [string, { shape: number[]; data: Float32Array }])[], state: Record<string, unknown>): void {
-  mkdirSync(dir, { recursive: true });
-  const bytes = encodeSafetensors(
-    parameters.map(([name, t]) => [name, makeNdArray("f32", t.shape, t.data)] as const),
-    { format: "mhc-tfjs", step: String(state["step"] ?? 0) },
-  );
-  const a = writeFileAtomic(join(dir, "checkpoint.safetensors"), bytes);
-  if (!a.ok) throw new Error(`cannot write ${join(dir, "checkpoint.safetensors")}: ${a.reason}`);
-  const b = writeFileAtomic(join(dir, "checkpoint.json"), new TextEncoder().encode(JSON.stringify(state, null, 2) + "\n"));
-  if (!b.ok) throw new Error(`cannot write ${join(dir, "checkpoint.json")}: ${b.reason}`);
+/** A hex SHA-256 of the corpus, so that a resumed run can tell it trains on the same text. */
+export function corpusDigest(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
 }
 
-function snapshot(specs: ModelModule["parameterSpecs"], vars: Record<string, tf.Variable>): [string, { shape: number[]; data: Float32Array }][] {
-  return specs.map((s) => {
-    const v = vars[s.name]!;
-    return [s.name, { shape: [...v.shape], data: v.dataSync() as Float32Array }];
-  });
-}
+/** Lets pending events (a SIGINT handler) run between steps: the steps themselves are synchronous. */
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * Trains a generated model with Adam on byte windows of the corpus (context + 1 bytes
- * per row: the model predicts bytes 1..context from 0..context-1). Deterministic for a
- * seed on a backend: the init, the batch order and the eval set depend only on it.
- * Every tensor it makes is disposed: `tf.memory().numTensors` is the same after every
- * step from the second (Adam's moments appear in the first).
+ * per row: the model predicts bytes 1..context from 0..context-1), in training mode
+ * (dropout, when the model has some, seeded by the seed and the step). Deterministic for
+ * a seed on a backend: the init, the batch order, the dropout masks and the eval set
+ * depend only on it, and a run resumed from a checkpoint continues exactly as the
+ * uninterrupted run would have. Every tensor it makes is disposed:
+ * `tf.memory().numTensors` is the same after every step from the second.
  */
 export async function trainModel(m: ModelModule, corpus: Corpus, options: TrainOptions): Promise<TrainResult> {
   const window = m.config.context + 1;
-  const random = mulberry32(options.seed * 2654435761 + 1);
-  const init = m.initParameters(options.seed);
+  const resume = options.resume;
+  const order = resume ? DataOrder.fromState(resume.state.dataOrder.state) : DataOrder.fromSeed(options.seed);
+  const start = resume?.parameters ?? options.initialParameters;
   const vars: Record<string, tf.Variable> = {};
-  for (const s of m.parameterSpecs) vars[s.name] = tf.variable(init[s.name]!, true);
-  tf.dispose(Object.values(init));
-  const varList = Object.values(vars);
-  const optimizer = tf.train.adam(options.lr);
+  if (start) {
+    m.parameterSpecs.forEach((s, i) => (vars[s.name] = tf.tidy(() => tf.variable(tf.tensor(start[i]!, [...s.shape], "float32"), true))));
+  } else {
+    const init = m.initParameters(options.seed);
+    for (const s of m.parameterSpecs) vars[s.name] = tf.variable(init[s.name]!, true);
+    tf.dispose(Object.values(init));
+  }
+  const varList = m.parameterSpecs.map((s) => vars[s.name]!);
+  const adamConfig = { lr: options.lr, ...ADAM_DEFAULTS };
+  const adam = new Adam(varList, adamConfig, resume?.adam);
   const evalSet = evalWindows(corpus.eval, options.evalWindows, window);
   const evalLoss = (): number => {
-    // In chunks of the training batch size (bounded memory).
+    // In chunks of the training batch size (bounded memory), in eval mode.
     let total = 0;
     for (let r = 0; r < evalSet.rows; r += options.batch) {
       const rows = Math.min(options.batch, evalSet.rows - r);
-      const value = tf.tidy(() => {
-        const tokens = tf.tensor2d(evalSet.data.subarray(r * window, (r + rows) * window), [rows, window], "int32");
-        return m.loss(vars, tokens);
-      });
+      const value = tf.tidy(() => m.loss(vars, tf.tensor2d(evalSet.data.subarray(r * window, (r + rows) * window), [rows, window], "int32")));
       total += value.dataSync()[0]! * rows;
       value.dispose();
     }
     return total / evalSet.rows;
   };
 
-  const history: StepRecord[] = [];
+  const runOptions: RunOptions = {
+    steps: options.steps,
+    lr: options.lr,
+    batch: options.batch,
+    seed: options.seed,
+    evalEvery: options.evalEvery,
+    evalWindows: options.evalWindows,
+    checkpointEvery: options.checkpointEvery,
+    context: m.config.context,
+    dropout: m.config.dropout,
+  };
+  const corpusRecord = { path: options.corpusName ?? corpus.path, bytes: corpus.bytes.length, sha256: resume?.state.corpus.sha256 ?? corpusDigest(corpus.bytes) };
+  const history: StepRecord[] = [...(resume?.state.history ?? [])];
   const tensorsAfterStep: number[] = [];
+  const priorMs = resume?.state.elapsedMs ?? 0;
   const started = performance.now();
-  const state = (step: number) => ({ format: "mhc-train-checkpoint", formatVersion: 1, model: m.model, step, seed: options.seed, lr: options.lr, batch: options.batch, history });
+  const elapsed = () => priorMs + performance.now() - started;
+  let completed = resume?.state.step ?? 0;
+  let checkpointStep: number | undefined = resume ? completed : undefined;
+  let failure: Diagnostic | undefined;
   let interrupted = false;
-  let step = 0;
+
+  const snapshot = () => varList.map((v) => (v.dataSync() as Float32Array).slice());
+  const saveCheckpoint = (): boolean => {
+    if (!options.outDir || checkpointStep === completed) return true;
+    mkdirSync(options.outDir, { recursive: true });
+    const state: Omit<CheckpointState, "files"> = {
+      format: "mhc-train-checkpoint",
+      formatVersion: 2,
+      model: m.model,
+      step: completed,
+      adam: { step: adam.step, ...adamConfig },
+      dataOrder: { generator: "mulberry32", state: order.state() },
+      options: runOptions,
+      corpus: corpusRecord,
+      elapsedMs: elapsed(),
+      history,
+    };
+    const written = writeCheckpoint(options.outDir, m.parameterSpecs, { state, parameters: snapshot(), adam: adam.state() });
+    if (!written.ok) {
+      failure = makeDiagnostic(Diag.CannotWrite, undefined, [written.path, written.reason], {
+        notes: [checkpointStep === undefined ? "no checkpoint of this run was written" : `the checkpoint of step ${checkpointStep} is still the valid one`],
+      });
+      return false;
+    }
+    checkpointStep = completed;
+    return true;
+  };
+
   try {
-    for (step = 1; step <= options.steps; step++) {
+    for (let step = completed + 1; step <= options.steps; step++) {
+      if (options.shouldStop?.()) {
+        interrupted = true;
+        break;
+      }
       const t0 = performance.now();
-      const batch = tf.tensor2d(sampleWindows(corpus.train, options.batch, window, random), [options.batch, window], "int32");
-      const cost = optimizer.minimize(() => m.loss(vars, batch), true, varList);
-      const loss = cost!.dataSync()[0]!;
-      cost!.dispose();
-      batch.dispose();
+      const batch = tf.tensor2d(order.windows(corpus.train, options.batch, window), [options.batch, window], "int32");
+      const { value, grads } = tf.variableGrads(() => m.loss(vars, batch, { training: true, seed: `${options.seed}:${step}` }), varList);
+      const loss = value.dataSync()[0]!;
+      if (!Number.isFinite(loss)) {
+        // Nothing of this step is kept: the parameters stay those of the last completed step.
+        tf.dispose([value, batch, Object.values(grads)]);
+        failure = makeDiagnostic(TrainDiag.LossNotFinite, undefined, [m.model, String(loss), step], {
+          notes: [checkpointStep === undefined ? "no checkpoint was written before it" : `the checkpoint of step ${checkpointStep} is intact`],
+          help: `try a smaller learning rate than --lr ${options.lr}`,
+        });
+        break;
+      }
+      adam.apply(varList.map((v) => grads[v.name]));
+      tf.dispose([value, batch, Object.values(grads)]);
       const stepMs = performance.now() - t0;
-      const last = step === options.steps || (options.shouldStop?.() ?? false);
-      const doEval = last || (options.evalEvery > 0 && step % options.evalEvery === 0);
+      completed = step;
+      const last = step === options.steps;
       const record: StepRecord = {
         step,
         loss,
-        ...(doEval ? { evalLoss: evalLoss() } : {}),
+        ...(last || (options.evalEvery > 0 && step % options.evalEvery === 0) ? { evalLoss: evalLoss() } : {}),
         stepMs,
         tokensPerSecond: (options.batch * m.config.context) / (stepMs / 1000),
-        elapsedMs: performance.now() - started,
+        elapsedMs: elapsed(),
       };
       history.push(record);
       tensorsAfterStep.push(tf.memory().numTensors);
       options.onStep?.(record, options.steps);
-      if (!Number.isFinite(loss)) throw new Error(`${m.model}: the loss became ${loss} at step ${step}; try a smaller --lr`);
-      if (options.outDir && (last || (options.checkpointEvery > 0 && step % options.checkpointEvery === 0))) {
-        writeCheckpoint(options.outDir, snapshot(m.parameterSpecs, vars), state(step));
+      if (last || (options.checkpointEvery > 0 && step % options.checkpointEvery === 0)) {
+        if (!saveCheckpoint()) break;
       }
-      if (last && step < options.steps) {
+      await yieldToEventLoop();
+      if (!last && options.shouldStop?.()) {
         interrupted = true;
         break;
       }
     }
-    const stepsRun = Math.min(step, options.steps);
-    const parameters = snapshot(m.parameterSpecs, vars);
+    if (interrupted) saveCheckpoint();
     const lastRecord = history[history.length - 1];
     return {
       model: m.model,
       history,
       finalLoss: lastRecord?.loss ?? NaN,
       finalEvalLoss: [...history].reverse().find((h) => h.evalLoss !== undefined)?.evalLoss ?? NaN,
-      elapsedMs: performance.now() - started,
-      stepsRun,
+      elapsedMs: elapsed(),
+      stepsRun: completed,
       interrupted,
+      ...(failure ? { failure } : {}),
+      ...(checkpointStep !== undefined ? { checkpointStep } : {}),
       tensorsAfterStep,
-      parameters,
+      parameters: m.parameterSpecs.map((s, i) => [s.name, { shape: [...s.shape], data: (varList[i]!.dataSync() as Float32Array).slice() }] as const),
     };
   } finally {
-    optimizer.dispose();
+    adam.dispose();
     tf.dispose(varList);
   }
 }

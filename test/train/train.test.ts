@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { checkFiles } from "../../compiler/driver.js";
@@ -90,15 +90,23 @@ describe("training", () => {
     const { dir, remove } = scratchDir("train-");
     try {
       const { out, io } = bufferIO();
-      const code = await trainCommand(FIXTURES, { model: "micro_hc", steps: 3, batch: 2, backend: "cpu", out: dir, evalEvery: 0 }, io);
+      const code = await trainCommand(FIXTURES, { model: "micro_hc", steps: 3, batch: 2, backend: "cpu", out: dir, evalEvery: 0, checkpointEvery: 2 }, io);
       expect(code, out.stderr).toBe(0);
       const log = JSON.parse(readFileSync(join(dir, "log.json"), "utf8"));
       expect(log.history).toHaveLength(3);
       expect(readFileSync(join(dir, "loss.svg"), "utf8")).toContain("<svg");
-      const ckpt = readSafetensors(join(dir, "checkpoint.safetensors"));
+      const state = JSON.parse(readFileSync(join(dir, "checkpoint.json"), "utf8"));
+      expect(state).toMatchObject({ format: "mhc-train-checkpoint", formatVersion: 2, model: "micro_hc", step: 3, files: { parameters: "checkpoint-000003.safetensors", optimizer: "optimizer-000003.safetensors" } });
+      expect(state.adam).toMatchObject({ step: 3, beta1: 0.9, beta2: 0.999 });
+      expect(Number.isInteger(state.dataOrder.state)).toBe(true);
+      const ckpt = readSafetensors(join(dir, state.files.parameters));
       expect(ckpt.ok).toBe(true);
       if (ckpt.ok) expect([...ckpt.value.tensors.keys()]).toContain("layers.0.1.conn.phi_res");
-      expect(JSON.parse(readFileSync(join(dir, "checkpoint.json"), "utf8")).step).toBe(3);
+      const adam = readSafetensors(join(dir, state.files.optimizer));
+      if (!adam.ok) throw new Error("optimizer file unreadable");
+      expect([...adam.value.tensors.keys()]).toContain("adam.v.layers.0.1.conn.phi_res");
+      // only the files of the newest checkpoint are kept
+      expect(readdirSync(dir).filter((f) => f.endsWith(".safetensors")).sort()).toEqual(["checkpoint-000003.safetensors", "optimizer-000003.safetensors"]);
     } finally {
       remove();
     }

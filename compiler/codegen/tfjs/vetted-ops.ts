@@ -30,6 +30,7 @@ export const VETTED_TF_OPS: readonly VettedOp[] = [
   op("eye", ["Reshape"]),
   op("fill", ["Fill"]),
   op("randomNormal", []),
+  op("randomUniform", []),
   // elementwise unary
   op("neg", ["Neg"], ["Neg"]),
   op("exp", ["Exp"], ["Multiply"]),
