@@ -110,19 +110,27 @@ export function runCli(argv: readonly string[], io: CliIO): ExitCode | Promise<E
     });
 
   cli
-    .command("run <file>", "Run one sublayer (identity F) with the reference interpreter")
+    .command("run <file>", "Run one sublayer (identity F) with the reference interpreter, or a whole model on tokens")
     .option("--connection <name>", "The connection to run")
     .option("--input <path>", "The residual X [T, n, C] as .npy")
-    .option("--weights <path>", "Parameters as .safetensors (phi_pre, ..., alpha, bias_pre, ...)")
-    .option("--out <path>", "Where to write Y [T, n, C] (.npy)")
+    .option("--model <name>", "Run this model instead: tokens in (--tokens or --text), logits out")
+    .option("--tokens <path>", "--model: token ids as an integer .npy, [T] or [B, T]")
+    .option("--text <text>", "--model: a text whose UTF-8 bytes are the token ids", { type: [String] })
+    .option("--weights <path>", "Parameters as .safetensors (the connection's or the model's documented names)")
+    .option("--out <path>", "Where to write Y [T, n, C], or the logits [T, vocab] / [B, T, vocab] (.npy)")
+    .option("--backend <name>", "--model: wasm (default), cpu, or tensorflow (needs @tensorflow/tfjs-node)")
+    .option("--reference", "--model: run the model's IR on the float64 interpreter (float64 logits)")
     .option("--coefficients <dir>", "Also write pre.npy, post.npy and res.npy (res[t, out, in])")
     .option("--set <name=value>", "A parameter of the connection (repeatable)")
     .option("--dtype <dtype>", "float64 (default) or float32 arithmetic")
     .option("--format <format>", "Diagnostics as human text or json", { default: "human" })
     .option("--color", "Force colour on (--no-color forces it off)")
     .example("  $ mhc run examples/tiny.mhc --connection mhc --input X.npy --weights W.safetensors --out Y.npy")
+    .example('  $ mhc run examples/tiny.mhc --model tiny_mhc --weights W.safetensors --text "Once upon" --out logits.npy')
     .action((file: string, options: RunOptions) => {
-      exitCode = runCommand(file, options, io);
+      const result = runCommand(file, options, io, argv);
+      if (typeof result === "number") exitCode = result;
+      else pending = result;
     });
 
   cli

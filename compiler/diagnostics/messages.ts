@@ -125,6 +125,9 @@ export const Diag = {
   BadSetting: def("MHC6014", "error", "cannot set `{0}`: {1}"),
   CorpusTooSmall: def("MHC6015", "error", "the corpus `{0}` has {1} bytes, too few for context {2}: at least {3} are needed"),
   CorpusNotUtf8: def("MHC6016", "error", "the corpus `{0}` is not valid UTF-8 (first bad byte at offset {1})"),
+  TokenOutOfVocabulary: def("MHC6017", "error", "token {0} at {1} of `{2}` is outside the vocabulary of `{3}` (0 to {4})"),
+  SequenceTooLong: def("MHC6018", "error", "`{0}` has {1} tokens per sequence, more than the context {2} of `{3}`"),
+  TokensNotIntegers: def("MHC6019", "error", "`{0}` holds {1} values, but token ids are integers"),
   // 6020-6029: training runs and their checkpoints
   TrainingInterrupted: def("MHC6020", "error", "training `{0}` was interrupted after step {1}"),
   BadCheckpoint: def("MHC6021", "error", "`{0}` is not a usable checkpoint: {1}"),

@@ -19,18 +19,17 @@ import { ConstraintChecker } from "../../sema/constraints.js";
 import * as P from "../../sema/poly.js";
 import { ExitCode, UsageError, type CliIO } from "../io.js";
 import { checkOrReport, failWith, parseSettings, reportDiagnostics, unknownSetting } from "./common.js";
+import { RUN_MODEL_USAGE, runModelCommand, type RunModelOptions } from "./run-model.js";
 
-export interface RunOptions {
+export interface RunOptions extends RunModelOptions {
   readonly connection?: string;
   readonly input?: string;
-  readonly weights?: string;
-  readonly out?: string;
   readonly coefficients?: string;
   readonly set?: unknown;
   readonly dtype?: string;
-  readonly format?: string;
-  readonly color?: boolean;
 }
+
+export const RUN_USAGE = `usage: mhc run FILE --connection NAME --input X.npy --weights W.safetensors --out Y.npy [--coefficients DIR] [--set k=v]...\n   or: ${RUN_MODEL_USAGE}`;
 
 /**
  * `mhc run FILE --connection NAME --input X.npy --weights W.safetensors --out Y.npy`:
@@ -38,9 +37,18 @@ export interface RunOptions {
  * interpreter (float64 maths; float32 or float64 inputs and weights).
  * `--coefficients DIR` also writes `pre.npy [T, n]`, `post.npy [T, n]` and
  * `res.npy [T, n, n]` (`res[t, out, in]`).
+ *
+ * With `--model NAME` it runs a whole model on tokens instead (`run-model.ts`).
  */
-export function runCommand(file: string | undefined, options: RunOptions, io: CliIO): ExitCode {
-  if (!file) throw new UsageError("usage: mhc run FILE --connection NAME --input X.npy --weights W.safetensors --out Y.npy");
+export function runCommand(file: string | undefined, options: RunOptions, io: CliIO, argv?: readonly string[]): ExitCode | Promise<ExitCode> {
+  if (!file) throw new UsageError(RUN_USAGE);
+  if (options.model !== undefined) {
+    const stray = (["connection", "input", "coefficients", "set", "dtype"] as const).find((flag) => options[flag] !== undefined);
+    if (stray) throw new UsageError(`\`--${stray}\` is for \`mhc run --connection\`, not \`--model\`; usage: ${RUN_MODEL_USAGE}`);
+    return runModelCommand(file, options, io, argv);
+  }
+  const stray = (["tokens", "text", "backend", "reference"] as const).find((flag) => options[flag] !== undefined);
+  if (stray) throw new UsageError(`\`--${stray}\` needs \`--model\`; usage: ${RUN_MODEL_USAGE}`);
   for (const flag of ["connection", "input", "weights", "out"] as const) if (!options[flag]) throw new UsageError(`\`mhc run\` needs \`--${flag}\``);
   const dtype = options.dtype ?? "float64";
   if (dtype !== "float64" && dtype !== "float32") throw new UsageError(`\`--dtype ${dtype}\`: expected \`float64\` or \`float32\``);
