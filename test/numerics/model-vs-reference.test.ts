@@ -33,8 +33,9 @@ import { compareModel, ModelLoader, randomParameters, randomTokens, relativeErro
  * heads, tied head, T = 1 and 7, batch 2), the models of examples/tiny.mhc at their real
  * size, and every other example model with its structure at a small size (`scaledDown`:
  * their real sizes, dim 768 to 4096 with 32k-129k vocabularies, are far beyond what a
- * float64 interpreter runs in a unit test). No compared model has dropout (the models'
- * forward and loss are called as in evaluation). cpu backend throughout, wasm for two cases.
+ * float64 interpreter runs in a unit test). Forward and loss are called in evaluation mode
+ * (their default), where dropout is off as in the reference; fx_lite has dropout 0.1 to
+ * keep it so. cpu backend throughout, wasm for two cases.
  */
 
 const FORWARD_TOLERANCE = 1e-4;
