@@ -8,6 +8,7 @@ import { explainCommand } from "./commands/explain.js";
 import { fmtCommand, type FmtOptions } from "./commands/fmt.js";
 import { labCommand, type LabCommandOptions } from "./commands/lab.js";
 import { runCommand, type RunOptions } from "./commands/run.js";
+import { verifyCommand, type VerifyOptions } from "./commands/verify.js";
 import { reportInternalError } from "./internal-error.js";
 import { ExitCode, UsageError, type CliIO } from "./io.js";
 import { version } from "./version.js";
@@ -160,6 +161,26 @@ export function runCli(argv: readonly string[], io: CliIO): ExitCode | Promise<E
     .example("  $ mhc lab examples/orthostochastic.mhc --constraint sinkhorn,unconstrained,orthostochastic")
     .action((files: string[], options: LabCommandOptions) => {
       pending = labCommand(files, options, io);
+    });
+
+  cli
+    .command("verify <file>", "GPU: run the compiled CUDA kernels on random inputs and compare with the float64 interpreter")
+    .option("--connection <name>", "The connection (default: every connection of the file)")
+    .option("--n <n>", "The stream count, for a connection that takes `n`")
+    .option("--shapes <list>", "Shapes as TxC, comma-separated (default 1x7168,7x100,16x4096,1023x96,256x4096)")
+    .option("--dtype <dtype>", "Residual dtype: bf16 or fp32 (default both)")
+    .option("--seed <seed>", "Random seed of the inputs (default 0)")
+    .option("--device <d>", "CUDA device ordinal (default 0)")
+    .option("--lib-dir <dir>", "A library built by `mhc compile --target cuda --build` (default: build and cache one)")
+    .option("--cache <dir>", "Where built libraries are cached (default .mhc-cache/cuda)")
+    .option("--arch <arch>", "The GPU architecture to build for (default sm_90a)")
+    .option("--json", "Print the results as one JSON record")
+    .option("--format <format>", "Diagnostics as human text or json", { default: "human" })
+    .option("--color", "Force colour on (--no-color forces it off)")
+    .example("  $ mhc verify examples/deepseek-v4-flash.mhc")
+    .example("  $ mhc verify examples/tiny.mhc --connection mhc --n 8 --shapes 7x100,1023x4096 --dtype bf16")
+    .action((file: string, options: VerifyOptions) => {
+      exitCode = verifyCommand(file, options, io);
     });
 
   cli.help();
