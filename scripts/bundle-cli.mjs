@@ -20,7 +20,7 @@ await build({
   define: { "import.meta.url": "__mhcModuleUrl" },
   banner: { js: "const __mhcModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   // Optional peers and native or heavy modules are resolved at run time, never bundled.
-  external: ["@tensorflow/*", "koffi", "prettier", "vega", "vega-lite", "esbuild"],
+  external: ["@tensorflow/*", "@viz-js/viz", "koffi", "prettier", "vega", "vega-lite", "esbuild"],
   // The bundle runs inside `vm.Script` (for the code cache), where `import()`
   // has no loader on Node 20: lazily loaded libraries come through `require`.
   supported: { "dynamic-import": false },

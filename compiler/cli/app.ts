@@ -6,6 +6,7 @@ import { initCommand, type InitOptions } from "./commands/init.js";
 import { trainCommand, type TrainCommandOptions } from "./commands/train.js";
 import { explainCommand } from "./commands/explain.js";
 import { fmtCommand, type FmtOptions } from "./commands/fmt.js";
+import { vizCommand, type VizOptions } from "./commands/viz.js";
 import { labCommand, type LabCommandOptions } from "./commands/lab.js";
 import { runCommand, type RunOptions } from "./commands/run.js";
 import { verifyCommand, type VerifyOptions } from "./commands/verify.js";
@@ -144,6 +145,21 @@ export function runCli(argv: readonly string[], io: CliIO): ExitCode | Promise<E
     .example("  $ mhc fmt --check model.mhc")
     .action((files: string[], options: FmtOptions) => {
       exitCode = fmtCommand(files, options, io);
+    });
+
+  cli
+    .command("viz <file>", "Draw a model, or a connection's fused kernels, as SVG (or Graphviz DOT)")
+    .option("--model <name>", "The model to draw (default: the file's first model)")
+    .option("--connection <name>", "Draw this connection's sublayer as the CUDA kernels run it")
+    .option("--set <name=value>", "An argument of the connection (repeatable)")
+    .option("--out <path>", "PICTURE.svg (default <name>.svg) or PICTURE.dot")
+    .option("--stdout", "Print the Graphviz DOT source instead of writing a file")
+    .option("--format <format>", "Diagnostics as human text or json", { default: "human" })
+    .option("--color", "Force colour on (--no-color forces it off)")
+    .example("  $ mhc viz examples/tiny.mhc --model tiny_mhc --out tiny_mhc.svg")
+    .example("  $ mhc viz examples/tiny.mhc --connection mhc --set n=8 --out mhc8.svg")
+    .action((file: string, options: VizOptions) => {
+      pending = vizCommand(file, options, io);
     });
 
   cli
