@@ -9,7 +9,10 @@ import { checkFiles, type CheckResult } from "../../compiler/driver.js";
 import { interpret } from "../../compiler/ir/interpret.js";
 import { makeTensor } from "../../compiler/ir/tensor.js";
 import { assertValidGraph } from "../../compiler/ir/verify.js";
+import { Builder } from "../../compiler/ir/builder.js";
+import { Graph } from "../../compiler/ir/graph.js";
 import { buildModelGraph, oneHot } from "../../compiler/lower/model-graph.js";
+import { attentionSoftmax, geluTanh, rotaryEmbedding } from "../../compiler/lower/model-ops.js";
 import { modelParameterSpecs } from "../../compiler/lower/model-parameters.js";
 import type { CheckedModel } from "../../compiler/sema/checked.js";
 import { ensureGradients } from "../../runtime/tfjs/backend.js";
@@ -200,6 +203,35 @@ describe("the model IR itself", () => {
     const both = run([[3, 1, 4], [1, 5, 9]]);
     expect(relativeError(both.subarray(0, 3 * model.vocab), run([[3, 1, 4]]))).toBeLessThan(1e-15);
     expect(relativeError(both.subarray(3 * model.vocab), run([[1, 5, 9]]))).toBeLessThan(1e-15);
+  });
+
+  it("has the pieces' textbook values: RoPE rotates pairs by p * base^(-2j/D) (relative positions only), GELU-tanh, causal softmax", () => {
+    const b = new Builder(new Graph(), { dtype: "f64" });
+    const [T, D] = [5, 6];
+    const x = b.input("x", [T, D]);
+    b.graph.output("rope", rotaryEmbedding(b, x, 10000));
+    b.graph.output("gelu", geluTanh(b, x));
+    b.graph.output("softmax", attentionSoftmax(b, b.input("s", [T, T]), true));
+    const odd = b.input("odd", [T, 3]);
+    b.graph.output("odd", rotaryEmbedding(b, odd, 10000));
+    // The same vector at every position: rotated dot products depend on p - p' only, norms are kept.
+    const v = [0.3, -1.2, 0.7, 2.0, -0.4, 1.1];
+    const out = interpret(b.graph, { x: makeTensor([T, D], Array.from({ length: T }, () => v).flat()), s: makeTensor([T, T], Array.from({ length: T * T }, (_, i) => i % 7)), odd: makeTensor([T, 3], Array.from({ length: 3 * T }, (_, i) => i)) });
+    const row = (p: number) => Array.from(out["rope"]!.data.subarray(p * D, (p + 1) * D));
+    const dot = (a: number[], c: number[]) => a.reduce((acc, ai, i) => acc + ai * c[i]!, 0);
+    expect(dot(row(1), row(0))).toBeCloseTo(dot(row(4), row(3)), 12);
+    expect(dot(row(3), row(3))).toBeCloseTo(dot(v, v), 12);
+    expect(row(0)).toEqual(v); // position 0: no rotation
+    // Pair (0, 3) at position 1 turns by angle 1 (j = 0).
+    expect(row(1)[0]).toBeCloseTo(v[0]! * Math.cos(1) - v[3]! * Math.sin(1), 14);
+    expect(row(1)[3]).toBeCloseTo(v[3]! * Math.cos(1) + v[0]! * Math.sin(1), 14);
+    expect(Array.from(out["odd"]!.data)).toEqual(Array.from({ length: 3 * T }, (_, i) => i));
+    expect(out["gelu"]!.data[3]).toBeCloseTo(0.5 * 2 * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (2 + 0.044715 * 8))), 14);
+    const probs = out["softmax"]!.data;
+    for (let i = 0; i < T; i++) {
+      expect(probs.subarray(i * T, (i + 1) * T).reduce((a, p) => a + p, 0)).toBeCloseTo(1, 14);
+      for (let j = i + 1; j < T; j++) expect(probs[i * T + j]).toBe(0);
+    }
   });
 
   it("rejects token counts beyond the context", () => {
