@@ -132,7 +132,7 @@ export const Diag = {
   TrainingInterrupted: def("MHC6020", "error", "training `{0}` was interrupted after step {1}"),
   BadCheckpoint: def("MHC6021", "error", "`{0}` is not a usable checkpoint: {1}"),
   CheckpointMismatch: def("MHC6022", "error", "cannot resume from `{0}`: {1}"),
-  LossNotFinite: def("MHC6023", "error", "the training loss of `{0}` became {1} at step {2}"),
+  TrainingDiverged: def("MHC6023", "error", "training `{0}` diverged at step {1}: {2}"),
   NoCheckpoint: def("MHC6024", "error", "`{0}` holds no checkpoint to resume"),
   // 6030-6049: the native runtime (mhc verify, mhc bench)
   CudaDriverMissing: def("MHC6030", "error", "no CUDA driver: cannot load libcuda"),

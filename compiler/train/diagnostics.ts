@@ -12,8 +12,8 @@ export const TrainDiag = {
   BadCheckpoint: Diag.BadCheckpoint,
   /** {0} the checkpoint directory, {1} why this run cannot continue it. */
   CheckpointMismatch: Diag.CheckpointMismatch,
-  /** {0} model, {1} the value (NaN, Infinity), {2} step. */
-  LossNotFinite: Diag.LossNotFinite,
+  /** {0} model, {1} step, {2} what is not finite (the loss, a parameter). */
+  TrainingDiverged: Diag.TrainingDiverged,
   /** {0} the directory. */
   NoCheckpoint: Diag.NoCheckpoint,
 } as const;

@@ -128,8 +128,20 @@ export async function trainModel(m: ModelModule, corpus: Corpus, options: TrainO
   let interrupted = false;
 
   const snapshot = () => varList.map((v) => (v.dataSync() as Float32Array).slice());
+  const diverged = (step: number, what: string): Diagnostic =>
+    makeDiagnostic(TrainDiag.TrainingDiverged, undefined, [m.model, step, what], {
+      notes: [checkpointStep === undefined ? "no checkpoint was written before it" : `the checkpoint of step ${checkpointStep} is intact`],
+      help: `try a smaller learning rate than --lr ${options.lr}`,
+    });
   const saveCheckpoint = (): boolean => {
     if (!options.outDir || checkpointStep === completed) return true;
+    const parameters = snapshot();
+    // A finite loss can still come with a non-finite update; such parameters are never saved.
+    const bad = parameters.findIndex((p) => p.some((v) => !Number.isFinite(v)));
+    if (bad >= 0) {
+      failure = diverged(completed, `\`${m.parameterSpecs[bad]!.name}\` is no longer finite`);
+      return false;
+    }
     mkdirSync(options.outDir, { recursive: true });
     const state: Omit<CheckpointState, "files"> = {
       format: "mhc-train-checkpoint",
@@ -143,7 +155,7 @@ export async function trainModel(m: ModelModule, corpus: Corpus, options: TrainO
       elapsedMs: elapsed(),
       history,
     };
-    const written = writeCheckpoint(options.outDir, m.parameterSpecs, { state, parameters: snapshot(), adam: adam.state() });
+    const written = writeCheckpoint(options.outDir, m.parameterSpecs, { state, parameters, adam: adam.state() });
     if (!written.ok) {
       failure = makeDiagnostic(Diag.CannotWrite, undefined, [written.path, written.reason], {
         notes: [checkpointStep === undefined ? "no checkpoint of this run was written" : `the checkpoint of step ${checkpointStep} is still the valid one`],
@@ -167,10 +179,7 @@ export async function trainModel(m: ModelModule, corpus: Corpus, options: TrainO
       if (!Number.isFinite(loss)) {
         // Nothing of this step is kept: the parameters stay those of the last completed step.
         tf.dispose([value, batch, Object.values(grads)]);
-        failure = makeDiagnostic(TrainDiag.LossNotFinite, undefined, [m.model, String(loss), step], {
-          notes: [checkpointStep === undefined ? "no checkpoint was written before it" : `the checkpoint of step ${checkpointStep} is intact`],
-          help: `try a smaller learning rate than --lr ${options.lr}`,
-        });
+        failure = diverged(step, `the loss is ${loss}`);
         break;
       }
       adam.apply(varList.map((v) => grads[v.name]));

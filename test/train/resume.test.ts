@@ -34,7 +34,7 @@ beforeAll(async () => {
   const loaded = loadCorpus(undefined, 16);
   if (!loaded.ok) throw new Error("corpus");
   corpus = loaded.corpus;
-});
+}, 60_000);
 afterAll(() => scratch?.remove());
 
 const OPTIONS = { lr: 3e-3, batch: 2, seed: 3, evalEvery: 0, evalWindows: 2, checkpointEvery: 0 } as const;

@@ -398,7 +398,7 @@ function silu(x: tf.Tensor2D): tf.Tensor2D {
 
 /** MLP on h [B * T, C]: act(h @ w_in) @ w_out, or swiglu: (silu(h @ w_gate) * (h @ w_in)) @ w_out. */
 function mlp(params: Parameters, prefix: string, h: tf.Tensor2D, act: "gelu" | "silu" | "swiglu" | "relu"): tf.Tensor2D {
-  const up = tf.matMul(h, param(params, prefix + "mlp.w_in") as tf.Tensor2D);
+  const up = tf.matMul(h, param(params, prefix + "mlp.w_in") as tf.Tensor2D) as tf.Tensor2D;
   const hidden =
     act === "swiglu"
       ? tf.mul(silu(tf.matMul(h, param(params, prefix + "mlp.w_gate") as tf.Tensor2D)), up)
@@ -429,7 +429,7 @@ function connectionParameters(params: Parameters, prefix: string, connection: Co
 function expand(params: Parameters, e: tf.Tensor2D): tf.Tensor3D {
   const rows = e.shape[0];
   const copies = tf.mul(tf.reshape(e, [rows, 1, C]), tf.fill([1, N, 1], 1, "float32")) as tf.Tensor3D;
-  return config.expand === "learned" ? tf.mul(copies, param(params, "expand.scale")) : copies;
+  return (config.expand as string) === "learned" ? tf.mul(copies, param(params, "expand.scale")) : copies;
 }
 
 /** collapse of x [B * T, n, C] to [B * T, C] (design.md §1). */
@@ -469,7 +469,7 @@ export function forward(params: Parameters, tokens: tf.Tensor2D, options?: Forwa
     const embed = param(params, "embed.weight") as tf.Tensor2D;
     // one-hot rows @ embedding: differentiable on every backend (GatherV2's gradient needs a kernel wasm lacks)
     const onehot = tf.cast(tf.oneHot(tf.reshape(tokens, [rows]) as tf.Tensor1D, V), "float32") as tf.Tensor2D;
-    let e = tf.matMul(onehot, embed);
+    let e = tf.matMul(onehot, embed) as tf.Tensor2D;
     if (drop) e = drop(e, "embed") as tf.Tensor2D;
     let x = expand(params, e);
     for (let l = 0; l < config.layers; l++) {

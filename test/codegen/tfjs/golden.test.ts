@@ -27,14 +27,21 @@ describe("tfjs goldens", () => {
     }
   });
 
+  it("match the committed model module of examples/my-constraint.mhc", async () => {
+    const output = await generateTfjs(checkExample(), { compilerVersion: COMPILER_VERSION, connections: [], models: "all" });
+    const models = output.files.filter((f) => f.path.endsWith(".model.ts"));
+    expect(models.map((f) => f.path)).toEqual(["my_constraint.model.ts"]);
+    for (const file of models) await expect(file.text).toMatchFileSnapshot(join("golden", `${file.path}.txt`));
+  });
+
   it("are deterministic: two compilations give byte-identical files", async () => {
     const [a, b] = [await generate(), await generate()];
     expect(a.files.map((f) => f.path)).toEqual(b.files.map((f) => f.path));
     a.files.forEach((f, i) => expect(f.text === b.files[i]!.text, f.path).toBe(true));
   });
 
-  it("typecheck under strict TypeScript (noUnusedLocals, exactOptionalPropertyTypes)", async () => {
-    const output = await generate();
+  it("typecheck under strict TypeScript (noUnusedLocals, exactOptionalPropertyTypes), model modules included", async () => {
+    const output = await generateTfjs(checkExample(), { compilerVersion: COMPILER_VERSION, connections: GOLDEN, models: "all" });
     const scratch = scratchDir("codegen-tfjs-typecheck-");
     try {
       const files = output.files.filter((f) => f.path.endsWith(".ts")).map((f) => {

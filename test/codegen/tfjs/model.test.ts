@@ -70,6 +70,36 @@ describe("tfjs model modules", () => {
     tf.dispose([tokens, ...Object.values(params)]);
   }, 30_000);
 
+  it("apply dropout in training mode only: deterministic per seed, absent in eval mode and at rate 0", async () => {
+    const tokens = tf.tensor2d(Array.from({ length: 2 * 9 }, (_, i) => (i * 29 + 3) % 256), [2, 9], "int32");
+    const values = (m: ModelModule, params: Record<string, tf.Tensor>, options?: { training?: boolean; seed?: number | string }) => {
+      const logits = m.forward(params, tokens, options);
+      const data = Array.from(logits.dataSync());
+      logits.dispose();
+      return data;
+    };
+    const dropped = await load(FIXTURES, "micro_dropout");
+    expect(dropped.config.dropout).toBe(0.25);
+    const params = dropped.initParameters(2);
+    const evalMode = values(dropped, params);
+    expect(values(dropped, params, { training: false, seed: 1 })).toEqual(evalMode);
+    const a = values(dropped, params, { training: true, seed: "1:1" });
+    expect(values(dropped, params, { training: true, seed: "1:1" })).toEqual(a);
+    expect(a).not.toEqual(evalMode);
+    expect(values(dropped, params, { training: true, seed: "1:2" })).not.toEqual(a);
+    // the training-mode backward dispatches only vetted kernels
+    const names = Object.keys(params);
+    const info = await tf.profile(() => tf.grads((...xs: tf.Tensor[]) => dropped.loss(Object.fromEntries(names.map((n, i) => [n, xs[i]!])), tokens, { training: true, seed: 3 }))(names.map((n) => params[n]!)));
+    const vetted = new Set([...vettedKernels(), ...PSEUDO_KERNELS]);
+    expect([...new Set(info.kernelNames)].filter((k) => !vetted.has(k))).toEqual([]);
+    tf.dispose(Object.values(params));
+    // rate 0: training mode computes exactly the eval forward
+    const plain = await load(FIXTURES, "micro_residual");
+    const p0 = plain.initParameters(2);
+    expect(values(plain, p0, { training: true, seed: 5 })).toEqual(values(plain, p0));
+    tf.dispose([tokens, ...Object.values(p0)]);
+  });
+
   it("matches an independent implementation of the residual model (gather, per-head loops, bandPart)", async () => {
     const m = await load(FIXTURES, "micro_residual");
     const params = m.initParameters(5);
