@@ -103,6 +103,7 @@ export const Diag = {
   UnusedLogits: def("MHC4011", "note", "`{0}` ignores its logits, so `{1}` gets no projection"),
   BadFieldValue: def("MHC4012", "error", "`{0}` expects {1}"),
   MissingBlock: def("MHC4013", "error", "model `{0}` has no `block`"),
+  StreamMismatch: def("MHC4016", "error", "this sublayer's connection has {0} streams, but the model's connection has {1}"),
 
   // 5xxx: targets and code generation
   TargetUnsupported: def("MHC5001", "error", "the {0} target cannot compile connection `{1}` yet: {2}"),

@@ -106,6 +106,20 @@ export class ModelChecker {
         sublayersOk = false;
         continue;
       }
+      // Every sublayer reads and writes the same residual streams.
+      const mine = P.constantValue(own.streams);
+      const model = connection ? P.constantValue(connection.streams) : undefined;
+      if (s.connection && connectionField && mine !== undefined && model !== undefined && mine !== model) {
+        bag.report(Diag.StreamMismatch, s.connection.span, [mine, model], {
+          label: `${mine} streams`,
+          secondary: [{ span: connectionField.value.span, message: `the model's streams: ${model}` }],
+          help: s.connection.args.some((a) => a.name?.name === "n")
+            ? `give this sublayer's connection ${model} streams: \`with ${s.connection.callee.name}(n = ${model})\``
+            : `give this sublayer a connection with ${model} streams`,
+        });
+        sublayersOk = false;
+        continue;
+      }
       sublayers.push({ kind: checked.kind, args: checked.args, connection: own, span: s.span });
     }
 
