@@ -10,6 +10,7 @@ import { vizCommand, type VizOptions } from "./commands/viz.js";
 import { labCommand, type LabCommandOptions } from "./commands/lab.js";
 import { runCommand, type RunOptions } from "./commands/run.js";
 import { verifyCommand, type VerifyOptions } from "./commands/verify.js";
+import { benchCommand, type BenchOptions } from "./commands/bench.js";
 import { reportInternalError } from "./internal-error.js";
 import { ExitCode, UsageError, type CliIO } from "./io.js";
 import { version } from "./version.js";
@@ -197,6 +198,29 @@ export function runCli(argv: readonly string[], io: CliIO): ExitCode | Promise<E
     .example("  $ mhc verify examples/tiny.mhc --connection mhc --n 8 --shapes 7x100,1023x4096 --dtype bf16")
     .action((file: string, options: VerifyOptions) => {
       exitCode = verifyCommand(file, options, io);
+    });
+
+  cli
+    .command("bench <file>", "GPU: time the compiled CUDA forward against the device's copy-bandwidth floor")
+    .option("--connection <name>", "The connection (default: every connection of the file)")
+    .option("--n <n>", "The stream count, for a connection that takes `n`")
+    .option("--tokens <T>", "Tokens (default 8192; a comma-separated list times each)")
+    .option("--hidden <C>", "Hidden size (default 4096; a comma-separated list times each)")
+    .option("--shapes <list>", "Shapes as TxC, comma-separated, instead of --tokens/--hidden")
+    .option("--dtype <dtype>", "Residual dtype: bf16 (default) or fp32")
+    .option("--iters <n>", "Timed calls per measurement (default 30)")
+    .option("--warmup <n>", "Untimed calls first (default 5)")
+    .option("--device <d>", "CUDA device ordinal (default 0)")
+    .option("--lib-dir <dir>", "A library built by `mhc compile --target cuda --build` (default: build and cache one)")
+    .option("--cache <dir>", "Where built libraries are cached (default .mhc-cache/cuda)")
+    .option("--arch <arch>", "The GPU architecture to build for (default sm_90a)")
+    .option("--json", "Print the results as one JSON record")
+    .option("--format <format>", "Diagnostics as human text or json", { default: "human" })
+    .option("--color", "Force colour on (--no-color forces it off)")
+    .example("  $ mhc bench examples/deepseek-v4-flash.mhc --tokens 8192 --hidden 4096")
+    .example("  $ mhc bench examples/tiny.mhc --connection mhc --n 4 --shapes 8192x7168,16x4096 --json")
+    .action((file: string, options: BenchOptions) => {
+      exitCode = benchCommand(file, options, io);
     });
 
   cli.help();

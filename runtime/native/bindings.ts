@@ -4,7 +4,7 @@ import { Diag } from "../../compiler/diagnostics/messages.js";
 import { NativeError, describeThrown } from "./errors.js";
 import { decodeResidual, elementBytes, hostArray, type ResidualDType } from "./host-data.js";
 import type { ArgValue, EntryPoint, KernelLibrary } from "./library.js";
-import { concreteShape, type ManifestArg } from "./manifest.js";
+import { concreteShape, type ManifestArg, type ManifestEntryPoint } from "./manifest.js";
 
 /** The scalar arguments ABI version 1 defines, besides pointers and the stream. */
 const KNOWN_SCALARS = new Set(["dtype", "T", "C", "workspace_bytes"]);
@@ -29,8 +29,8 @@ export interface BoundArray {
  * alone: shaped pointers, the workspace, the stream and the known scalars.
  * Entry points such as `workspace_size` (a host out-pointer) are called directly.
  */
-export function isLaunchable(entry: EntryPoint): boolean {
-  const args = entry.spec.args;
+export function isLaunchable(spec: ManifestEntryPoint): boolean {
+  const args = spec.args;
   return (
     args.some((a) => a.shape !== undefined) &&
     args.every((a) => (a.role === "input" || a.role === "output" ? a.shape !== undefined && a.ctype.includes("*") : a.role === "workspace" || a.role === "stream" || KNOWN_SCALARS.has(a.name)))

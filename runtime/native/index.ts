@@ -3,6 +3,7 @@
  * --build` from Node through koffi (design.md 4.2). See README.md here.
  */
 export { DeviceArena, withArena, type DeviceBuffer } from "./arena.js";
+export { ProblemBinding, isLaunchable, workspaceSize, type BoundArray, type ProblemSize } from "./bindings.js";
 export { measureCopyBandwidth, type CopyBandwidth } from "./bandwidth.js";
 export { CudaRuntime, type DevicePointer } from "./cudart.js";
 export { GpuSession, withGpu, formatCudaVersion, type DeviceInfo, type OpenOptions } from "./device.js";

@@ -58,19 +58,7 @@ export class KernelLibrary {
     readonly path: string,
     private readonly handle: NativeLibrary,
     private readonly describeCudaError: (error: number) => string,
-  ) {
-    for (const spec of manifest.entryPoints) {
-      let fn: NativeFunction;
-      try {
-        fn = handle.func(spec.name, "int", spec.args.map((a) => ffiType(a.ctype)));
-      } catch (error) {
-        throw new NativeError(Diag.LibraryUnloadable, [path, `entry point \`${spec.name}\`: ${describeThrown(error)}`], {
-          help: "rebuild the library from the same compiler version as its manifest.json",
-        });
-      }
-      this.bound.set(spec.name, new EntryPoint(spec, fn, this));
-    }
-  }
+  ) {}
 
   /** Loads `<dir>/lib<symbol>.so` as the manifest names it. */
   static open(dir: string, manifest: RuntimeManifest, describeCudaError: (error: number) => string): KernelLibrary {
@@ -87,10 +75,31 @@ export class KernelLibrary {
     return new KernelLibrary(manifest, path, handle, describeCudaError);
   }
 
-  /** `mhc_<symbol>_<suffix>`, or undefined when this library has no such entry point. */
+  /**
+   * `mhc_<symbol>_<suffix>`, or undefined when the manifest lists no such entry
+   * point. Bound on first use: a symbol the manifest lists but the library
+   * lacks is the coded "cannot load" error, and only for what is called.
+   */
   entry(suffix: string): EntryPoint | undefined {
     const spec = findEntryPoint(this.manifest, suffix);
-    return spec ? this.bound.get(spec.name) : undefined;
+    return spec ? this.bind(spec) : undefined;
+  }
+
+  /** Binds the entry point of `spec` (a member of the manifest's lists). */
+  bind(spec: ManifestEntryPoint): EntryPoint {
+    const known = this.bound.get(spec.name);
+    if (known) return known;
+    let fn: NativeFunction;
+    try {
+      fn = this.handle.func(spec.name, "int", spec.args.map((a) => ffiType(a.ctype)));
+    } catch (error) {
+      throw new NativeError(Diag.LibraryUnloadable, [this.path, `entry point \`${spec.name}\`: ${describeThrown(error)}`], {
+        help: "rebuild the library from the same compile as its manifest.json",
+      });
+    }
+    const entry = new EntryPoint(spec, fn, this);
+    this.bound.set(spec.name, entry);
+    return entry;
   }
 
   /** Like `entry`, for the entry points ABI version 1 always has. */
@@ -98,10 +107,6 @@ export class KernelLibrary {
     const found = this.entry(suffix);
     if (!found) throw new NativeError(Diag.BadManifest, [this.manifest.path, `no entry point \`mhc_${this.manifest.symbol}_${suffix}\``]);
     return found;
-  }
-
-  get entryPoints(): readonly EntryPoint[] {
-    return [...this.bound.values()];
   }
 
   /** The coded error for a status other than MHC_OK returned by `entry`. */

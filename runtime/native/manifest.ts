@@ -37,6 +37,8 @@ export interface RuntimeManifest {
   readonly n: number;
   readonly library: string;
   readonly entryPoints: readonly ManifestEntryPoint[];
+  /** The entry points of the `backward` section, when the library has one. */
+  readonly backwardEntryPoints: readonly ManifestEntryPoint[];
   readonly parameters: readonly { readonly name: string; readonly shape: readonly Dim[] }[];
   /** The bias each map starts from, by slot (`pre`, `post`, `res`), row-major. */
   readonly initialBias: Readonly<Record<string, readonly number[]>>;
@@ -85,7 +87,7 @@ export function parseManifest(json: unknown, path: string): RuntimeManifest {
   const files = record(m["files"]) ?? fail("no `files` object");
   const library = str(files["library"]) ?? fail("no `files.library`");
 
-  const entryPoints = (list(m["entryPoints"]) ?? fail("no `entryPoints` list")).map((raw, i): ManifestEntryPoint => {
+  const readEntryPoint = (raw: unknown, i: number): ManifestEntryPoint => {
     const ep = record(raw) ?? fail(`entry point ${i} is not an object`);
     const epName = str(ep["name"]) ?? fail(`entry point ${i} has no name`);
     const args = (list(ep["args"]) ?? fail(`\`${epName}\` has no \`args\` list`)).map((rawArg, j): ManifestArg => {
@@ -99,7 +101,9 @@ export function parseManifest(json: unknown, path: string): RuntimeManifest {
       return { name: argName, ctype, role: role as ArgRole, ...(dtype !== undefined ? { dtype } : {}), ...(shape ? { shape } : {}) };
     });
     return { name: epName, args };
-  });
+  };
+  const entryPoints = (list(m["entryPoints"]) ?? fail("no `entryPoints` list")).map(readEntryPoint);
+  const backwardEntryPoints = (list(record(m["backward"])?.["entryPoints"]) ?? []).map(readEntryPoint);
 
   const parameters = (list(m["parameters"]) ?? fail("no `parameters` list")).map((raw, i) => {
     const p = record(raw) ?? fail(`parameter ${i} is not an object`);
@@ -122,12 +126,13 @@ export function parseManifest(json: unknown, path: string): RuntimeManifest {
   const bf16 = dtypeCodes["MHC_DTYPE_BF16"];
   if (typeof f32 !== "number" || typeof bf16 !== "number") fail("`dtypes` lacks MHC_DTYPE_F32 or MHC_DTYPE_BF16");
 
-  return { path, abiVersion: abiVersion as number, symbol, connection: name, args, n: n as number, library, entryPoints, parameters, initialBias, statusCodes, dtypes: { f32: f32 as number, bf16: bf16 as number } };
+  return { path, abiVersion: abiVersion as number, symbol, connection: name, args, n: n as number, library, entryPoints, backwardEntryPoints, parameters, initialBias, statusCodes, dtypes: { f32: f32 as number, bf16: bf16 as number } };
 }
 
 /** The entry point `mhc_<symbol>_<suffix>`, if the manifest has it. */
 export function findEntryPoint(manifest: RuntimeManifest, suffix: string): ManifestEntryPoint | undefined {
-  return manifest.entryPoints.find((ep) => ep.name === `mhc_${manifest.symbol}_${suffix}`);
+  const name = `mhc_${manifest.symbol}_${suffix}`;
+  return manifest.entryPoints.find((ep) => ep.name === name) ?? manifest.backwardEntryPoints.find((ep) => ep.name === name);
 }
 
 /** A concrete shape for tokens `T` and hidden size `C` (`["T", 4, "C"]` -> `[T, 4, C]`, `"4*C"` -> 4C). */

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { CudaCodegenError, generateCuda } from "../../../codegen/cuda/index.js";
+import { CudaCodegenError, generateCuda, type CudaOutput } from "../../../codegen/cuda/index.js";
 import { makeDiagnostic, type Diagnostic } from "../../../diagnostics/diagnostic.js";
 import { Diag } from "../../../diagnostics/messages.js";
 import type { CheckResult } from "../../../driver.js";
@@ -43,21 +43,10 @@ export function nvccArguments(source: string, library: string, arch: string, run
  * succeeded, so the cache never holds a half-written library.
  */
 export function cachedLibrary(checked: CheckResult, conn: CheckedConnection, io: CliIO, options: BuildOptions): CachedLibrary | Diagnostic[] {
-  let output;
-  try {
-    output = generateCuda(checked, conn, { compilerVersion: version() });
-  } catch (error) {
-    if (error instanceof CudaCodegenError) return [makeDiagnostic(Diag.TargetUnsupported, undefined, ["CUDA", conn.name, error.message])];
-    throw error;
-  }
-  const symbol = output.plan.symbol;
-  const runtimeDir = join(packageRoot(), "runtime", "cuda");
-  const hash = createHash("sha256");
-  hash.update(`mhc-lang ${version()}\0arch ${options.arch}\0`);
-  for (const [name, text] of [...output.files].sort(([a], [b]) => (a < b ? -1 : 1))) hash.update(`${name}\0${text}\0`);
-  for (const file of listFiles(runtimeDir)) hash.update(`${relative(runtimeDir, file)}\0`).update(readFileSync(file));
-  const key = hash.digest("hex").slice(0, 16);
-  const dir = join(options.cacheDir, `${symbol}-${key}`);
+  const entry = cacheEntry(checked, conn, options);
+  if (Array.isArray(entry)) return entry;
+  const { output, dir, symbol } = entry;
+  const runtimeDir = runtimeHeaders();
   const library = `lib${symbol}.so`;
   if (existsSync(join(dir, library)) && existsSync(join(dir, "manifest.json"))) return { dir, symbol, reused: true };
 
@@ -92,6 +81,33 @@ export function cachedLibrary(checked: CheckResult, conn: CheckedConnection, io:
     return [makeDiagnostic(Diag.CannotWrite, undefined, [dir, describeError(error)])];
   }
   return { dir, symbol, reused: false, buildSeconds };
+}
+
+/** The generated files of `conn` and the cache folder an identical build lives in. */
+export function cacheEntry(checked: CheckResult, conn: CheckedConnection, options: BuildOptions): { output: CudaOutput; dir: string; symbol: string; key: string } | Diagnostic[] {
+  let output: CudaOutput;
+  try {
+    output = generateCuda(checked, conn, { compilerVersion: version() });
+  } catch (error) {
+    if (error instanceof CudaCodegenError) return [makeDiagnostic(Diag.TargetUnsupported, undefined, ["CUDA", conn.name, error.message])];
+    throw error;
+  }
+  const symbol = output.plan.symbol;
+  const key = buildKey(output.files, options.arch, runtimeHeaders());
+  return { output, dir: join(options.cacheDir, `${symbol}-${key}`), symbol, key };
+}
+
+/** 16 hex digits of a hash of everything a build depends on. */
+export function buildKey(files: ReadonlyMap<string, string>, arch: string, runtimeDir: string): string {
+  const hash = createHash("sha256");
+  hash.update(`mhc-lang ${version()}\0arch ${arch}\0`);
+  for (const [name, text] of [...files].sort(([a], [b]) => (a < b ? -1 : 1))) hash.update(`${name}\0${text}\0`);
+  for (const file of listFiles(runtimeDir)) hash.update(`${relative(runtimeDir, file)}\0`).update(readFileSync(file));
+  return hash.digest("hex").slice(0, 16);
+}
+
+function runtimeHeaders(): string {
+  return join(packageRoot(), "runtime", "cuda");
 }
 
 function listFiles(dir: string): string[] {

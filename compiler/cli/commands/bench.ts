@@ -1,0 +1,208 @@
+import { join } from "node:path";
+import type { Diagnostic } from "../../diagnostics/diagnostic.js";
+import type { CheckResult } from "../../driver.js";
+import { GpuSession, type DeviceInfo } from "../../../runtime/native/device.js";
+import type { ResidualDType } from "../../../runtime/native/host-data.js";
+import { KernelLibrary } from "../../../runtime/native/library.js";
+import { readManifest } from "../../../runtime/native/manifest.js";
+import { ExitCode, UsageError, type CliIO } from "../io.js";
+import { version } from "../version.js";
+import { checkOrReport, failWith } from "./common.js";
+import { benchShape, measureLaunchOverhead, type LaunchOverhead, type ShapeTiming } from "./native/bench-run.js";
+import { benchShapes, dtypeLabel, nonNegativeInteger, parseDtypes, positiveInteger, type Shape } from "./native/options.js";
+import { Progress, describeDevice, nativeDiagnostic } from "./native/report.js";
+import { libraryFor, planTargets, type LibraryFlags, type Target } from "./native/targets.js";
+
+export interface BenchOptions {
+  readonly connection?: string;
+  readonly n?: unknown;
+  readonly tokens?: unknown;
+  readonly hidden?: unknown;
+  readonly shapes?: unknown;
+  readonly dtype?: unknown;
+  readonly iters?: unknown;
+  readonly warmup?: unknown;
+  readonly device?: unknown;
+  readonly libDir?: string;
+  readonly cache?: string;
+  readonly arch?: string;
+  readonly json?: boolean;
+  readonly format?: string;
+  readonly color?: boolean;
+}
+
+export const BENCH_USAGE = "usage: mhc bench FILE [--connection NAME] [--n N] [--tokens T] [--hidden C] [--shapes TxC,...] [--dtype bf16|fp32] [--iters N] [--warmup N] [--json]";
+/** The default problem: a prefill of 8192 tokens at hidden size 4096 (DeepSeek-V4-Flash's). */
+export const BENCH_DEFAULT_SHAPE: Shape = { T: 8192, C: 4096 };
+
+interface Settings {
+  readonly shapes: readonly Shape[];
+  readonly dtype: ResidualDType;
+  readonly iterations: number;
+  readonly warmup: number;
+  readonly device: number;
+  readonly flags: LibraryFlags;
+}
+
+interface ConnectionBench {
+  readonly connection: string;
+  readonly symbol: string;
+  readonly n: number;
+  readonly library: string;
+  readonly reused: boolean;
+  readonly buildSeconds?: number;
+  readonly shapes: readonly ShapeTiming[];
+  readonly launch: LaunchOverhead;
+  /** Entry points of the manifest the runtime timed besides the forward, or why none. */
+  readonly backward: string;
+}
+
+/**
+ * `mhc bench FILE`: times each connection's compiled forward (pre, post, and
+ * pre then post) with CUDA events, warm-up and repetitions, measures the
+ * device's copy bandwidth in the same run, and prints the time, the achieved
+ * bandwidth and the ratio to the copy-bandwidth floor (the byte model of
+ * scripts/gpu/bench_forward.py), plus the runtime's own cost per launch;
+ * `--json` prints the same as one JSON record.
+ */
+export function benchCommand(file: string | undefined, options: BenchOptions, io: CliIO): ExitCode {
+  if (!file) throw new UsageError(BENCH_USAGE);
+  const settings = parseSettings(options);
+  const fail = (d: Diagnostic[]) => failWith(d, file, io, { ...options, verb: "benchmark" } as { format?: string; color?: boolean });
+  const checked = checkOrReport(file, io, options);
+  if (typeof checked === "number") return checked;
+  const planned = planTargets(checked, file, io, settings.flags);
+  if ("diagnostics" in planned) return fail(planned.diagnostics);
+
+  let session: GpuSession;
+  try {
+    session = GpuSession.open({ env: io.env, device: settings.device });
+  } catch (error) {
+    return fail([nativeDiagnostic(error)]);
+  }
+  const progress = new Progress(io.stderr);
+  const benches: ConnectionBench[] = [];
+  let problems: Diagnostic[] = [];
+  try {
+    if (!options.json) io.stdout.write(`device: ${describeDevice(session.device)}\n`);
+    for (const target of planned.targets) {
+      const outcome = benchTarget(checked, target, session, settings, io, progress);
+      progress.clear();
+      if ("diagnostics" in outcome) {
+        problems = outcome.diagnostics;
+        break;
+      }
+      benches.push(outcome);
+      if (!options.json) io.stdout.write(formatBench(outcome, settings));
+    }
+  } finally {
+    progress.clear();
+    try {
+      session.close();
+    } catch (error) {
+      if (problems.length === 0) problems = [nativeDiagnostic(error)];
+    }
+  }
+  if (problems.length > 0) return fail(problems);
+  if (options.json) io.stdout.write(JSON.stringify(jsonRecord(file, session.device, settings, benches), null, 1) + "\n");
+  return ExitCode.Ok;
+}
+
+function parseSettings(options: BenchOptions): Settings {
+  const n = options.n === undefined ? undefined : positiveInteger("n", options.n, 4, 16);
+  const dtypes = parseDtypes(options.dtype, ["bf16"]);
+  if (dtypes.length !== 1) throw new UsageError("`mhc bench` times one residual dtype at a time: `--dtype bf16` or `--dtype fp32`");
+  return {
+    shapes: benchShapes(options, BENCH_DEFAULT_SHAPE),
+    dtype: dtypes[0] as ResidualDType,
+    iterations: positiveInteger("iters", options.iters, 30, 100_000),
+    warmup: nonNegativeInteger("warmup", options.warmup, 5, 100_000),
+    device: nonNegativeInteger("device", options.device, 0, 1023),
+    flags: {
+      ...(options.connection !== undefined ? { connection: String(options.connection) } : {}),
+      ...(n !== undefined ? { n } : {}),
+      ...(options.libDir !== undefined ? { libDir: String(options.libDir) } : {}),
+      ...(options.cache !== undefined ? { cache: String(options.cache) } : {}),
+      ...(options.arch !== undefined ? { arch: String(options.arch) } : {}),
+    },
+  };
+}
+
+function benchTarget(checked: CheckResult, target: Target, session: GpuSession, settings: Settings, io: CliIO, progress: Progress): ConnectionBench | { diagnostics: Diagnostic[] } {
+  const built = libraryFor(checked, target, io, settings.flags);
+  if (Array.isArray(built)) return { diagnostics: built };
+  let library: KernelLibrary;
+  try {
+    library = KernelLibrary.open(built.dir, readManifest(join(built.dir, "manifest.json")), (e) => session.runtime.describe(e));
+  } catch (error) {
+    return { diagnostics: [nativeDiagnostic(error)] };
+  }
+  try {
+    const shapes: ShapeTiming[] = [];
+    for (const [i, { T, C }] of settings.shapes.entries()) {
+      progress.update(`[${i + 1}/${settings.shapes.length}] ${target.conn.name} T=${T} C=${C} ${dtypeLabel(settings.dtype)}: timing ...`);
+      shapes.push(benchShape(session, library, { T, C, dtype: settings.dtype }, { warmup: settings.warmup, iterations: settings.iterations }));
+    }
+    progress.update(`${target.conn.name}: launch overhead ...`);
+    const launch = measureLaunchOverhead(session, library, settings.shapes[0]?.C ?? BENCH_DEFAULT_SHAPE.C, settings.dtype);
+    const extra = Object.keys(shapes[0]?.timings ?? {}).filter((k) => !["pre", "post", "forward"].includes(k));
+    const backwardListed = library.manifest.backwardEntryPoints.length;
+    const backward = extra.length > 0 ? `timed: ${extra.join(", ")}` : backwardListed > 0 ? `${backwardListed} backward entry point(s) in the manifest, not timed: they need state from the forward (saved statistics, their own workspace) that the manifest does not describe by shape` : "not in the manifest";
+    return {
+      connection: target.conn.name,
+      symbol: library.manifest.symbol,
+      n: library.manifest.n,
+      library: library.path,
+      reused: built.reused,
+      ...(built.buildSeconds !== undefined ? { buildSeconds: built.buildSeconds } : {}),
+      shapes,
+      launch,
+      backward,
+    };
+  } catch (error) {
+    return { diagnostics: [nativeDiagnostic(error)] };
+  } finally {
+    library.close();
+  }
+}
+
+const ms = (v: number) => `${v.toFixed(3)} ms`;
+const tbps = (v: number) => (v >= 1e11 ? `${(v / 1e12).toFixed(2)} TB/s` : `${(v / 1e9).toFixed(1)} GB/s`);
+const mb = (v: number) => `${(v / 1e6).toFixed(1)} MB`;
+
+function formatBench(b: ConnectionBench, settings: Settings): string {
+  const lines = [
+    `library: ${b.library} (${b.reused ? "up to date, reused" : `built in ${(b.buildSeconds ?? 0).toFixed(1)} s`})`,
+    `${b.connection} (n = ${b.n}), ${dtypeLabel(settings.dtype)} residual; CUDA events around each call, median of ${settings.iterations} after ${settings.warmup} warm-up calls`,
+  ];
+  for (const s of b.shapes) {
+    const t = s.timings;
+    const fwd = t["forward"]!.median;
+    lines.push("");
+    lines.push(`T=${s.T} C=${s.C}: pre ${ms(t["pre"]!.median)}, post ${ms(t["post"]!.median)}, pre+post ${ms(fwd)} (min ${ms(t["forward"]!.min)}; ${s.inputSets} input set(s))`);
+    for (const [name, stats] of Object.entries(t)) if (!["pre", "post", "forward"].includes(name)) lines.push(`  ${name} ${ms(stats.median)}`);
+    lines.push(`  copy bandwidth ${tbps(s.copy.bytesPerSecond)} (device-to-device copy of ${mb(s.copy.bytes)}, median ${ms(s.copy.time.median)})`);
+    lines.push(`  floor_3pass ${ms(s.floor3Ms)} (${mb(s.bytes.threePass)}): pre+post is ${(fwd / s.floor3Ms).toFixed(2)}x the floor, ${((100 * s.floor3Ms) / fwd).toFixed(0)}% of floor speed, ${tbps(s.achievedBytesPerSecond)} achieved`);
+    lines.push(`  floor_2pass ${ms(s.floor2Ms)} (${mb(s.bytes.twoPass)}): ${(fwd / s.floor2Ms).toFixed(2)}x`);
+  }
+  const l = b.launch;
+  lines.push("");
+  lines.push(`backward: ${b.backward}`);
+  lines.push(`launch overhead from Node (T = 1, C = ${l.C}, ${l.calls} calls back to back): FFI call ${l.ffiNoArgumentsUs.toFixed(2)} us without arguments, ${l.ffiPostNoWorkUs.toFixed(2)} us for post with all its arguments and no work`);
+  lines.push(`  host time per call: pre ${l.hostPreUs.toFixed(2)} us, post ${l.hostPostUs.toFixed(2)} us; device time per call: pre ${l.devicePreUs.toFixed(2)} us, post ${l.devicePostUs.toFixed(2)} us`);
+  return lines.join("\n") + "\n";
+}
+
+function jsonRecord(file: string, device: DeviceInfo, settings: Settings, benches: readonly ConnectionBench[]): object {
+  return {
+    format: "mhc-bench",
+    formatVersion: 1,
+    compiler: `mhc-lang ${version()}`,
+    date: new Date().toISOString(),
+    file,
+    device,
+    dtype: dtypeLabel(settings.dtype),
+    method: `CUDA events around each call, median of ${settings.iterations} after ${settings.warmup} warm-up calls; input sets rotated over 2x L2; copy bandwidth = 2 x bytes / median time of a device-to-device cudaMemcpyAsync; floors as scripts/gpu/bench_forward.py`,
+    connections: benches,
+  };
+}
