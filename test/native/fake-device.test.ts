@@ -113,7 +113,7 @@ describe.runIf(cc !== undefined)("mhc verify and mhc bench on a host double of t
     expect([shape.T, shape.C, shape.n]).toEqual([4, 96, 4]);
     // bf16: T C e (4n + 2) + phi = 4 * 96 * 2 * 18 + 4 * 96 * 24 * 4
     expect(shape.bytes).toMatchObject({ threePass: 13824 + 36864, twoPass: 4 * 96 * 2 * 14 + 36864 });
-    expect(Object.keys(shape.timings)).toEqual(["pre", "post", "forward"]);
+    expect(Object.keys(shape.timings)).toEqual(["pre", "post", "forward", "forwardBackToBack"]);
     expect(shape.timings["forward"]!.samples).toBe(3);
     expect(shape.inputSets).toBe(64);
     expect(record.connections[0]!.backward).toBe("not in the manifest");

@@ -21,7 +21,11 @@ export interface ShapeTiming {
   readonly n: number;
   readonly dtype: ResidualDType;
   readonly inputSets: number;
-  /** Device time per call (CUDA events, one pair per call), by entry point, plus `forward` = pre then post. */
+  /**
+   * Device time per call (CUDA events, one pair per call), by entry point, plus
+   * `forward` = pre then post, and `forwardBackToBack` = pre then post repeated
+   * with one event pair around all calls, divided by the calls.
+   */
   readonly timings: Record<string, TimingStats>;
   readonly copy: CopyBandwidth;
   readonly bytes: FloorBytes;
@@ -83,6 +87,20 @@ export function benchShape(session: GpuSession, library: KernelLibrary, size: { 
       },
       settings,
     );
+    // The same calls back to back, one event pair around all of them: device time
+    // per call without the host's gap between calls (which per-call events include
+    // and which dominates tiny shapes).
+    const forwardLoop = timeWithEvents(
+      session,
+      () => {
+        for (let i = 0; i < settings.iterations; i++) {
+          pre.check((preCalls[i % sets] as () => number)());
+          post.check((postCalls[i % sets] as () => number)());
+        }
+      },
+      { warmup: 1, iterations: 3 },
+    );
+    out["forwardBackToBack"] = { ...forwardLoop, median: forwardLoop.median / settings.iterations, min: forwardLoop.min / settings.iterations, max: forwardLoop.max / settings.iterations };
     for (const entry of others) out[shortName(library, entry)] = timed(entry);
     return { out, workspaceBytes: bindings[0]?.workspaceBytes ?? 0 };
   });
