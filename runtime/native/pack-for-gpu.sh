@@ -32,9 +32,13 @@ copy node_modules/koffi
 rm -rf "$stage/node_modules/koffi/doc" "$stage/node_modules/koffi/vendor"
 copy node_modules/@koromix/koffi-linux-x64
 rm -rf "$stage/node_modules/@koromix/koffi-linux-x64/musl_x64"
-copy node_modules/@tensorflow/tfjs-core/package.json node_modules/@tensorflow/tfjs-core/dist/tf-core.node.js node_modules/@tensorflow/tfjs-core/LICENSE
+copy node_modules/@tensorflow/tfjs-core/package.json node_modules/@tensorflow/tfjs-core/dist/tf-core.node.js
 for m in seedrandom long node-fetch whatwg-url tr46 webidl-conversions; do [ -d "node_modules/$m" ] && copy "node_modules/$m"; done
 
 tar -C "$stage" -cJf "$dest/mhc.tar.xz" .
-xz -c "$(command -v node)" > "$dest/node.xz"
+node_bin="$(command -v node)"
+# Compressing node takes minutes: keep a node.xz made from this same binary.
+if [ ! -f "$dest/node.xz" ] || [ "$node_bin" -nt "$dest/node.xz" ]; then
+  xz -c "$node_bin" > "$dest/node.xz.tmp" && mv "$dest/node.xz.tmp" "$dest/node.xz"
+fi
 du -ch "$dest/mhc.tar.xz" "$dest/node.xz" | tail -n 1
