@@ -29,8 +29,8 @@ export interface CompiledModel {
 }
 
 /** Generates a model's TypeScript modules and loads them in this process (same tfjs instance). */
-export async function compileModel(result: CheckResult, model: CheckedModel, compilerVersion: string): Promise<CompiledModel> {
-  const { plan, files } = await generateModelModules(result, model, { compilerVersion });
+export async function compileModel(result: CheckResult, model: CheckedModel, compilerVersion: string, options: { customGradients?: boolean } = {}): Promise<CompiledModel> {
+  const { plan, files } = await generateModelModules(result, model, { compilerVersion, ...options });
   const modules = await loadGeneratedModules(files);
   const module = modules.get(plan.file) as unknown as ModelModule;
   const parameterCount = plan.parameters.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);

@@ -10,7 +10,8 @@ import { PRELUDE_DISPLAY_PATH } from "../../sema/program.js";
 import type { SourceSet } from "../../source/source-set.js";
 import type { Span } from "../../source/span.js";
 import type { ConnectionInfo } from "./connection-info.js";
-import { emitNodes, ModuleData } from "./emit-graph.js";
+import { coefficientRegion, customGradientHelper } from "./custom-gradients.js";
+import { emitNodes, ModuleData, type FusedCall } from "./emit-graph.js";
 import { jsDim, jsNumber } from "./templates.js";
 
 /** Standard deviation of the normal initialisation of `phi_*` (the paper gives none; GPT-2's 0.02). */
@@ -29,6 +30,8 @@ export interface ModuleContext {
   readonly compilerVersion: string;
   /** Where the connection is declared, as location comments show it (`std.mhc`). */
   readonly declaredIn: string;
+  /** Wrap each map's coefficient computation in a `tf.customGrad` (default true; see `custom-gradients.ts`). */
+  readonly customGradients?: boolean;
 }
 
 /** A source file as generated code names it: relative to the compiled file's directory, the prelude as `std.mhc`. */
@@ -64,6 +67,34 @@ const shapeLiteral = (shape: readonly Dim[]): string => `[${shape.map(jsDim).joi
 const quote = (s: string): string => JSON.stringify(s);
 
 /**
+ * The `tf.customGrad` call replacing each map's coefficient computation (H_pre, H_post,
+ * H_res), where one can be made (`custom-gradients.ts`).
+ */
+function coefficientCalls(info: ConnectionInfo, graph: Graph, data: ModuleData, locate: (span: Span) => string | undefined, unspannedLabel: string): Map<Node, FusedCall> {
+  const outputs = graph.outputs.map((o) => o.node);
+  const calls = new Map<Node, FusedCall>();
+  for (const slot of ["pre", "post", "res"] as const) {
+    const root = output(graph, `H_${slot}`);
+    if (calls.has(root) || root.op === "input" || root.inputs.length === 0) continue;
+    const region = coefficientRegion(outputs, root);
+    if ([...calls.keys()].some((other) => region.nodes.has(other))) continue;
+    const m = info.maps[slot];
+    const args = m.args.map(([k, v]) => `${k} = ${String(v)}`).join(", ");
+    const name = `${slot}Coefficients`;
+    const helper = customGradientHelper({
+      region,
+      name,
+      summary: `\`H_${slot}\` (${m.mode} ${m.constraint}(${args})) from its inputs`,
+      data,
+      locate,
+      unspannedLabel,
+    });
+    if (helper) calls.set(root, { inputs: region.inputs, call: helper.call, comment: `H_${slot} = ${m.constraint}(...) of the ${slot} logits: one tape node (${name})` });
+  }
+  return calls;
+}
+
+/**
  * The TypeScript source of one connection's module (unformatted; `prettier` formats it).
  * Exports: `connection`, `n`, the parameter specs and shapes, `initParameters(C, seed)`,
  * `sublayer(params, x, f)`, `pre(params, x)` and `post(params, x, f, state)`.
@@ -84,23 +115,26 @@ export function connectionModuleSource(ctx: ModuleContext): string {
   if (x) inputs.set(x, "x");
   for (const [name, node] of paramNodes) if (node) inputs.set(node, name);
 
+  // Each map's coefficients as one tape node, with the backward from the IR's autodiff.
+  const fused = ctx.customGradients === false ? undefined : coefficientCalls(info, graph, data, locate, unspannedLabel);
+
   // `pre`: everything the coefficients need. `post`: what `y` needs beyond them, given
   // the state (`H_post`, `H_res`, ...) instead of recomputing it.
-  const preBody = emitNodes({ roots: coefficients.map(([, n]) => n), given: inputs, data, locate, unspannedLabel });
+  const preBody = emitNodes({ roots: coefficients.map(([, n]) => n), given: inputs, data, locate, unspannedLabel, ...(fused ? { fused } : {}) });
   const state = new Map<Node, string>(inputs);
   for (const [name, node] of coefficients) if (!state.has(node)) state.set(node, `state.${name}`);
   const fName = "fu";
   const withF = (given: Map<Node, string>, name: string): Map<Node, string> => (f ? new Map(given).set(f, name) : given);
-  const postBody = emitNodes({ roots: [y], given: withF(state, "f"), data, locate, unspannedLabel });
+  const postBody = emitNodes({ roots: [y], given: withF(state, "f"), data, locate, unspannedLabel, ...(fused ? { fused } : {}) });
   // Values of `pre` that `post` computes again; views of the state (reshape, slice, ...) cost nothing.
   const recomputed = postBody.computed.filter((n) => reachable(coefficients.map(([, c]) => c)).has(n) && !hasTrait(n.op, "movement"));
   const stateUsed = coefficients.filter(([, node]) => postBody.names.get(node)?.startsWith("state.") && reachable([y]).has(node)).map(([name]) => name);
   // `sublayer`: pre, then F(u), then post with the coefficients already named.
   const afterPre = withF(new Map(preBody.names), fName);
-  const sublayerPost = emitNodes({ roots: [y], given: afterPre, data, locate, unspannedLabel });
+  const sublayerPost = emitNodes({ roots: [y], given: afterPre, data, locate, unspannedLabel, ...(fused ? { fused } : {}) });
 
-  const usedParams = (bodies: readonly { computed: readonly Node[] }[]) => {
-    const used = new Set(bodies.flatMap((b) => b.computed.flatMap((n) => n.inputs)));
+  const usedParams = (bodies: readonly { referenced: readonly Node[] }[]) => {
+    const used = new Set(bodies.flatMap((b) => b.referenced));
     return paramNodes.filter(([, node]) => node && used.has(node)).map(([name]) => name);
   };
   const destructure = (names: readonly string[]) => (names.length > 0 ? [`const { ${names.join(", ")} } = params;`] : []);

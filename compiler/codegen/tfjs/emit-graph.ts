@@ -1,6 +1,6 @@
 import { IrError } from "../../ir/errors.js";
 import type { Node } from "../../ir/node.js";
-import type { Shape } from "../../ir/shape.js";
+import { shapesEqual, type Shape } from "../../ir/shape.js";
 import type { Span } from "../../source/span.js";
 import { jsDim, jsNumber, TFJS_TEMPLATES, type TemplateContext } from "./templates.js";
 
@@ -60,6 +60,29 @@ export interface EmitRequest {
   readonly locate: (span: Span) => string | undefined;
   /** The comment above lines whose nodes carry no span (the sublayer's own maths). */
   readonly unspannedLabel: string;
+  /** Names for computed nodes other than `nodeName` (a derivative's nodes, so they cannot clash with the forward's). */
+  readonly rename?: (node: Node) => string;
+  /**
+   * Leave out a `broadcast_to` whose every use is an elementwise binary op whose other
+   * operand already has the full shape: tfjs broadcasts those operands itself (numpy
+   * rules), with the same values. Only where no tfjs gradient is taken (a custom
+   * gradient's body), since the gradients of tfjs's binary ops do not reduce every
+   * broadcast back.
+   */
+  readonly implicitBroadcast?: boolean;
+  /**
+   * Nodes computed by one call instead of node by node (a `tf.customGrad` helper): the
+   * call is made with the JavaScript names of `inputs`, which are computed first; the
+   * nodes between them and the root are not emitted.
+   */
+  readonly fused?: ReadonlyMap<Node, FusedCall>;
+}
+
+export interface FusedCall {
+  readonly inputs: readonly Node[];
+  readonly call: (args: readonly string[]) => string;
+  /** The comment above the call. */
+  readonly comment: string;
 }
 
 export interface EmittedBody {
@@ -69,19 +92,40 @@ export interface EmittedBody {
   readonly names: ReadonlyMap<Node, string>;
   /** The nodes this body computes (not the given ones), in order. */
   readonly computed: readonly Node[];
+  /** Every node whose name the lines use as an argument (given or computed), in order of first use. */
+  readonly referenced: readonly Node[];
 }
 
+/** The inputs a node's line reads: its own, or a fused call's arguments. */
+const argumentsOf = (node: Node, fused: ReadonlyMap<Node, FusedCall> | undefined): readonly Node[] => fused?.get(node)?.inputs ?? node.inputs;
+
 /** Nodes needed for `roots`, stopping at given ones, in id (creation) order. */
-function needed(roots: readonly Node[], given: ReadonlyMap<Node, string>): Node[] {
+function needed(roots: readonly Node[], given: ReadonlyMap<Node, string>, fused: ReadonlyMap<Node, FusedCall> | undefined): Node[] {
   const seen = new Set<Node>();
   const stack = [...roots];
   while (stack.length > 0) {
     const node = stack.pop() as Node;
     if (seen.has(node)) continue;
     seen.add(node);
-    if (!given.has(node)) stack.push(...node.inputs);
+    if (!given.has(node)) stack.push(...argumentsOf(node, fused));
   }
   return [...seen].filter((n) => !given.has(n)).sort((a, b) => a.id - b.id);
+}
+
+const BROADCASTING_BINARY_OPS: ReadonlySet<string> = new Set(["add", "sub", "mul", "div", "max", "min", "pow"]);
+
+/** The `broadcast_to` nodes of `computed` that their users broadcast implicitly (see `implicitBroadcast`). */
+function implicitBroadcasts(computed: readonly Node[], roots: readonly Node[]): Set<Node> {
+  const users = new Map<Node, Node[]>();
+  for (const node of computed) for (const input of node.inputs) users.set(input, [...(users.get(input) ?? []), node]);
+  const out = new Set<Node>();
+  for (const node of computed) {
+    if (node.op !== "broadcast_to" || roots.includes(node)) continue;
+    const uses = users.get(node) ?? [];
+    const ok = uses.length > 0 && uses.every((u) => BROADCASTING_BINARY_OPS.has(u.op) && u.inputs.length === 2 && u.inputs[0] !== u.inputs[1] && shapesEqual(u.inputs.find((i) => i !== node)!.shape, node.shape) && shapesEqual(u.shape, node.shape));
+    if (ok) out.add(node);
+  }
+  return out;
 }
 
 /**
@@ -93,25 +137,37 @@ function needed(roots: readonly Node[], given: ReadonlyMap<Node, string>): Node[
 export function emitNodes(request: EmitRequest): EmittedBody {
   const names = new Map<Node, string>(request.given);
   const lines: string[] = [];
-  const computed = needed(request.roots, request.given);
+  const computed = needed(request.roots, request.given, request.fused);
+  const implicit = request.implicitBroadcast ? implicitBroadcasts(computed, request.roots) : new Set<Node>();
+  const referenced = new Set<Node>();
   let lastComment: string | undefined;
   const shape = (s: Shape): string => `[${s.map(jsDim).join(", ")}]`;
   for (const node of computed) {
     if (node.op === "input") throw new IrError(`tfjs codegen: input "${node.attrs["name"] as string}" has no value in this function`);
-    const comment = (node.span && request.locate(node.span)) ?? request.unspannedLabel;
+    if (implicit.has(node)) {
+      names.set(node, names.get(node.inputs[0]!)!);
+      continue;
+    }
+    const fused = request.fused?.get(node);
+    const comment = fused?.comment ?? (node.span && request.locate(node.span)) ?? request.unspannedLabel;
     if (comment !== lastComment) {
       lines.push(`// ${comment}`);
       lastComment = comment;
     }
-    const args = node.inputs.map((i) => {
+    const args = argumentsOf(node, request.fused).map((i) => {
       const name = names.get(i);
       if (name === undefined) throw new IrError(`tfjs codegen: %${i.id} is used before it is computed`);
+      referenced.add(i);
       return name;
     });
-    const context: TemplateContext = { node, args, shape, constData: (n) => request.data.constData(n), helper: (name, declaration) => request.data.helper(name, declaration) };
-    const name = nodeName(node);
-    lines.push(`const ${name} = ${TFJS_TEMPLATES[node.op].emit(context)};`);
+    const name = request.rename?.(node) ?? nodeName(node);
+    if (fused) {
+      lines.push(`const ${name} = ${fused.call(args)};`);
+    } else {
+      const context: TemplateContext = { node, args, shape, constData: (n) => request.data.constData(n), helper: (name, declaration) => request.data.helper(name, declaration) };
+      lines.push(`const ${name} = ${TFJS_TEMPLATES[node.op].emit(context)};`);
+    }
     names.set(node, name);
   }
-  return { lines, names, computed };
+  return { lines, names, computed, referenced: [...referenced] };
 }

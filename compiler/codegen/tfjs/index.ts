@@ -42,6 +42,8 @@ export interface TfjsOptions {
   readonly connections?: readonly string[];
   /** Models to emit: "all" (every model declared in the entry file) or names; default none (`mhc compile --models`). */
   readonly models?: "all" | readonly string[];
+  /** Each map's coefficients as one `tf.customGrad` with the IR's gradient (default true). */
+  readonly customGradients?: boolean;
 }
 
 /** The display path of the first entry file (what spans and the manifest call it). */
@@ -93,7 +95,7 @@ export async function generateConnectionModule(result: CheckResult, conn: Checke
   const info = connectionInfo(result.checked, result.sources, conn);
   const { after } = tfjsSublayerGraphs(result, conn);
   const declaredIn = shownPath(conn.decl.span.file, entry);
-  const source = connectionModuleSource({ info, graph: after, sources: result.sources, entry, declaredIn, compilerVersion: options.compilerVersion });
+  const source = connectionModuleSource({ info, graph: after, sources: result.sources, entry, declaredIn, compilerVersion: options.compilerVersion, ...(options.customGradients === false ? { customGradients: false } : {}) });
   return { file: { path: `${conn.name}.ts`, text: await formatTypeScript(source) }, info };
 }
 

@@ -90,10 +90,12 @@ export const VETTED_TF_OPS: readonly VettedOp[] = [
 export const TF_UTILITIES: readonly string[] = ["tidy", "Tensor", "Tensor1D", "Tensor2D", "Tensor3D", "Tensor4D", "Scalar", "Rank", "DataType", "GradSaveFunc"];
 
 /**
- * Names `tf.profile` reports that are not kernels: `tf.customGrad` records its forward
- * function as `forward` and its gradient function without a name.
+ * Names `tf.profile` reports that are not kernels: a `tf.customGrad` call is recorded under
+ * the name of the scope it runs in (`forward` inside a gradient, `unnamed scope` outside
+ * any named scope), its gradient function without a name. The kernels they dispatch are
+ * reported one by one besides.
  */
-export const PSEUDO_KERNELS: readonly string[] = ["forward", ""];
+export const PSEUDO_KERNELS: readonly string[] = ["forward", "", "unnamed scope"];
 
 /** The vetted function names. */
 export const VETTED_FUNCTIONS: ReadonlySet<string> = new Set(VETTED_TF_OPS.map((o) => o.fn));

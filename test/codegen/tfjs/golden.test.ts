@@ -27,11 +27,11 @@ describe("tfjs goldens", () => {
     }
   });
 
-  it("match the committed model module of examples/my-constraint.mhc", async () => {
+  it("match the committed model module of examples/my-constraint.mhc and the connection modules it imports", async () => {
     const output = await generateTfjs(checkExample(), { compilerVersion: COMPILER_VERSION, connections: [], models: "all" });
-    const models = output.files.filter((f) => f.path.endsWith(".model.ts"));
-    expect(models.map((f) => f.path)).toEqual(["my_constraint.model.ts"]);
-    for (const file of models) await expect(file.text).toMatchFileSnapshot(join("golden", `${file.path}.txt`));
+    const modules = output.files.filter((f) => f.path.endsWith(".ts"));
+    expect(modules.map((f) => f.path).sort()).toEqual(["lazy_n4_mix0_25.ts", "my_constraint.model.ts", "tempered_n4_tau0_5.ts"]);
+    for (const file of modules) await expect(file.text).toMatchFileSnapshot(join("golden", `${file.path}.txt`));
   });
 
   it("are deterministic: two compilations give byte-identical files", async () => {
