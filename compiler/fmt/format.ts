@@ -6,7 +6,13 @@ import type { Diagnostic } from "../diagnostics/diagnostic.js";
 import { LineWriter } from "./line-writer.js";
 
 export type FormatResult =
-  | { readonly ok: true; readonly text: string; readonly changed: boolean }
+  | {
+      readonly ok: true;
+      readonly text: string;
+      readonly changed: boolean;
+      /** Items kept as written because a comment sits inside them. */
+      readonly keptAsWritten: number;
+    }
   | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
 
 const INDENT = "  ";
@@ -27,8 +33,9 @@ export function formatSource(text: string, file: string): FormatResult {
   const parsed = parse(text, file);
   const errors = parsed.diagnostics.filter((d) => d.severity === "error");
   if (errors.length > 0) return { ok: false, diagnostics: parsed.diagnostics };
-  const formatted = new Formatter(text, parsed.ast).run();
-  return { ok: true, text: formatted, changed: formatted !== text };
+  const formatter = new Formatter(text, parsed.ast);
+  const formatted = formatter.run();
+  return { ok: true, text: formatted, changed: formatted !== text, keptAsWritten: formatter.keptAsWritten };
 }
 
 class Formatter {
@@ -39,6 +46,7 @@ class Formatter {
   private readonly braces: { readonly open: number[]; readonly close: number[] };
   /** End offset of the last thing printed, for blank-line and same-line decisions. */
   private cursor = 0;
+  keptAsWritten = 0;
 
   constructor(
     private readonly text: string,
@@ -162,6 +170,7 @@ class Formatter {
     const hadComments = this.leadingComments(start, depth, forceBlank);
     const blank = (forceBlank && !hadComments) || this.blankLineBetween(this.cursor, start);
     const inner = this.commentsWithin(start, end);
+    if (inner) this.keptAsWritten++;
     const content = inner ? this.verbatim(start, end, depth) : INDENT.repeat(depth) + print();
     this.out.line(content, { blankBefore: blank && this.out.hasLines(), depth, multiLine: inner });
     this.cursor = end;

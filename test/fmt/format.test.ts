@@ -161,8 +161,15 @@ describe("mhc fmt layout", () => {
 });
 
 describe("mhc fmt ignores horizontal whitespace", () => {
-  const samples = sourceFiles().map((f) => readFileSync(f, "utf8"));
+  // Items with a comment inside are kept as written, spaces included: leave those files out.
+  const samples = sourceFiles()
+    .map((f) => readFileSync(f, "utf8"))
+    .filter((text) => {
+      const r = formatSource(text, "f.mhc");
+      return r.ok && r.keptAsWritten === 0;
+    });
   it("gives the same output when spaces are added between tokens", () => {
+    expect(samples.length).toBeGreaterThanOrEqual(12);
     fc.assert(
       fc.property(fc.integer({ min: 0, max: samples.length - 1 }), fc.array(fc.nat(), { minLength: 1, maxLength: 12 }), (which, picks) => {
         const text = samples[which]!;
