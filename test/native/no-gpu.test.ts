@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -63,6 +64,17 @@ describe("mhc verify and mhc bench without a GPU driver", () => {
     const { code, io, cwd } = run(["verify", example, "--format", "json"], {});
     expect(code).toBe(1);
     expect((JSON.parse(io.out()) as { code: string }[]).map((d) => d.code)).toEqual(["MHC6030"]);
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  it("does the same through the bundled command line (dist/mhc.cjs), which loads koffi at run time", () => {
+    const bundle = resolve("dist/mhc.cjs");
+    if (!existsSync(bundle)) throw new Error("dist/mhc.cjs is missing: run `npm run build` (test/global-setup.ts does it)");
+    const cwd = mkdtempSync(join(tmpdir(), "mhc-no-gpu-cli-"));
+    const result = spawnSync(process.execPath, [bundle, "verify", example], { cwd, encoding: "utf8", env: { ...process.env, MHC_LIBCUDA: nowhere, NO_COLOR: "1" } });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/^error\[MHC6030\]: no CUDA driver: cannot load libcuda$/m);
+    expect(result.stdout).toBe("");
     expect(readdirSync(cwd)).toEqual([]);
   });
 
