@@ -37,10 +37,6 @@ export class DeviceArena {
     return this.buffers.reduce((sum, b) => sum + b.bytes, 0);
   }
 
-  get liveBuffers(): number {
-    return this.buffers.length;
-  }
-
   /**
    * Frees every buffer, newest first. A failing free does not stop the others;
    * the first failure is rethrown afterwards unless the caller is already

@@ -107,10 +107,6 @@ export class CudaRuntime {
     this.check(this.fns.cudaMemset(ptr, byte, bytes), "cudaMemset");
   }
 
-  synchronize(): void {
-    this.check(this.fns.cudaDeviceSynchronize(), "cudaDeviceSynchronize");
-  }
-
   createStream(): DevicePointer {
     const stream: [DevicePointer | null] = [null];
     this.check(this.fns.cudaStreamCreateWithFlags(stream, STREAM_NON_BLOCKING), "cudaStreamCreateWithFlags");
@@ -150,11 +146,6 @@ export class CudaRuntime {
     return ms[0];
   }
 
-  /** Takes (and clears) the runtime's sticky-free last error; 0 when none. */
-  lastError(): number {
-    return this.fns.cudaGetLastError() as number;
-  }
-
   private check(result: unknown, call: string, what?: string): void {
     if (result === 0) return;
     const code = result as number;
@@ -169,7 +160,6 @@ function bindRuntime(library: NativeLibrary) {
     cudaRuntimeGetVersion: library.func("int cudaRuntimeGetVersion(_Out_ int *version)"),
     cudaGetErrorName: library.func("const char *cudaGetErrorName(int error)"),
     cudaGetErrorString: library.func("const char *cudaGetErrorString(int error)"),
-    cudaGetLastError: library.func("int cudaGetLastError()"),
     cudaGetDeviceCount: library.func("int cudaGetDeviceCount(_Out_ int *count)"),
     cudaSetDevice: library.func("int cudaSetDevice(int device)"),
     cudaDeviceGetAttribute: library.func("int cudaDeviceGetAttribute(_Out_ int *value, int attribute, int device)"),
@@ -179,7 +169,6 @@ function bindRuntime(library: NativeLibrary) {
     cudaMemcpy: library.func("int cudaMemcpy(void *dst, const void *src, size_t bytes, int kind)"),
     cudaMemcpyAsync: library.func("int cudaMemcpyAsync(void *dst, const void *src, size_t bytes, int kind, void *stream)"),
     cudaMemset: library.func("int cudaMemset(void *ptr, int value, size_t bytes)"),
-    cudaDeviceSynchronize: library.func("int cudaDeviceSynchronize()"),
     cudaStreamCreateWithFlags: library.func("int cudaStreamCreateWithFlags(_Out_ void **stream, unsigned int flags)"),
     cudaStreamDestroy: library.func("int cudaStreamDestroy(void *stream)"),
     cudaStreamSynchronize: library.func("int cudaStreamSynchronize(void *stream)"),
