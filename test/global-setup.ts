@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
  */
 const root = fileURLToPath(new URL("..", import.meta.url));
 const bundle = join(root, "dist", "mhc.cjs");
-const sourceDirs = ["compiler", "grammar"];
+const sourceDirs = ["compiler", "grammar", "runtime"];
 const sourceFiles = ["package.json", "tsconfig.build.json", join("scripts", "bundle-cli.mjs"), join("compiler", "cli", "launch.cjs")];
 
 function newestSource(): number {
