@@ -1,6 +1,6 @@
 /**
- * Shared parts of the TensorFlow.js benchmarks: the machine description, medians, and
- * the training step that `mhc train` makes (forward, backward, Adam) on a generated model.
+ * Shared parts of the TensorFlow.js benchmarks: the machine description, medians, timing,
+ * and the training step that `mhc train` makes (forward, backward, Adam) on a generated model.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { cpus, hostname, loadavg } from "node:os";
@@ -32,10 +32,29 @@ export function batches(text: Uint8Array, count: number, batch: number, window: 
   return Array.from({ length: count }, () => order.windows(text, batch, window));
 }
 
-/** One training step as `mhc train` makes it: the gradients of the loss, then Adam. */
+/** What one step took: wall-clock ms, and CPU ms of this process (user + system, all threads). */
+export interface StepTime {
+  readonly ms: number;
+  readonly cpuMs: number;
+}
+
+/**
+ * Times `f`. On a machine shared with other work the wall-clock time of a step grows
+ * with the load while its CPU time barely moves, so both are reported.
+ */
+export function timed<T>(f: () => T): StepTime & { value: T } {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const value = f();
+  const ms = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { ms, cpuMs: (c.user + c.system) / 1000, value };
+}
+
+/** One training step. */
 export interface StepRunner {
-  /** Runs one step on the tokens [batch, window] and returns its time in ms and the loss. */
-  step(tokens: Int32Array): { ms: number; loss: number };
+  /** Runs one step on the tokens [batch, window]; its times and loss. */
+  step(tokens: Int32Array): StepTime & { loss: number };
   dispose(): void;
 }
 
@@ -48,17 +67,27 @@ export function generatedStepRunner(m: ModelModule, batch: number, lr: number, s
   const window = m.config.context + 1;
   return {
     step(tokens) {
-      const t0 = performance.now();
-      const batchTensor = tf.tensor2d(tokens, [batch, window], "int32");
-      const { value, grads } = tf.variableGrads(() => m.loss(byName, batchTensor, { training: true, seed: 1 }), vars);
-      adam.apply(vars.map((v) => grads[v.name]));
-      const loss = value.dataSync()[0]!;
-      tf.dispose([value, batchTensor, Object.values(grads)]);
-      return { ms: performance.now() - t0, loss };
+      const { ms, cpuMs, value: loss } = timed(() => {
+        const batchTensor = tf.tensor2d(tokens, [batch, window], "int32");
+        const { value, grads } = tf.variableGrads(() => m.loss(byName, batchTensor, { training: true, seed: 1 }), vars);
+        adam.apply(vars.map((v) => grads[v.name]));
+        const result = value.dataSync()[0]!;
+        tf.dispose([value, batchTensor, Object.values(grads)]);
+        return result;
+      });
+      return { ms, cpuMs, loss };
     },
     dispose() {
       adam.dispose();
       tf.dispose(vars);
     },
   };
+}
+
+/** The kernels one step dispatches (tf.profile; independent of the machine's load). */
+export async function kernelsPerStep(runner: StepRunner, tokens: Int32Array): Promise<number> {
+  const info = await tf.profile(() => {
+    runner.step(tokens);
+  });
+  return info.kernels.length;
 }

@@ -6,7 +6,8 @@
  * For each model, the generated modules with and without the custom gradients, trained on
  * the same batches from the same initial parameters; rounds alternate the two builds so
  * that other load on the machine falls on both alike. Reports the median step time of
- * each (the first step of a round, which warms up, is left out) and checks that both
+ * each, wall-clock and CPU (the first step of a round, which warms up, is left out), and
+ * the kernels one step dispatches; checks that both
  * builds compute the same first loss (the forward is identical). Writes
  * bench/results/tfjs-custom-grad-<backend>-<date>.json.
  */
@@ -16,7 +17,7 @@ import { checkFiles } from "../compiler/driver.js";
 import { loadCorpus } from "../compiler/train/corpus.js";
 import { compileModel, type ModelModule } from "../compiler/train/model.js";
 import { selectBackend, type BackendName } from "../runtime/tfjs/backend.js";
-import { batches, generatedStepRunner, machine, median } from "./tfjs-common.js";
+import { batches, generatedStepRunner, kernelsPerStep, machine, median } from "./tfjs-common.js";
 
 const backendName = (process.argv[2] ?? "wasm") as BackendName;
 const stepsPerRound = Number(process.argv[3] ?? 6);
@@ -38,31 +39,45 @@ for (const name of MODELS) {
     ["tfjs tape", (await compileModel(checked, model, "bench", { customGradients: false })).module],
   ];
   const data = batches(loaded.corpus.train, stepsPerRound, BATCH, model.context + 1);
-  const times = new Map<string, number[]>(builds.map(([label]) => [label, []]));
+  const times = new Map<string, { ms: number[]; cpuMs: number[] }>(builds.map(([label]) => [label, { ms: [], cpuMs: [] }]));
   const firstLoss = new Map<string, number>();
   for (let round = 0; round < ROUNDS; round++) {
     for (const [label, module] of round % 2 === 0 ? builds : [...builds].reverse()) {
       const runner = generatedStepRunner(module, BATCH, LR);
       data.forEach((tokens, i) => {
-        const { ms, loss } = runner.step(tokens);
-        if (i > 0) times.get(label)!.push(ms);
+        const { ms, cpuMs, loss } = runner.step(tokens);
+        if (i > 0) {
+          times.get(label)!.ms.push(ms);
+          times.get(label)!.cpuMs.push(cpuMs);
+        }
         if (i === 0 && !firstLoss.has(label)) firstLoss.set(label, loss);
       });
       runner.dispose();
     }
   }
-  const fused = median(times.get("custom gradients")!);
-  const tape = median(times.get("tfjs tape")!);
+  const kernels: Record<string, number> = {};
+  for (const [label, module] of builds) {
+    const runner = generatedStepRunner(module, BATCH, LR);
+    runner.step(data[0]!);
+    kernels[label] = await kernelsPerStep(runner, data[1]!);
+    runner.dispose();
+  }
+  const stats = (label: string) => ({ wallMs: median(times.get(label)!.ms), cpuMs: median(times.get(label)!.cpuMs) });
+  const fused = stats("custom gradients");
+  const tape = stats("tfjs tape");
   const row = {
     model: name,
-    medianStepMs: { customGradients: fused, tfjsTape: tape },
-    speedup: tape / fused,
+    medianStep: { customGradients: fused, tfjsTape: tape },
+    speedup: { wall: tape.wallMs / fused.wallMs, cpu: tape.cpuMs / fused.cpuMs },
+    kernelsPerStep: kernels,
     firstLoss: Object.fromEntries(firstLoss),
     sameFirstLoss: firstLoss.get("custom gradients") === firstLoss.get("tfjs tape"),
-    samples: times.get("custom gradients")!.length,
+    samples: times.get("custom gradients")!.ms.length,
   };
   rows.push(row);
-  console.log(`${name.padEnd(14)} custom gradients ${fused.toFixed(1)} ms   tfjs tape ${tape.toFixed(1)} ms   x${row.speedup.toFixed(2)}   same first loss: ${row.sameFirstLoss}`);
+  console.log(
+    `${name.padEnd(14)} custom gradients ${fused.wallMs.toFixed(1)} ms (cpu ${fused.cpuMs.toFixed(1)})   tfjs tape ${tape.wallMs.toFixed(1)} ms (cpu ${tape.cpuMs.toFixed(1)})   x${row.speedup.wall.toFixed(2)} (cpu x${row.speedup.cpu.toFixed(2)})   kernels ${kernels["custom gradients"]} / ${kernels["tfjs tape"]}   same first loss: ${row.sameFirstLoss}`,
+  );
 }
 
 const date = new Date().toISOString();

@@ -312,6 +312,43 @@ export function checkParameters(params: Parameters): void {
   }
 }
 
+/*
+ * Products with a weight, with their gradients written out. tfjs's own gradient of
+ * x @ W multiplies transposed operands (dy @ W^T, x^T @ dy); tfjs-backend-wasm runs those
+ * about ten times slower than untransposed ones at these sizes (only the untransposed form
+ * takes its XNNPACK path), so on wasm the transposes are made explicitly. The forward is
+ * the plain tf.matMul either way.
+ */
+const explicitTransposes = (): boolean => tf.getBackend() === "wasm";
+
+/** x [rows, in] @ W [in, out]. */
+const linear = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, w, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+  save([x, w]);
+  return {
+    value: tf.matMul(x, w),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+      const g = dy as tf.Tensor2D;
+      return explicitTransposes() ? [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g)] : [tf.matMul(g, ws, false, true), tf.matMul(xs, g, true, false)];
+    },
+  };
+}) as (x: tf.Tensor, w: tf.Tensor) => tf.Tensor2D;
+
+/** x [rows, in] @ W^T for W [out, in] (the LM head's [vocab, dim] weight). */
+const linearTransposed = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, w, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+  save([x, w]);
+  return {
+    value: tf.matMul(x, w, false, true),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+      const g = dy as tf.Tensor2D;
+      return [tf.matMul(g, ws), explicitTransposes() ? tf.matMul(tf.transpose(g), xs) : tf.matMul(g, xs, true, false)];
+    },
+  };
+}) as (x: tf.Tensor, w: tf.Tensor) => tf.Tensor2D;
+
 /** RMSNorm over the last axis with a learned weight. */
 function rmsNorm(x: tf.Tensor2D, weight: tf.Tensor): tf.Tensor2D {
   const inv = tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), NORM_EPS));
@@ -374,16 +411,16 @@ function attention(params: Parameters, prefix: string, h: tf.Tensor2D, B: number
     const wide = tf.broadcastTo(tf.reshape(t, [B * kvHeads, 1, T * D]), [B * kvHeads, heads / kvHeads, T * D]);
     return tf.reshape(wide, [B, heads, T, D]);
   };
-  const q = rope(split(tf.matMul(h, param(params, prefix + "attn.wq") as tf.Tensor2D), heads));
-  const k = repeat(rope(split(tf.matMul(h, param(params, prefix + "attn.wk") as tf.Tensor2D), kvHeads)));
-  const v = repeat(split(tf.matMul(h, param(params, prefix + "attn.wv") as tf.Tensor2D), kvHeads));
+  const q = rope(split(linear(h, param(params, prefix + "attn.wq")), heads));
+  const k = repeat(rope(split(linear(h, param(params, prefix + "attn.wk")), kvHeads)));
+  const v = repeat(split(linear(h, param(params, prefix + "attn.wv")), kvHeads));
   let scores: tf.Tensor4D = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(D));
   if (causal) scores = tf.add(scores, causalMask(T));
   let probs: tf.Tensor4D = tf.softmax(scores);
   if (drop) probs = drop(probs, prefix + "attn") as tf.Tensor4D;
   const o = tf.matMul(probs, v);
   const merged = tf.reshape(tf.transpose(o, [0, 2, 1, 3]), [B * T, C]) as tf.Tensor2D;
-  return tf.matMul(merged, param(params, prefix + "attn.wo") as tf.Tensor2D);
+  return linear(merged, param(params, prefix + "attn.wo"));
 }
 
 /** GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))). */
@@ -398,16 +435,16 @@ function silu(x: tf.Tensor2D): tf.Tensor2D {
 
 /** MLP on h [B * T, C]: act(h @ w_in) @ w_out, or swiglu: (silu(h @ w_gate) * (h @ w_in)) @ w_out. */
 function mlp(params: Parameters, prefix: string, h: tf.Tensor2D, act: "gelu" | "silu" | "swiglu" | "relu"): tf.Tensor2D {
-  const up = tf.matMul(h, param(params, prefix + "mlp.w_in") as tf.Tensor2D) as tf.Tensor2D;
+  const up = linear(h, param(params, prefix + "mlp.w_in"));
   const hidden =
     act === "swiglu"
-      ? tf.mul(silu(tf.matMul(h, param(params, prefix + "mlp.w_gate") as tf.Tensor2D)), up)
+      ? tf.mul(silu(linear(h, param(params, prefix + "mlp.w_gate"))), up)
       : act === "gelu"
         ? gelu(up)
         : act === "silu"
           ? silu(up)
           : tf.relu(up);
-  return tf.matMul(hidden, param(params, prefix + "mlp.w_out") as tf.Tensor2D);
+  return linear(hidden, param(params, prefix + "mlp.w_out"));
 }
 
 /** F of one sublayer: its RMSNorm, then attention, MLP or nothing. */
@@ -446,7 +483,7 @@ function collapse(params: Parameters, x: tf.Tensor3D): tf.Tensor2D {
       // gated: w = sigmoid(alpha * (xf @ phi) / r + bias) + eps, r = sqrt(mean(xf^2) + norm_eps)
       const xf = tf.reshape(x, [rows, N * C]) as tf.Tensor2D;
       const r = tf.sqrt(tf.add(tf.mean(tf.square(xf), -1, true), NORM_EPS));
-      const proj = tf.div(tf.matMul(xf, param(params, "head.phi") as tf.Tensor2D), r);
+      const proj = tf.div(linear(xf, param(params, "head.phi")), r);
       const w = tf.add(tf.sigmoid(tf.add(tf.mul(param(params, "head.alpha"), proj), param(params, "head.bias"))), GATE_EPS);
       return tf.sum(tf.mul(x, tf.reshape(w, [rows, N, 1])), 1);
     }
@@ -469,7 +506,7 @@ export function forward(params: Parameters, tokens: tf.Tensor2D, options?: Forwa
     const embed = param(params, "embed.weight") as tf.Tensor2D;
     // one-hot rows @ embedding: differentiable on every backend (GatherV2's gradient needs a kernel wasm lacks)
     const onehot = tf.cast(tf.oneHot(tf.reshape(tokens, [rows]) as tf.Tensor1D, V), "float32") as tf.Tensor2D;
-    let e = tf.matMul(onehot, embed) as tf.Tensor2D;
+    let e = linear(onehot, embed);
     if (drop) e = drop(e, "embed") as tf.Tensor2D;
     let x = expand(params, e);
     for (let l = 0; l < config.layers; l++) {
@@ -484,7 +521,7 @@ export function forward(params: Parameters, tokens: tf.Tensor2D, options?: Forwa
     }
     const h = rmsNorm(collapse(params, x), param(params, "final_norm.weight"));
     const head = param(params, config.tieEmbeddings ? "embed.weight" : "lm_head.weight") as tf.Tensor2D;
-    return tf.reshape(tf.matMul(h, head, false, true), [B, T, V]) as tf.Tensor3D;
+    return tf.reshape(linearTransposed(h, head), [B, T, V]) as tf.Tensor3D;
   });
 }
 

@@ -84,10 +84,10 @@ export const VETTED_TF_OPS: readonly VettedOp[] = [
 ];
 
 /**
- * Non-op helpers generated code may use: scoping (`tf.tidy`) and types
- * (`tf.Tensor2D`, ...), which dispatch nothing.
+ * Non-op helpers generated code may use: scoping (`tf.tidy`), the active backend's name
+ * (`tf.getBackend`) and types (`tf.Tensor2D`, ...), which dispatch nothing.
  */
-export const TF_UTILITIES: readonly string[] = ["tidy", "Tensor", "Tensor1D", "Tensor2D", "Tensor3D", "Tensor4D", "Scalar", "Rank", "DataType", "GradSaveFunc"];
+export const TF_UTILITIES: readonly string[] = ["tidy", "getBackend", "Tensor", "Tensor1D", "Tensor2D", "Tensor3D", "Tensor4D", "Scalar", "Rank", "DataType", "GradSaveFunc"];
 
 /**
  * Names `tf.profile` reports that are not kernels: a `tf.customGrad` call is recorded under

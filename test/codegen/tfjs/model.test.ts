@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
+import "@tensorflow/tfjs-backend-wasm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { generateTfjs, tfReferences, vettedKernels } from "../../../compiler/codegen/tfjs/index.js";
 import { TF_UTILITIES, VETTED_FUNCTIONS, PSEUDO_KERNELS } from "../../../compiler/codegen/tfjs/vetted-ops.js";
@@ -100,50 +101,82 @@ describe("tfjs model modules", () => {
     tf.dispose([tokens, ...Object.values(p0)]);
   });
 
+  /** The residual micro model written independently (gather, per-head loops, bandPart): logits [B, T, 256]. */
+  const independentLogits = (p: (n: string) => tf.Tensor, ids: readonly number[], B: number, T: number): tf.Tensor => {
+    const C = 16, H = 2, D = 8;
+    const rms = (x: tf.Tensor, w: tf.Tensor) => tf.mul(tf.div(x, tf.sqrt(tf.add(tf.mean(tf.square(x), -1, true), 1e-6))), w);
+    const mm = (a: tf.Tensor, b: tf.Tensor, tb = false) => tf.matMul(a, b, false, tb);
+    let x = tf.reshape(tf.gather(p("embed.weight"), tf.tensor1d(ids, "int32")), [B * T, C]);
+    // attention, one head at a time on [T, D] slices of one sequence at a time
+    const h = rms(x, p("layers.0.0.norm.weight"));
+    const [q, k, v] = ["wq", "wk", "wv"].map((w) => mm(h, p(`layers.0.0.attn.${w}`)));
+    const pos = tf.reshape(tf.range(0, T), [T, 1]);
+    const freq = tf.reshape(tf.pow(tf.scalar(10000), tf.mul(tf.range(0, D / 2), -2 / D)), [1, D / 2]);
+    const ang = tf.concat([tf.mul(pos, freq), tf.mul(pos, freq)], 1); // [T, D]
+    const rot = (t: tf.Tensor) => {
+      const [a, b] = tf.split(t, 2, -1);
+      return tf.add(tf.mul(t, tf.cos(ang)), tf.mul(tf.concat([tf.neg(b!), a!], -1), tf.sin(ang)));
+    };
+    const allowed = tf.cast(tf.linalg.bandPart(tf.ones([T, T]), -1, 0), "bool");
+    const rows: tf.Tensor[] = [];
+    for (let b = 0; b < B; b++) {
+      const heads: tf.Tensor[] = [];
+      for (let i = 0; i < H; i++) {
+        const sl = (t: tf.Tensor) => tf.slice(t, [b * T, i * D], [T, D]);
+        const s = tf.div(mm(rot(sl(q!)), rot(sl(k!)), true), Math.sqrt(D));
+        heads.push(mm(tf.softmax(tf.where(allowed, s, tf.fill([T, T], -Infinity))), sl(v!)));
+      }
+      rows.push(tf.concat(heads, -1));
+    }
+    x = tf.add(x, mm(tf.concat(rows, 0), p("layers.0.0.attn.wo")));
+    // swiglu MLP
+    const h2 = rms(x, p("layers.0.1.norm.weight"));
+    const gate = mm(h2, p("layers.0.1.mlp.w_gate"));
+    x = tf.add(x, mm(tf.mul(tf.mul(gate, tf.sigmoid(gate)), mm(h2, p("layers.0.1.mlp.w_in"))), p("layers.0.1.mlp.w_out")));
+    return tf.reshape(mm(rms(x, p("final_norm.weight")), p("lm_head.weight"), true), [B, T, 256]);
+  };
+
   it("matches an independent implementation of the residual model (gather, per-head loops, bandPart)", async () => {
     const m = await load(FIXTURES, "micro_residual");
     const params = m.initParameters(5);
-    const B = 2, T = 7, C = 16, H = 2, D = 8;
+    const B = 2, T = 7;
     const ids = Array.from({ length: B * T }, (_, i) => (i * 53 + 7) % 256);
     const tokens = tf.tensor2d(ids, [B, T], "int32");
-    const p = (n: string) => params[n]!;
-    const rms = (x: tf.Tensor, w: tf.Tensor) => tf.mul(tf.div(x, tf.sqrt(tf.add(tf.mean(tf.square(x), -1, true), 1e-6))), w);
-    const mm = (a: tf.Tensor, b: tf.Tensor, tb = false) => tf.matMul(a, b, false, tb);
-    const expected = tf.tidy(() => {
-      let x = tf.reshape(tf.gather(p("embed.weight"), tf.tensor1d(ids, "int32")), [B * T, C]);
-      // attention, one head at a time on [T, D] slices of one sequence at a time
-      const h = rms(x, p("layers.0.0.norm.weight"));
-      const [q, k, v] = ["wq", "wk", "wv"].map((w) => mm(h, p(`layers.0.0.attn.${w}`)));
-      const pos = tf.reshape(tf.range(0, T), [T, 1]);
-      const freq = tf.reshape(tf.pow(tf.scalar(10000), tf.mul(tf.range(0, D / 2), -2 / D)), [1, D / 2]);
-      const ang = tf.concat([tf.mul(pos, freq), tf.mul(pos, freq)], 1); // [T, D]
-      const rot = (t: tf.Tensor) => {
-        const [a, b] = tf.split(t, 2, -1);
-        return tf.add(tf.mul(t, tf.cos(ang)), tf.mul(tf.concat([tf.neg(b!), a!], -1), tf.sin(ang)));
-      };
-      const allowed = tf.cast(tf.linalg.bandPart(tf.ones([T, T]), -1, 0), "bool");
-      const rows: tf.Tensor[] = [];
-      for (let b = 0; b < B; b++) {
-        const heads: tf.Tensor[] = [];
-        for (let i = 0; i < H; i++) {
-          const sl = (t: tf.Tensor) => tf.slice(t, [b * T, i * D], [T, D]);
-          const s = tf.div(mm(rot(sl(q!)), rot(sl(k!)), true), Math.sqrt(D));
-          heads.push(mm(tf.softmax(tf.where(allowed, s, tf.fill([T, T], -Infinity))), sl(v!)));
-        }
-        rows.push(tf.concat(heads, -1));
-      }
-      x = tf.add(x, mm(tf.concat(rows, 0), p("layers.0.0.attn.wo")));
-      // swiglu MLP
-      const h2 = rms(x, p("layers.0.1.norm.weight"));
-      const gate = mm(h2, p("layers.0.1.mlp.w_gate"));
-      x = tf.add(x, mm(tf.mul(tf.mul(gate, tf.sigmoid(gate)), mm(h2, p("layers.0.1.mlp.w_in"))), p("layers.0.1.mlp.w_out")));
-      return tf.reshape(mm(rms(x, p("final_norm.weight")), p("lm_head.weight"), true), [B, T, 256]);
-    });
+    const expected = tf.tidy(() => independentLogits((n) => params[n]!, ids, B, T));
     const actual = m.forward(params, tokens);
     const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(actual, expected))).dataSync()[0]!);
     const scale = tf.tidy(() => tf.max(tf.abs(expected)).dataSync()[0]!);
     expect(diff / scale).toBeLessThan(1e-4);
     tf.dispose([tokens, actual, expected, ...Object.values(params)]);
+  });
+
+  it("has the independent implementation's gradients on cpu and on wasm (whose products with weights transpose explicitly)", async () => {
+    const m = await load(FIXTURES, "micro_residual");
+    const params = m.initParameters(6);
+    const B = 2, T = 7;
+    const ids = Array.from({ length: B * T }, (_, i) => (i * 31 + 5) % 256);
+    // every parameter the residual model uses (its connections' biases and alpha are unused)
+    const names = Object.keys(params).filter((n) => !n.includes(".conn."));
+    const weights = tf.randomNormal([B, T, 256], 0, 1, "float32", 3);
+    const gradients = (logits: (p: (n: string) => tf.Tensor) => tf.Tensor) =>
+      tf.grads((...xs: tf.Tensor[]) => tf.sum(tf.mul(logits((n) => xs[names.indexOf(n)] ?? params[n]!), weights)))(names.map((n) => params[n]!));
+    // the reference on cpu (tfjs's own gradients; gather's needs a kernel wasm lacks)
+    const expected = gradients((p) => independentLogits(p, ids, B, T));
+    for (const backend of ["cpu", "wasm"]) {
+      await tf.setBackend(backend);
+      const tokens = tf.tensor2d(ids, [B, T], "int32");
+      const actual = gradients((p) => m.forward(Object.fromEntries(Object.keys(params).map((n) => [n, p(n)])), tokens));
+      names.forEach((n, i) => {
+        const e = expected[i]!.dataSync();
+        const a = actual[i]!.dataSync();
+        let diff = 0, scale = 0;
+        e.forEach((v, j) => ((diff = Math.max(diff, Math.abs(a[j]! - v))), (scale = Math.max(scale, Math.abs(v)))));
+        expect(diff / scale, `${backend}: gradient of ${n}`).toBeLessThan(1e-4);
+      });
+      tf.dispose([tokens, ...actual]);
+    }
+    await tf.setBackend("cpu");
+    tf.dispose([weights, ...expected, ...Object.values(params)]);
   });
 });
 
