@@ -12,8 +12,9 @@
  * has no kernel for the gradient of gather, and its OneHot kernel writes int32 bits whatever
  * dtype is asked for, so the one-hot rows are cast), causal multi-head attention with rotate-half
  * RoPE, GELU MLP (tanh form), final RMS norm, untied LM head. Constant tables (mask, RoPE)
- * are made once and reused. Everything runs on the tfjs tape; the optimiser is
- * `tf.train.adam`.
+ * are made once and reused. Everything runs on the tfjs tape (products with weights
+ * optionally through a custom gradient with explicit transposes, `explicitTransposes`);
+ * the optimiser is `tf.train.adam`.
  */
 import * as tf from "@tensorflow/tfjs-core";
 
@@ -33,6 +34,12 @@ export interface HandwrittenConfig {
   /** mHC: Sinkhorn iterations; HC and mHC: the connection's norm eps and the maps' eps. */
   readonly iters: number;
   readonly eps: number;
+  /**
+   * Products with weights through a custom gradient with explicit transposes (what the
+   * generated models do on wasm, where transposed matMul operands are slow); otherwise
+   * plain tf.matMul with tfjs's own gradient, as most tfjs code is written.
+   */
+  readonly explicitTransposes?: boolean;
 }
 
 type Params = Readonly<Record<string, tf.Tensor>>;
@@ -61,6 +68,20 @@ export function handwrittenModel(config: HandwrittenConfig): HandwrittenModel {
   const sin = tf.sin(angles);
   angles.dispose();
 
+  // x [rows, in] @ W [in, out], and x @ W^T for W [out, in] (the LM head).
+  const denseExplicit = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, w, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+    save([x, w]);
+    return { value: tf.matMul(x, w), gradFunc: (dy: tf.Tensor, [xs, ws]: tf.Tensor[]) => [tf.matMul(dy as tf.Tensor2D, tf.transpose(ws!)), tf.matMul(tf.transpose(xs!), dy as tf.Tensor2D)] };
+  });
+  const denseTExplicit = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, w, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+    save([x, w]);
+    return { value: tf.matMul(x, w, false, true), gradFunc: (dy: tf.Tensor, [xs, ws]: tf.Tensor[]) => [tf.matMul(dy as tf.Tensor2D, ws!), tf.matMul(tf.transpose(dy), xs!)] };
+  });
+  const dense = (x: tf.Tensor, w: tf.Tensor): tf.Tensor2D => (config.explicitTransposes ? denseExplicit(x, w) : tf.matMul(x, w)) as tf.Tensor2D;
+  const denseT = (x: tf.Tensor, w: tf.Tensor): tf.Tensor2D => (config.explicitTransposes ? denseTExplicit(x, w) : tf.matMul(x, w, false, true)) as tf.Tensor2D;
+
   const rms = (x: tf.Tensor, w: tf.Tensor) => tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), normEps))), w);
   const rope = (x: tf.Tensor4D) => {
     const [x1, x2] = tf.split(x, 2, 3);
@@ -69,15 +90,15 @@ export function handwrittenModel(config: HandwrittenConfig): HandwrittenModel {
   const gelu = (x: tf.Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(tf.mul(tf.add(x, tf.mul(tf.mul(tf.square(x), x), 0.044715)), Math.sqrt(2 / Math.PI))), 1));
 
   function attention(p: Params, pre: string, h: tf.Tensor2D, B: number): tf.Tensor2D {
-    const heads = (w: string) => tf.transpose(tf.reshape(tf.matMul(h, p[pre + w]!), [B, T, H, D]), [0, 2, 1, 3]) as tf.Tensor4D;
+    const heads = (w: string) => tf.transpose(tf.reshape(dense(h, p[pre + w]!), [B, T, H, D]), [0, 2, 1, 3]) as tf.Tensor4D;
     const q = rope(heads("attn.wq"));
     const k = rope(heads("attn.wk"));
     const v = heads("attn.wv");
     const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(D)), mask);
     const o = tf.matMul(tf.softmax(scores), v);
-    return tf.matMul(tf.reshape(tf.transpose(o, [0, 2, 1, 3]), [B * T, C]), p[pre + "attn.wo"]!);
+    return dense(tf.reshape(tf.transpose(o, [0, 2, 1, 3]), [B * T, C]), p[pre + "attn.wo"]!);
   }
-  const mlp = (p: Params, pre: string, h: tf.Tensor2D) => tf.matMul(gelu(tf.matMul(h, p[pre + "mlp.w_in"]!)), p[pre + "mlp.w_out"]!) as tf.Tensor2D;
+  const mlp = (p: Params, pre: string, h: tf.Tensor2D) => dense(gelu(dense(h, p[pre + "mlp.w_in"]!)), p[pre + "mlp.w_out"]!);
   const F = (p: Params, pre: string, s: number, u: tf.Tensor2D, B: number) => {
     const h = rms(u, p[pre + "norm.weight"]!) as tf.Tensor2D;
     return s === 0 ? attention(p, pre, h, B) : mlp(p, pre, h);
@@ -90,7 +111,7 @@ export function handwrittenModel(config: HandwrittenConfig): HandwrittenModel {
     const xf = tf.reshape(x, [N, n * C]);
     const r = tf.sqrt(tf.add(tf.mean(tf.square(xf), 1, true), config.eps));
     const alpha = c("alpha");
-    const logits = (slot: string, i: number) => tf.add(tf.mul(tf.div(tf.matMul(xf, c("phi_" + slot)), r), tf.slice(alpha, [i], [1])), c("bias_" + slot));
+    const logits = (slot: string, i: number) => tf.add(tf.mul(tf.div(dense(xf, c("phi_" + slot)), r), tf.slice(alpha, [i], [1])), c("bias_" + slot));
     const hPre = tf.add(tf.sigmoid(logits("pre", 0)), config.eps);
     const hPost = tf.mul(tf.sigmoid(logits("post", 1)), 2);
     let M = tf.add(tf.transpose(tf.softmax(tf.transpose(tf.reshape(logits("res", 2), [N, n, n]), [0, 2, 1])), [0, 2, 1]), config.eps);
@@ -112,7 +133,7 @@ export function handwrittenModel(config: HandwrittenConfig): HandwrittenModel {
     // x [N, n, C] @ theta [C, m] as one 2-D product (tfjs's matMul gradient does not reduce a broadcast batch)
     const project = (slot: string) => {
       const theta = c("phi_" + slot);
-      return tf.reshape(tf.matMul(tf.reshape(x, [N * n, C]), theta), [N, n, theta.shape[1]!]);
+      return tf.reshape(dense(tf.reshape(x, [N * n, C]), theta), [N, n, theta.shape[1]!]);
     };
     const dynamic = (slot: string, i: number) => tf.mul(tf.tanh(tf.div(project(slot), r)), tf.slice(alpha, [i], [1]));
     const hPre = tf.add(tf.reshape(dynamic("pre", 0), [N, n]), c("bias_pre"));
@@ -125,7 +146,7 @@ export function handwrittenModel(config: HandwrittenConfig): HandwrittenModel {
 
   function logits(p: Params, tokens: tf.Tensor2D): tf.Tensor2D {
     const B = tokens.shape[0];
-    const e = tf.matMul(tf.cast(tf.oneHot(tf.reshape(tokens, [B * T]) as tf.Tensor1D, V), "float32"), p["embed.weight"]!) as tf.Tensor2D;
+    const e = dense(tf.cast(tf.oneHot(tf.reshape(tokens, [B * T]) as tf.Tensor1D, V), "float32"), p["embed.weight"]!);
     let h: tf.Tensor2D;
     if (config.connection === "residual") {
       h = e;
@@ -144,11 +165,11 @@ export function handwrittenModel(config: HandwrittenConfig): HandwrittenModel {
         // gated collapse: w = sigmoid(alpha (xf @ phi) / r + bias) + eps
         const xf = tf.reshape(x, [B * T, n * C]);
         const r = tf.sqrt(tf.add(tf.mean(tf.square(xf), 1, true), normEps));
-        const w = tf.add(tf.sigmoid(tf.add(tf.mul(p["head.alpha"]!, tf.div(tf.matMul(xf, p["head.phi"]!), r)), p["head.bias"]!)), 1e-6);
+        const w = tf.add(tf.sigmoid(tf.add(tf.mul(p["head.alpha"]!, tf.div(dense(xf, p["head.phi"]!), r)), p["head.bias"]!)), 1e-6);
         h = tf.sum(tf.mul(x, tf.reshape(w, [B * T, n, 1])), 1);
       }
     }
-    return tf.matMul(rms(h, p["final_norm.weight"]!), p["lm_head.weight"]!, false, true) as tf.Tensor2D;
+    return denseT(rms(h, p["final_norm.weight"]!), p["lm_head.weight"]!);
   }
 
   return {

@@ -6,7 +6,10 @@
  * For the residual, HC and mHC models of examples/tiny.mhc's comparison: the generated
  * modules (`mhc compile --target tfjs`, as `mhc train` runs them: `tf.variableGrads` of
  * the loss, then the Adam of compiler/train/adam.ts) and bench/tfjs-handwritten.ts (the
- * same maths written with tf ops, `tf.train.adam().minimize`). Before timing, both
+ * same maths written with tf ops, `tf.train.adam().minimize`), once as most tfjs code is
+ * written (tf.matMul with tfjs's own gradient) and once with the products with weights
+ * through a custom gradient with explicit transposes, the one trick of the generated
+ * model that a hand-written one can use as well. Before timing, both
  * compute the loss of the same parameters on the same tokens, which must agree (so the
  * benchmark compares the same work). Then rounds alternate the two, each round a fresh
  * start from the same parameters on the same batches; the first step of a round (warm-up)
@@ -33,6 +36,8 @@ const ROUNDS = Number(process.argv[4] ?? 5);
 const BATCH = 8;
 const LR = 3e-3;
 const GOAL = 1.25;
+const VARIANTS = ["generated", "handwritten", "handwrittenExplicitTransposes"] as const;
+type Variant = (typeof VARIANTS)[number];
 const MODELS: readonly [string, Connection][] = [
   ["tiny_residual", "residual"],
   ["tiny_hc", "hc"],
@@ -108,13 +113,22 @@ for (const [name, connection] of MODELS) {
   const lossDifference = Math.abs(lossGenerated - lossHandwritten) / Math.abs(lossHandwritten);
   if (!(lossDifference < 1e-5)) throw new Error(`${name}: the generated loss ${lossGenerated} and the hand-written ${lossHandwritten} differ: not the same model`);
 
-  const runners: Record<"generated" | "handwritten", () => StepRunner> = {
+  const expert = handwrittenModel({ ...configOf(model, connection, generated), explicitTransposes: true });
+  const lossExpert = tf.tidy(() => {
+    const p = generated.initParameters(0);
+    const t = tf.tensor2d(data[0]!, [BATCH, window], "int32");
+    return expert.loss(p, t).dataSync()[0]!;
+  });
+  if (lossExpert !== lossHandwritten) throw new Error(`${name}: the hand-written variants compute different losses`);
+  const runners: Record<Variant, () => StepRunner> = {
     generated: () => generatedStepRunner(generated, BATCH, LR),
     handwritten: () => handwrittenStepRunner(hw, generated, window),
+    handwrittenExplicitTransposes: () => handwrittenStepRunner(expert, generated, window),
   };
-  const times = { generated: { ms: [] as number[], cpuMs: [] as number[] }, handwritten: { ms: [] as number[], cpuMs: [] as number[] } };
+  const times = Object.fromEntries(VARIANTS.map((v) => [v, { ms: [] as number[], cpuMs: [] as number[] }])) as Record<Variant, { ms: number[]; cpuMs: number[] }>;
   for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? (["generated", "handwritten"] as const) : (["handwritten", "generated"] as const);
+    // a different variant first in each round
+    const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]!);
     for (const which of order) {
       const runner = runners[which]();
       data.forEach((batch, i) => {
@@ -128,21 +142,26 @@ for (const [name, connection] of MODELS) {
     }
   }
   const kernels: Record<string, number> = {};
-  for (const which of ["generated", "handwritten"] as const) {
+  for (const which of VARIANTS) {
     const runner = runners[which]();
     runner.step(data[0]!);
     kernels[which] = await kernelsPerStep(runner, data[1] ?? data[0]!);
     runner.dispose();
   }
   hw.dispose();
-  const gen = { wallMs: median(times.generated.ms), cpuMs: median(times.generated.cpuMs) };
-  const hand = { wallMs: median(times.handwritten.ms), cpuMs: median(times.handwritten.cpuMs) };
+  expert.dispose();
+  const stats = (v: Variant) => ({ wallMs: median(times[v].ms), cpuMs: median(times[v].cpuMs) });
+  const gen = stats("generated");
+  const hand = stats("handwritten");
+  const handExpert = stats("handwrittenExplicitTransposes");
   const ratio = { wall: gen.wallMs / hand.wallMs, cpu: gen.cpuMs / hand.cpuMs };
+  const ratioExpert = { wall: gen.wallMs / handExpert.wallMs, cpu: gen.cpuMs / handExpert.cpuMs };
   const row = {
     model: name,
     connection,
-    medianStep: { generated: gen, handwritten: hand },
+    medianStep: { generated: gen, handwritten: hand, handwrittenExplicitTransposes: handExpert },
     ratio,
+    ratioToExplicitTransposes: ratioExpert,
     withinGoal: ratio.wall <= GOAL && ratio.cpu <= GOAL,
     kernelsPerStep: kernels,
     sameLoss: { generated: lossGenerated, handwritten: lossHandwritten, relativeDifference: lossDifference },
@@ -150,7 +169,8 @@ for (const [name, connection] of MODELS) {
   };
   rows.push(row);
   console.log(
-    `${name.padEnd(14)} generated ${gen.wallMs.toFixed(1).padStart(6)} ms (cpu ${gen.cpuMs.toFixed(1)})  hand-written ${hand.wallMs.toFixed(1).padStart(6)} ms (cpu ${hand.cpuMs.toFixed(1)})  ratio ${ratio.wall.toFixed(2)} (cpu ${ratio.cpu.toFixed(2)})  kernels ${kernels["generated"]} / ${kernels["handwritten"]}  loss ${lossGenerated.toFixed(6)} / ${lossHandwritten.toFixed(6)}`,
+    `${name.padEnd(14)} generated ${gen.wallMs.toFixed(1).padStart(6)} ms (cpu ${gen.cpuMs.toFixed(1)})  hand-written ${hand.wallMs.toFixed(1).padStart(6)} ms (cpu ${hand.cpuMs.toFixed(1)})  ratio ${ratio.wall.toFixed(2)} (cpu ${ratio.cpu.toFixed(2)})` +
+      `  | hand-written, explicit transposes ${handExpert.wallMs.toFixed(1)} ms: ratio ${ratioExpert.wall.toFixed(2)} (cpu ${ratioExpert.cpu.toFixed(2)})  | kernels ${kernels["generated"]} / ${kernels["handwritten"]} / ${kernels["handwrittenExplicitTransposes"]}  | loss ${lossGenerated.toFixed(6)} / ${lossHandwritten.toFixed(6)}`,
   );
 }
 
