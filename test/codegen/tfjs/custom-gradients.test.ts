@@ -85,8 +85,11 @@ const maxRelative = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   return scale === 0 ? diff : diff / scale;
 };
 
-describe.each(["cpu", "wasm"])("custom gradients of the coefficients on %s", (backend) => {
-  it.each(CASES)("%s %j: the same forward bit for bit, the same gradients, a short tape", async (name, args) => {
+// Every case on cpu; on wasm (the default backend), one constrained and one unconstrained connection.
+const RUNS = [...CASES.map(([name, args]) => ["cpu", name, args] as const), ["wasm", "mhc", {}] as const, ["wasm", "hc", {}] as const];
+
+describe("custom gradients of the coefficients", () => {
+  it.each(RUNS)("%s: %s %j: the same forward bit for bit, the same gradients, a short tape", async (backend, name, args) => {
     await tf.setBackend(backend);
     const custom = await load(name, args, true);
     const tape = await load(name, args, false);

@@ -106,7 +106,7 @@ describe("tfjs model modules", () => {
     const C = 16, H = 2, D = 8;
     const rms = (x: tf.Tensor, w: tf.Tensor) => tf.mul(tf.div(x, tf.sqrt(tf.add(tf.mean(tf.square(x), -1, true), 1e-6))), w);
     const mm = (a: tf.Tensor, b: tf.Tensor, tb = false) => tf.matMul(a, b, false, tb);
-    let x = tf.reshape(tf.gather(p("embed.weight"), tf.tensor1d(ids, "int32")), [B * T, C]);
+    let x = tf.reshape(tf.gather(p("embed.weight"), tf.tensor1d([...ids], "int32")), [B * T, C]);
     // attention, one head at a time on [T, D] slices of one sequence at a time
     const h = rms(x, p("layers.0.0.norm.weight"));
     const [q, k, v] = ["wq", "wk", "wv"].map((w) => mm(h, p(`layers.0.0.attn.${w}`)));
