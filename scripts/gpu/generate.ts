@@ -21,7 +21,8 @@ import { buildSublayerGraph } from "../../compiler/lower/sublayer-graph.js";
 import type { CompileValue } from "../../compiler/lower/values.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const outDir = join(root, "scripts", "gpu", "generated");
+// MHC_GPU_GEN: another output folder (build.sh and mhc_gpu.py read the same variable).
+const outDir = process.env["MHC_GPU_GEN"] || join(root, "scripts", "gpu", "generated");
 
 interface Variant {
   readonly symbol: string;
@@ -41,6 +42,7 @@ const VARIANTS: Variant[] = [
   { symbol: "tempered_n4", file: "scripts/gpu/connections.mhc", connection: "gpu_tempered", args: { n: 4 }, grid: "small" },
   { symbol: "lazy_n3", file: "scripts/gpu/connections.mhc", connection: "gpu_lazy", args: { n: 3 }, grid: "small" },
   { symbol: "mixed_n4", file: "scripts/gpu/connections.mhc", connection: "gpu_mixed", args: { n: 4 }, grid: "small" },
+  { symbol: "hc_flat_n4", file: "examples/torch/connections.mhc", connection: "hc_flat", args: { n: 4 }, grid: "small" },
 ];
 
 function graphJson(result: CheckResult, conn: Parameters<typeof buildSublayerGraph>[1]): unknown {

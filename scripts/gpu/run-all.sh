@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole GPU check, one command from the repo root: build, verify, sanitize, bench.
 # Needs scripts/gpu/generated/ (made by `npx tsx scripts/gpu/generate.ts` where Node is).
-# Results under $OUT (default scripts/gpu/out): build.log, verify.json/.log,
+# Results under $OUT (default scripts/gpu/out): build.log, verify.json/.log, verify_backward.json/.log,
 # sanitize-*.log, bench.json/.log. Exit status 0 when every step passed.
 # VERIFY_ARGS / BENCH_ARGS pass options through (e.g. VERIFY_ARGS=--quick BENCH_ARGS=--no-compile).
 set -uo pipefail
@@ -16,6 +16,9 @@ tail -n 2 "$OUT/build.log"
 echo "==== verify"
 python3 "$here/verify_forward.py" ${VERIFY_ARGS:-} >"$OUT/verify.log" 2>&1 || status=1
 grep -v '^PASS' "$OUT/verify.log" | tail -n 60
+echo "==== verify backward"
+python3 "$here/verify_backward.py" ${VERIFY_ARGS:-} >"$OUT/verify_backward.log" 2>&1 || status=1
+grep -v '^PASS' "$OUT/verify_backward.log" | tail -n 40
 echo "==== binding"
 python3 "$here/test_binding.py" >"$OUT/binding.log" 2>&1 || status=1
 grep -v '^PASS' "$OUT/binding.log" | tail -n 30

@@ -7,6 +7,7 @@ import { CudaCodegenError } from "./emit-constraint.js";
 import { buildCudaManifest, type CudaManifest } from "./manifest.js";
 import { planConnection, type ConnectionPlan } from "./plan.js";
 import { cudaSource, headerSource } from "./source.js";
+import { generateBackward } from "./backward/index.js";
 
 export { CudaCodegenError, emitConstraintFunction, floatLiteral, type ConstraintFunction } from "./emit-constraint.js";
 export { CUDA_TEMPLATES } from "./templates.js";
@@ -45,9 +46,12 @@ export function generateCuda(result: CheckResult, connection: CheckedConnection 
   const mapSpans: Record<Slot, { file: string; start: number }> = { pre: conn.maps.pre.span, post: conn.maps.post.span, res: conn.maps.res.span };
   const srcOptions = { compilerVersion, source, sources: result.sources, declSpan: conn.decl.span, mapSpans };
   const files = new Map<string, string>();
-  files.set(`${plan.symbol}.cu`, cudaSource(plan, srcOptions));
-  files.set(`${plan.symbol}.h`, headerSource(plan, srcOptions));
-  const manifest = buildCudaManifest(plan, { compilerVersion, source });
+  const forward = cudaSource(plan, srcOptions);
+  // The backward (design.md 4.2 item 5) is appended to the same translation unit and header.
+  const backward = generateBackward(result, conn, plan, srcOptions, forward);
+  files.set(`${plan.symbol}.cu`, forward + backward.cuda);
+  files.set(`${plan.symbol}.h`, headerSource(plan, srcOptions) + backward.header);
+  const manifest: CudaManifest = { ...buildCudaManifest(plan, { compilerVersion, source }), backward: backward.manifest };
   files.set("manifest.json", JSON.stringify(manifest, null, 2) + "\n");
   files.set(`${plan.symbol}_torch.py`, torchBindingSource(manifest));
   return { files, manifest, plan };

@@ -3,6 +3,7 @@ import { SLOTS, type Slot } from "../../sema/checked.js";
 import { entryPoints } from "./abi.js";
 import { BLOCK_THREADS, FILL_BLOCKS, PRENORM_MIN_STEPS, PRENORM_TRAFFIC_DIV, TARGET_BLOCKS, coefTokens } from "./knobs.js";
 import type { ConnectionPlan } from "./plan.js";
+import type { BackwardManifest } from "./backward/index.js";
 
 /*
  * `manifest.json` of the CUDA target: what a loader, a binding or a test needs without
@@ -24,6 +25,8 @@ export interface CudaManifest {
   readonly entryPoints: readonly unknown[];
   readonly workspace: Record<string, unknown>;
   readonly kernels: readonly unknown[];
+  /** Entry points and kernels of the backward (backward/index.ts). */
+  readonly backward?: BackwardManifest;
 }
 
 const STATUS = {

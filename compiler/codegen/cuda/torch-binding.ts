@@ -1,13 +1,14 @@
 import { CudaCodegenError } from "./emit-constraint.js";
 import type { CudaManifest } from "./manifest.js";
+import { torchFunctionLines } from "./backward/torch-functions.js";
 
 /*
  * `<name>_torch.py`: the PyTorch binding of one connection's library (design.md 4.2),
  * printed from the manifest (itself printed from the ABI tables in abi.ts), so the
  * entry points, argument order, ctypes, parameter shapes and status codes cannot
- * disagree with the header. ctypes + a forward-only torch.autograd.Function + a
- * torch.nn.Module with `pre`, `post`, `forward`. Deterministic: byte-identical for the
- * same manifest.
+ * disagree with the header. ctypes, the kernel calls and torch.autograd.Functions with
+ * their backward (backward/torch-functions.ts), and a torch.nn.Module with `pre`, `post`,
+ * `forward`. Deterministic: byte-identical for the same manifest.
  */
 
 export interface TorchBindingOptions {
@@ -80,10 +81,11 @@ export function torchBindingSource(manifest: CudaManifest, options: TorchBinding
   const n = conn.n;
   const cls = options.className ?? pascalCase(symbol);
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(cls)) throw new CudaCodegenError(`\`${cls}\` is not a Python identifier`);
-  const eps = manifest.entryPoints as readonly ManifestEntry[];
+  const backward = manifest.backward;
+  const eps = [...(manifest.entryPoints as readonly ManifestEntry[]), ...((backward?.entryPoints ?? []) as readonly ManifestEntry[])];
   const short = (ep: ManifestEntry): string => ep.name.replace(`mhc_${symbol}_`, "");
   const byShort = new Map(eps.map((ep) => [short(ep), ep]));
-  for (const need of ["workspace_size", "pre", "post", "last_cuda_error"]) {
+  for (const need of ["workspace_size", "pre", "post", "last_cuda_error", ...(backward ? ["save_stats", "backward_workspace_size", "post_backward", "pre_backward"] : [])]) {
     if (!byShort.has(need)) throw new CudaCodegenError(`manifest of \`${symbol}\` has no entry point mhc_${symbol}_${need}`);
   }
   const params = manifest.parameters;
@@ -102,10 +104,17 @@ export function torchBindingSource(manifest: CudaManifest, options: TorchBinding
     `Loads lib${symbol}.so (next to this file unless a path is given) through ctypes and exposes`,
     `\`${cls}(C)\`, a torch.nn.Module with parameters ${paramNames.join(", ")} and methods`,
     "pre(x) -> (u, state), post(x, f, state) -> y, forward(x, fn) -> y, for x of shape [..., n, C].",
-    "Forward only: backward kernels are not generated yet.",
+    ...(backward
+      ? [
+          "Gradients: torch.autograd.Function backward through the library's backward kernels (x, f, every",
+          "parameter). recompute_block(modules, fns, x) chains sublayers keeping only the block input and the",
+          "sublayer outputs for the backward, which rebuilds the residuals (design 4.2 block recompute).",
+        ]
+      : ["Forward only: this library has no backward kernels."]),
     '"""',
     "import ctypes",
     "import os",
+    "import weakref",
     "from typing import NamedTuple",
     "",
     "import torch",
@@ -116,6 +125,7 @@ export function torchBindingSource(manifest: CudaManifest, options: TorchBinding
     `LIBRARY = ${pyStr(manifest.files.library)}`,
     `PARAMETERS = (${paramNames.map(pyStr).join(", ")}${paramNames.length === 1 ? "," : ""})`,
     `WORKSPACE_ALIGNMENT = ${alignment}`,
+    ...(backward ? [`STATS_WIDTH = ${(backward.stats.shape[1] as number)}`] : []),
     "",
     `STATUS = {${Object.entries(manifest.statusCodes)
       .map(([k, v]) => `${v}: ${pyStr(k)}`)
@@ -167,6 +177,15 @@ export function torchBindingSource(manifest: CudaManifest, options: TorchBinding
     "        out = ctypes.c_size_t(0)",
     '        self.call("workspace_size", T=T, C=C, bytes=ctypes.byref(out))',
     "        return out.value",
+    ...(backward
+      ? [
+          "",
+          "    def backward_workspace_size(self, T, C):",
+          "        out = ctypes.c_size_t(0)",
+          '        self.call("backward_workspace_size", T=T, C=C, bytes=ctypes.byref(out))',
+          "        return out.value",
+        ]
+      : []),
     "",
     "",
     "def load_library(path=None):",
@@ -237,77 +256,7 @@ export function torchBindingSource(manifest: CudaManifest, options: TorchBinding
     "    }",
     "",
     "",
-    "class _Pre(torch.autograd.Function):",
-    '    """Kernels 1-2: x [T, n, C] -> u [T, C], h_pre [T, n], h_post [T, n], h_res [T, n, n]."""',
-    "",
-    "    @staticmethod",
-    `    def forward(ctx, lib, x, ${paramArgs}):`,
-    "        T, n, C = x.shape",
-    "        dev = x.device",
-    "        h_pre = torch.empty((T, n), dtype=torch.float32, device=dev)",
-    "        h_post = torch.empty((T, n), dtype=torch.float32, device=dev)",
-    "        h_res = torch.empty((T, n, n), dtype=torch.float32, device=dev)",
-    "        u = torch.empty((T, C), dtype=x.dtype, device=dev)",
-    "        if T == 0:  # nothing to launch (empty tensors may have NULL data pointers)",
-    "            return u, h_pre, h_post, h_res",
-    "        with torch.cuda.device(dev):",
-    "            ws_bytes = lib.workspace_size(T, C)",
-    "            # uint8 storage from the caching allocator: 16-byte (in practice 512-byte) aligned.",
-    "            ws = torch.empty((ws_bytes,), dtype=torch.uint8, device=dev)",
-    "            if ws_bytes > 0 and ws.data_ptr() % WORKSPACE_ALIGNMENT != 0:",
-    '                raise RuntimeError(f"workspace is not {WORKSPACE_ALIGNMENT}-byte aligned")',
-    "            lib.call(",
-    '                "pre",',
-    "                x=_ptr(x),",
-    "                dtype=DTYPE_CODE[x.dtype],",
-    "                T=T,",
-    "                C=C,",
-    ...paramNames.map((p) => `                ${p}=_ptr(${p}),`),
-    "                h_pre=_ptr(h_pre),",
-    "                h_post=_ptr(h_post),",
-    "                h_res=_ptr(h_res),",
-    "                u=_ptr(u),",
-    "                workspace=_ptr(ws) if ws_bytes > 0 else None,",
-    "                workspace_bytes=ws_bytes,",
-    "                stream=torch.cuda.current_stream(dev).cuda_stream,",
-    "            )",
-    "        return u, h_pre, h_post, h_res",
-    "",
-    "    @staticmethod",
-    "    def backward(ctx, *grads):",
-    '        raise NotImplementedError("backward kernels are not generated yet")',
-    "",
-    "",
-    "class _Post(torch.autograd.Function):",
-    '    """Kernel 3: y[t, j] = sum_i h_res[t, j, i] x[t, i] + h_post[t, j] f[t]."""',
-    "",
-    "    @staticmethod",
-    "    def forward(ctx, lib, x, f, h_post, h_res):",
-    "        T, n, C = x.shape",
-    "        dev = x.device",
-    "        y = torch.empty_like(x)",
-    "        if T == 0:",
-    "            return y",
-    "        with torch.cuda.device(dev):",
-    "            lib.call(",
-    '                "post",',
-    "                x=_ptr(x),",
-    "                f=_ptr(f),",
-    "                dtype=DTYPE_CODE[x.dtype],",
-    "                T=T,",
-    "                C=C,",
-    "                h_post=_ptr(h_post),",
-    "                h_res=_ptr(h_res),",
-    "                y=_ptr(y),",
-    "                stream=torch.cuda.current_stream(dev).cuda_stream,",
-    "            )",
-    "        return y",
-    "",
-    "    @staticmethod",
-    "    def backward(ctx, *grads):",
-    '        raise NotImplementedError("backward kernels are not generated yet")',
-    "",
-    "",
+    ...torchFunctionLines({ parameters: paramNames, backward: backward !== undefined }),
     `class ${cls}(torch.nn.Module):`,
     `    """Connection \`${conn.name}\` with n = ${n} residual streams of width C.`,
     "",
@@ -368,8 +317,10 @@ export function torchBindingSource(manifest: CudaManifest, options: TorchBinding
     "        params = self._params(x.device)",
     "        lead = x.shape[:-2]",
     "        x3 = x.view(x.numel() // (N * self.C), N, self.C)",
-    "        u, h_pre, h_post, h_res = _Pre.apply(self.lib, x3, *params)",
+    "        link = _Link(x)",
+    "        u, h_pre, h_post, h_res = _Pre.apply(self.lib, link, x3, *params)",
     "        state = State(h_pre.view(*lead, N), h_post.view(*lead, N), h_res.view(*lead, N, N))",
+    "        state.h_post._mhc_link = link  # post(x, f, state) of the same x joins this pre",
     "        return u.view(*lead, self.C), state",
     "",
     "    def post(self, x, f, state):",
@@ -388,7 +339,9 @@ export function torchBindingSource(manifest: CudaManifest, options: TorchBinding
     '        _check_f32("state.h_post", state.h_post, [*lead, N], x.device)',
     '        _check_f32("state.h_res", state.h_res, [*lead, N, N], x.device)',
     "        T = x.numel() // (N * self.C)",
-    "        y = _Post.apply(self.lib, x.view(T, N, self.C), f.view(T, self.C), state.h_post.view(T, N), state.h_res.view(T, N, N))",
+    "        link = getattr(state.h_post, \"_mhc_link\", None)",
+    "        link = link if link is not None and link.joins(x) else None",
+    "        y = _Post.apply(self.lib, link, x.view(T, N, self.C), f.view(T, self.C), state.h_post.view(T, N), state.h_res.view(T, N, N))",
     "        return y.view(x.shape)",
     "",
     "    def forward(self, x, fn):",

@@ -42,7 +42,7 @@ describe("cuda target: PyTorch binding", () => {
   });
 
   it("is printed from the ABI: every entry point and argument in order, every parameter", () => {
-    for (const ep of mhc.manifest.entryPoints as { name: string; args: { name: string }[] }[]) {
+    for (const ep of [...mhc.manifest.entryPoints, ...mhc.manifest.backward!.entryPoints] as { name: string; args: { name: string }[] }[]) {
       const start = text.indexOf(`(${JSON.stringify(ep.name)}, (`);
       expect(start, ep.name).toBeGreaterThan(0);
       let at = start;
@@ -54,7 +54,10 @@ describe("cuda target: PyTorch binding", () => {
     }
     for (const p of mhc.manifest.parameters) expect(text).toContain(`self.${p.name} = torch.nn.Parameter(`);
     expect(text).toContain("class Mhc(torch.nn.Module):");
-    expect(text).toContain('raise NotImplementedError("backward kernels are not generated yet")');
+    expect(text).toContain("    def backward(ctx, du, dh_pre, dh_post, dh_res):");
+    expect(text).toContain('"pre_backward",');
+    expect(text).toContain("def recompute_block(modules, fns, x):");
+    expect(text).toContain("STATS_WIDTH = 25");
     expect(text).toContain('"phi_res": (4 * C, 16),');
     expect(text).toContain("torch.full(shapes[\"alpha\"], 0.01, **f32)");
     // bias_res: the prelude init (eye(n) - 1) * 8

@@ -1,0 +1,56 @@
+import type { CheckResult } from "../../../driver.js";
+import type { CheckedConnection } from "../../../sema/checked.js";
+import type { ConnectionPlan } from "../plan.js";
+import type { SourceOptions } from "../source.js";
+import { backwardEntryPoints, statsWidth } from "./abi.js";
+import { BWD_COEF_TOKENS, prenormBackwardTokens } from "./knobs.js";
+import { planBackward, type BackwardPlan } from "./plan.js";
+import { backwardCudaSection, backwardHeaderSection } from "./source.js";
+
+export { backwardEntryPoints, statsWidth } from "./abi.js";
+export { constraintGradientGraph } from "./constraint-gradient.js";
+export { planBackward, type BackwardPlan, type MapGradient } from "./plan.js";
+
+/** manifest.json's `backward` section: entry points printed from backward/abi.ts, the stats row, the kernels. */
+export interface BackwardManifest {
+  readonly entryPoints: readonly unknown[];
+  readonly stats: { readonly entryPoint: string; readonly shape: readonly (number | string)[]; readonly columns: string };
+  readonly workspace: { readonly entryPoint: string; readonly alignment: 16 };
+  readonly kernels: readonly unknown[];
+}
+
+export interface BackwardOutput {
+  readonly plan: BackwardPlan;
+  /** Text appended to `<symbol>.cu` and to `<symbol>.h`. */
+  readonly cuda: string;
+  readonly header: string;
+  readonly manifest: BackwardManifest;
+}
+
+function manifestSection(plan: ConnectionPlan, bw: BackwardPlan): BackwardManifest {
+  const sym = plan.symbol;
+  return {
+    entryPoints: backwardEntryPoints(plan).map((ep) => ({
+      name: ep.name,
+      returns: "int",
+      doc: ep.doc,
+      args: ep.args.map((a) => ({ name: a.name, ctype: a.ctype, role: a.role, ...(a.dtype ? { dtype: a.dtype } : {}), ...(a.shape ? { shape: a.shape } : {}), doc: a.doc })),
+    })),
+    stats: { entryPoint: `mhc_${sym}_save_stats`, shape: ["T", statsWidth(plan)], columns: `proj[0..${plan.k}), sum of squares` },
+    workspace: { entryPoint: `mhc_${sym}_backward_workspace_size`, alignment: 16 },
+    kernels: [
+      { name: "stats_kernel", item: 5, does: "the forward's split-K partials summed in order into stats [T, K + 1]" },
+      { name: "post_backward_kernel", item: 5, does: "dx, df and per-slice dH partials, one block per (token, channel slice)" },
+      { name: "premix_backward_kernel", item: 5, does: "per-slice <du, x_i> partials of dH_pre" },
+      { name: "coefficients_backward_kernel", item: 5, threads: BWD_COEF_TOKENS, does: "the constraints' reverse mode per token (forward recomputed), G = dproj, s2, parameter terms", irNodes: Object.fromEntries(Object.entries(bw.maps).map(([s, m]) => [s, m.fn.nodeCount])) },
+      { name: "parameter_gradients_kernel", item: 5, does: "alpha and bias gradients, block rows summed in order" },
+      ...(plan.k > 0 ? [{ name: "prenorm_backward_kernel<true>", item: 5, sharedTokens: prenormBackwardTokens(plan.k), does: "dx = dx_in + H_pre du + G phi^T + s2 x" }, { name: "prenorm_backward_kernel<false>", item: 5, sharedTokens: prenormBackwardTokens(plan.k), does: "dphi partials x^T G per token chunk, one pass over x per column pass" }, { name: "dphi_reduce_kernel", item: 5, does: "dphi partials summed over token chunks in order" }] : [{ name: "premix_dx_kernel", item: 5, does: "dx = H_pre du" }]),
+    ],
+  };
+}
+
+/** The backward of one connection: its plan, the texts appended to the forward's `.cu` (`forwardCuda`) and `.h`, and the manifest section. */
+export function generateBackward(result: CheckResult, conn: CheckedConnection, plan: ConnectionPlan, options: SourceOptions, forwardCuda: string): BackwardOutput {
+  const bw = planBackward(result, conn, plan);
+  return { plan: bw, cuda: backwardCudaSection(plan, bw, options, forwardCuda), header: backwardHeaderSection(plan), manifest: manifestSection(plan, bw) };
+}

@@ -1,0 +1,110 @@
+"""A small GPT whose residual connections are pluggable: the plain residual (x + F(x)),
+or any connection compiled by `mhc compile --target cuda` and loaded through its
+generated PyTorch binding (<name>_torch.py next to lib<name>.so).
+
+With a binding of n streams the residual is [B, T, n, C]: the embedding is repeated into
+the n streams (`expand repeat`), every sublayer (attention, MLP) is wrapped by its own
+connection module, `conn.forward(x, F)`, where F carries its own pre-norm, and the
+streams are averaged before the final norm and the head (`collapse mean`).
+"""
+import importlib.util
+import math
+import os
+
+import torch
+import torch.nn.functional as F
+
+
+def load_binding(directory, symbol):
+    """The generated module `<symbol>_torch.py` from `directory` (its lib<symbol>.so beside it)."""
+    path = os.path.join(directory, symbol, f"{symbol}_torch.py")
+    spec = importlib.util.spec_from_file_location(f"{symbol}_torch", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    cls = next(v for v in vars(mod).values() if isinstance(v, type) and issubclass(v, torch.nn.Module) and getattr(v, "n", None) == mod.N)
+    return mod, cls
+
+
+class RMSNorm(torch.nn.Module):
+    def __init__(self, dim, eps=1e-6):
+        super().__init__()
+        self.eps = eps
+        self.weight = torch.nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        xf = x.float()
+        return (xf * torch.rsqrt(xf.square().mean(-1, keepdim=True) + self.eps) * self.weight.float()).to(x.dtype)
+
+
+class Attention(torch.nn.Module):
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads = heads
+        self.norm = RMSNorm(dim)
+        self.qkv = torch.nn.Linear(dim, 3 * dim, bias=False)
+        self.out = torch.nn.Linear(dim, dim, bias=False)
+
+    def forward(self, x):
+        B, T, C = x.shape
+        q, k, v = self.qkv(self.norm(x)).view(B, T, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.out(y.transpose(1, 2).reshape(B, T, C))
+
+
+class MLP(torch.nn.Module):
+    def __init__(self, dim, hidden):
+        super().__init__()
+        self.norm = RMSNorm(dim)
+        self.up = torch.nn.Linear(dim, hidden, bias=False)
+        self.down = torch.nn.Linear(hidden, dim, bias=False)
+
+    def forward(self, x):
+        return self.down(F.gelu(self.up(self.norm(x))))
+
+
+class GPT(torch.nn.Module):
+    """connection: None (plain residual) or the nn.Module class of a generated binding."""
+
+    def __init__(self, vocab, dim, heads, layers, context, connection=None, recompute=False, binding=None):
+        super().__init__()
+        self.context = context
+        self.embed = torch.nn.Embedding(vocab, dim)
+        self.pos = torch.nn.Parameter(torch.randn(context, dim) * 0.02)
+        self.sublayers = torch.nn.ModuleList()
+        for _ in range(layers):
+            self.sublayers.append(Attention(dim, heads))
+            self.sublayers.append(MLP(dim, 4 * dim))
+        self.n = 1 if connection is None else connection.n
+        self.connections = None if connection is None else torch.nn.ModuleList(connection(dim) for _ in range(2 * layers))
+        self.recompute = recompute
+        self.binding = binding
+        self.norm = RMSNorm(dim)
+        self.head = torch.nn.Linear(dim, vocab, bias=False)
+        for name, p in self.named_parameters():
+            if name.endswith(("out.weight", "down.weight")):
+                torch.nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * layers))
+            elif p.dim() == 2 and "connections" not in name and name != "pos":
+                torch.nn.init.normal_(p, 0.0, 0.02)
+
+    def forward(self, idx):
+        B, T = idx.shape
+        h = self.embed(idx) + self.pos[:T]
+        dtype = torch.get_autocast_dtype("cuda") if torch.is_autocast_enabled("cuda") else h.dtype
+        if self.connections is None:
+            for f in self.sublayers:
+                h = h + f(h)
+        else:
+            # expand repeat: n copies of the embedding; the residual stays in the autocast dtype.
+            x = h.to(dtype).unsqueeze(-2).expand(B, T, self.n, h.shape[-1]).contiguous()
+            fns = [lambda u, f=f: f(u).to(u.dtype) for f in self.sublayers]
+            if self.recompute:
+                x = self.binding.recompute_block(list(self.connections), fns, x)
+            else:
+                for conn, fn in zip(self.connections, fns):
+                    x = conn.forward(x, fn)
+            h = x.float().mean(-2)  # collapse mean
+        return self.head(self.norm(h))
+
+    def loss(self, idx, targets):
+        logits = self(idx)
+        return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1))

@@ -1,0 +1,220 @@
+"""Trains the small GPT of gpt.py with the plain residual, Hyper-Connections (hc_flat, n = 4)
+and mHC (the prelude's mhc, n = 4) on the bytes of this repository's text files, writes
+the loss curves, then times training steps at C = 4096 to report mHC's step-time
+overhead over the residual model. Runs on a machine with a CUDA GPU and the generated
+bindings built (see README.md).
+
+Outputs under --out (default $OUT or examples/torch/out): losses.json, losses.png (or
+losses.svg when matplotlib is missing), overhead.json; a summary on stdout.
+
+Usage: python3 examples/torch/train_compare.py --gen scripts/gpu/generated [--steps 300]
+       [--skip-curves] [--skip-overhead]
+"""
+import argparse
+import glob
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gpt import GPT, load_binding  # noqa: E402
+
+DEV = torch.device("cuda")
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+VARIANTS = [("residual", None), ("hc", "hc_flat_n4"), ("mhc", "mhc_n4")]
+
+
+def corpus():
+    """Bytes of the repository's own text (docs, sources, .mhc files): a real, varied byte stream."""
+    files = []
+    for pattern in ("**/*.md", "compiler/**/*.ts", "examples/**/*.mhc", "compiler/std/*.mhc"):
+        files += glob.glob(os.path.join(ROOT, pattern), recursive=True)
+    data = bytearray()
+    for f in sorted(set(files)):
+        if "node_modules" in f or "/generated/" in f:
+            continue
+        with open(f, "rb") as fh:
+            data += fh.read()
+    t = torch.frombuffer(bytes(data), dtype=torch.uint8).to(torch.long)
+    split = int(0.95 * t.numel())
+    return t[:split].to(DEV), t[split:].to(DEV)
+
+
+def batch(data, B, T, gen):
+    ix = torch.randint(0, data.numel() - T - 1, (B,), generator=gen, device=DEV)
+    off = torch.arange(T, device=DEV)
+    x = data[ix[:, None] + off]
+    y = data[ix[:, None] + off + 1]
+    return x, y
+
+
+def make_model(gen_dir, symbol, dim, heads, layers, context, recompute=False):
+    cls, binding = None, None
+    if symbol is not None:
+        binding, cls = load_binding(gen_dir, symbol)
+    return GPT(256, dim, heads, layers, context, connection=cls, recompute=recompute, binding=binding).to(DEV)
+
+
+def train_curves(gen_dir, steps, out):
+    train, val = corpus()
+    cfg = dict(dim=256, heads=4, layers=4, context=256)
+    B = 32
+    curves = {}
+    for name, symbol in VARIANTS:
+        torch.manual_seed(0)
+        model = make_model(gen_dir, symbol, **cfg)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.0)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 30) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+        g = torch.Generator(device=DEV).manual_seed(1)
+        gv = torch.Generator(device=DEV).manual_seed(2)
+        losses, evals = [], []
+        t0 = time.time()
+        for step in range(steps):
+            x, y = batch(train, B, cfg["context"], g)
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                loss = model.loss(x, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+            if (step + 1) % 50 == 0 or step == steps - 1:
+                with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+                    ev = statistics.mean(model.loss(*batch(val, B, cfg["context"], gv)).item() for _ in range(8))
+                evals.append((step + 1, ev))
+        curves[name] = {"train": losses, "val": evals, "seconds": round(time.time() - t0, 1), "parameters": sum(p.numel() for p in model.parameters())}
+        print(f"{name}: final train loss {statistics.mean(losses[-20:]):.4f}, val {evals[-1][1]:.4f} ({curves[name]['seconds']} s)", flush=True)
+        del model, opt
+    with open(os.path.join(out, "losses.json"), "w") as fh:
+        json.dump({"config": {**cfg, "batch": B, "steps": steps, "vocab": 256, "corpus_bytes": train.numel() + val.numel()}, "curves": curves}, fh)
+    plot(curves, out)
+    return curves
+
+
+def smooth(v, k=20):
+    out, acc = [], 0.0
+    for i, x in enumerate(v):
+        acc += x
+        if i >= k:
+            acc -= v[i - k]
+        out.append(acc / min(i + 1, k))
+    return out
+
+
+def plot(curves, out):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for name, c in curves.items():
+            ax.plot(smooth(c["train"]), label=f"{name} (train)")
+            ax.plot([s for s, _ in c["val"]], [v for _, v in c["val"]], "o--", markersize=3, label=f"{name} (val)")
+        ax.set_xlabel("step")
+        ax.set_ylabel("cross-entropy (nats per byte)")
+        ax.set_title("byte-level GPT, dim 256, 4 layers: residual vs HC vs mHC (n = 4)")
+        ax.legend()
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, "losses.png"), dpi=120)
+        return
+    except ImportError:
+        pass
+    # No matplotlib: a plain SVG polyline per curve.
+    W, H, pad = 700, 420, 40
+    all_v = [v for c in curves.values() for v in smooth(c["train"])]
+    lo, hi = min(all_v), max(all_v)
+    steps = max(len(c["train"]) for c in curves.values())
+    colors = ["#1f77b4", "#ff7f0e", "#2ca02c"]
+    lines = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}">', f'<rect width="{W}" height="{H}" fill="white"/>']
+    for (name, c), col in zip(curves.items(), colors):
+        pts = " ".join(f"{pad + i * (W - 2 * pad) / max(1, steps - 1):.1f},{H - pad - (v - lo) / (hi - lo + 1e-9) * (H - 2 * pad):.1f}" for i, v in enumerate(smooth(c["train"])))
+        lines.append(f'<polyline fill="none" stroke="{col}" stroke-width="1.5" points="{pts}"/>')
+        lines.append(f'<text x="{W - 150}" y="{pad + 18 * list(curves).index(name)}" fill="{col}">{name}</text>')
+    lines.append(f'<text x="{pad}" y="{H - 10}">steps 0..{steps}, loss {lo:.2f}..{hi:.2f}</text></svg>')
+    with open(os.path.join(out, "losses.svg"), "w") as fh:
+        fh.write("\n".join(lines))
+
+
+def step_time(gen_dir, symbol, recompute=False, iters=10, warmup=3):
+    """Median seconds of one training step (forward, backward, AdamW) at C = 4096, bf16 autocast."""
+    cfg = dict(dim=4096, heads=32, layers=2, context=1024)
+    B = 8
+    torch.manual_seed(0)
+    model = make_model(gen_dir, symbol, recompute=recompute, **cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
+    g = torch.Generator(device=DEV).manual_seed(3)
+    x = torch.randint(0, 256, (B, cfg["context"]), generator=g, device=DEV)
+    y = torch.randint(0, 256, (B, cfg["context"]), generator=g, device=DEV)
+
+    def step():
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            loss = model.loss(x, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for _ in range(warmup):
+        step()
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(iters):
+        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        s.record()
+        step()
+        e.record()
+        e.synchronize()
+        times.append(s.elapsed_time(e) / 1e3)
+    peak = torch.cuda.max_memory_allocated()
+    del model, opt
+    torch.cuda.empty_cache()
+    return statistics.median(times), peak, {**cfg, "batch": B, "tokens_per_step": B * cfg["context"]}
+
+
+def overhead(gen_dir, out):
+    rows = {}
+    for name, symbol, rc in [("residual", None, False), ("mhc", "mhc_n4", False), ("mhc_recompute", "mhc_n4", True)]:
+        t, peak, cfg = step_time(gen_dir, symbol, recompute=rc)
+        rows[name] = {"step_ms": round(t * 1e3, 2), "peak_memory_GiB": round(peak / 2**30, 2)}
+        print(f"C = 4096 step time, {name}: {t * 1e3:.2f} ms (peak memory {peak / 2**30:.2f} GiB)", flush=True)
+    res = rows["residual"]["step_ms"]
+    result = {
+        "config": cfg,
+        "device": torch.cuda.get_device_properties(0).name,
+        "steps": rows,
+        "mhc_overhead": round(rows["mhc"]["step_ms"] / res - 1, 4),
+        "mhc_recompute_overhead": round(rows["mhc_recompute"]["step_ms"] / res - 1, 4),
+    }
+    with open(os.path.join(out, "overhead.json"), "w") as fh:
+        json.dump(result, fh, indent=1)
+    print(f"mHC step-time overhead at C = 4096: {100 * result['mhc_overhead']:.1f}% (recompute: {100 * result['mhc_recompute_overhead']:.1f}%)", flush=True)
+    return result
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--gen", default=os.environ.get("MHC_GPU_GEN") or os.path.join(ROOT, "scripts", "gpu", "generated"))
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--out", default=os.environ.get("OUT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "out"))
+    ap.add_argument("--skip-curves", action="store_true")
+    ap.add_argument("--skip-overhead", action="store_true")
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    print(f"device: {torch.cuda.get_device_properties(0).name}; torch {torch.__version__}", flush=True)
+    if not a.skip_curves:
+        train_curves(a.gen, a.steps, a.out)
+    if not a.skip_overhead:
+        overhead(a.gen, a.out)
+
+
+if __name__ == "__main__":
+    main()

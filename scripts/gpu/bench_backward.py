@@ -1,0 +1,259 @@
+"""Forward + backward timings of the generated kernels (through the generated PyTorch
+binding's autograd) against a copy-bandwidth floor, eager PyTorch and torch.compile of
+the same maths: prelude `mhc`, bf16 residual, fp32 coefficients, F = identity (f = u),
+loss gradient dy given. One timed step = pre, post, then backward of y with dy: the
+gradients of x and of every parameter. CUDA events, warm-up, median of ITERS steps,
+input sets rotated (x alone is far larger than L2 at these shapes).
+
+Byte model (bf16, e = 2 bytes, per token in units of C*e), phi ignored (< 0.1%):
+  forward  3n + 2: x read twice (prenorm GEMM + pre-mix, then post), f read, u and y written
+                   (bench_forward.py's floor_2pass);
+  backward 5n + 4: two passes over x and dy, since the coefficients' backward needs
+                   per-token sums over all channels (dH = <dy, x>, <du, x>) before dx:
+                   pass 1 reads x, dy, f, du and writes df (2n + 3), pass 2 reads x, dy,
+                   du and writes dx (3n + 1).
+  floor = T*C*e*(8n + 6) / copy bandwidth (a device-to-device copy, bytes read + written).
+Recompute: a block of 16 sublayers (T = 8192, C = 4096, n = 4, F = identity) chained with
+module.forward versus recompute_block: activation bytes held between forward and backward
+and the peak over forward + backward; the gradients must be bit-identical.
+Writes $OUT/bench_backward.json (or --json NAME) with the device, the date and every number.
+
+Usage: python3 scripts/gpu/bench_backward.py [--no-compile] [--iters N] [--json NAME]
+"""
+import datetime
+import importlib.util
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mhc_gpu as G  # noqa: E402
+
+DEV = torch.device("cuda")
+ITERS = int(sys.argv[sys.argv.index("--iters") + 1]) if "--iters" in sys.argv else 20
+COMPILE = "--no-compile" not in sys.argv
+JSON_NAME = sys.argv[sys.argv.index("--json") + 1] if "--json" in sys.argv else "bench_backward.json"
+SHAPES = [
+    {"name": "prefill T=8192 C=7168 n=4", "T": 8192, "C": 7168, "n": 4},
+    {"name": "T=8192 C=4096 n=4", "T": 8192, "C": 4096, "n": 4},
+]
+KERNELS = ("prenorm_mma_kernel", "prenorm_kernel", "coefficients_kernel", "post_kernel", "stats_kernel", "post_backward_kernel", "post_backward_reduce_kernel",
+           "premix_backward_kernel", "coefficients_backward_kernel", "parameter_gradients_kernel", "prenorm_backward_kernel", "dphi_reduce_kernel")
+
+
+def load_binding(symbol):
+    path = os.path.join(G.GEN, symbol, f"{symbol}_torch.py")
+    spec = importlib.util.spec_from_file_location(f"{symbol}_torch", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    cls = next(v for v in vars(mod).values() if isinstance(v, type) and issubclass(v, torch.nn.Module) and getattr(v, "n", None) == mod.N)
+    return mod, cls
+
+
+def timed(step, sets, iters=ITERS, warmup=3):
+    for i in range(warmup):
+        step(sets[i % len(sets)])
+    torch.cuda.synchronize()
+    times = []
+    for i in range(iters):
+        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        s.record()
+        step(sets[i % len(sets)])
+        e.record()
+        e.synchronize()
+        times.append(s.elapsed_time(e))
+    return statistics.median(times), min(times), max(times)
+
+
+def copy_bandwidth(nbytes):
+    src = torch.empty(nbytes // 2, dtype=torch.bfloat16, device=DEV).normal_()
+    dst = torch.empty_like(src)
+    for _ in range(3):
+        dst.copy_(src)
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(20):
+        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        s.record()
+        dst.copy_(src)
+        e.record()
+        e.synchronize()
+        times.append(s.elapsed_time(e))
+    ms = statistics.median(times)
+    return 2 * src.numel() * 2 / (ms * 1e-3)
+
+
+def kernel_breakdown(step, sets, calls=5):
+    from torch.profiler import ProfilerActivity, profile
+    for i in range(2):
+        step(sets[i % len(sets)])
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for i in range(calls):
+            step(sets[i % len(sets)])
+        torch.cuda.synchronize()
+    out = {}
+    for ev in prof.key_averages():
+        total = getattr(ev, "device_time_total", None)
+        if total is None:
+            total = getattr(ev, "cuda_time_total", 0.0)
+        if not total:
+            continue
+        name = next((k for k in KERNELS if k in ev.key), "other: " + ev.key[:50])
+        out[name] = out.get(name, 0.0) + total / calls
+    return {k: round(v, 1) for k, v in sorted(out.items(), key=lambda kv: -kv[1])}
+
+
+def torch_forward(x, phi_pre, phi_post, phi_res, alpha, bias_pre, bias_post, bias_res):
+    """mhc with F = identity, fp32 coefficient maths on the bf16 residual (design 1), differentiable."""
+    T, n, C = x.shape
+    xf = x.reshape(T, n * C).float()
+    rinv = torch.rsqrt(xf.square().mean(-1, keepdim=True) + 1e-6)
+    pre = torch.sigmoid((xf @ phi_pre) * rinv * alpha[0] + bias_pre) + 1e-6
+    post = 2.0 * torch.sigmoid((xf @ phi_post) * rinv * alpha[1] + bias_post)
+    L = ((xf @ phi_res) * rinv * alpha[2] + bias_res).reshape(T, n, n)
+    M = torch.softmax(L, dim=-2) + 1e-6
+    M = M / (M.sum(-1, keepdim=True) + 1e-6)
+    for _ in range(19):
+        M = M / (M.sum(-2, keepdim=True) + 1e-6)
+        M = M / (M.sum(-1, keepdim=True) + 1e-6)
+    u = torch.einsum("ti,tic->tc", pre, x.float()).to(x.dtype)
+    y = torch.einsum("tji,tic->tjc", M, x.float()) + post[:, :, None] * u.float()[:, None, :]
+    return y.to(x.dtype)
+
+
+def recompute_memory(layers=16, T=8192, C=4096, n=4):
+    """Activation memory of a block of `layers` mHC sublayers (F = identity, bf16) with and without
+    recompute_block: bytes held between forward and backward (the output excluded), and the peak
+    over forward + backward, both above what existed before the forward."""
+    mod, cls = load_binding(f"mhc_n{n}")
+    gen = torch.Generator(device=DEV).manual_seed(5)
+    mods = [cls(C, device=DEV) for _ in range(layers)]
+    fns = [lambda u: u] * layers
+    x = torch.randn(T, n, C, generator=gen, device=DEV).bfloat16().requires_grad_(True)
+    dy = torch.randn(T, n, C, generator=gen, device=DEV).bfloat16()
+    out = {}
+    grads = {}
+    for name in ("stored", "recompute"):
+        for m in mods:
+            m.zero_grad(set_to_none=True)
+        x.grad = None
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        if name == "stored":
+            y = x
+            for m, fn in zip(mods, fns):
+                y = m.forward(y, fn)
+        else:
+            y = mod.recompute_block(mods, fns, x)
+        torch.cuda.synchronize()
+        held = torch.cuda.memory_allocated() - base - y.numel() * y.element_size()
+        y.backward(dy)
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated() - base
+        grads[name] = [x.grad.clone()] + [p.grad.clone() for m in mods for p in m.parameters()]
+        out[name] = {"held_between_fwd_bwd_MiB": round(held / 2**20, 1), "peak_fwd_bwd_MiB": round(peak / 2**20, 1)}
+        del y
+    same = all(torch.equal(a, b) for a, b in zip(grads["stored"], grads["recompute"]))
+    res = {"layers": layers, "T": T, "C": C, "n": n, **out, "gradients_bit_identical": same,
+           "held_ratio": round(out["stored"]["held_between_fwd_bwd_MiB"] / out["recompute"]["held_between_fwd_bwd_MiB"], 2),
+           "peak_ratio": round(out["stored"]["peak_fwd_bwd_MiB"] / out["recompute"]["peak_fwd_bwd_MiB"], 2),
+           "residual_MiB": round(T * n * C * 2 / 2**20, 1)}
+    print(f"recompute, {layers}-sublayer block T={T} C={C} n={n}: held {out['stored']['held_between_fwd_bwd_MiB']} -> {out['recompute']['held_between_fwd_bwd_MiB']} MiB "
+          f"({res['held_ratio']}x), peak {out['stored']['peak_fwd_bwd_MiB']} -> {out['recompute']['peak_fwd_bwd_MiB']} MiB ({res['peak_ratio']}x); gradients bit-identical: {same}", flush=True)
+    return res
+
+
+def main():
+    torch.backends.cuda.matmul.allow_tf32 = False
+    out_dir = os.environ.get("OUT", os.path.join(G.HERE, "out"))
+    os.makedirs(out_dir, exist_ok=True)
+    props = torch.cuda.get_device_properties(0)
+    print(f"device: {props.name}, {props.multi_processor_count} SMs; torch {torch.__version__}", flush=True)
+    rows = []
+    for sh in SHAPES:
+        T, C, n = sh["T"], sh["C"], sh["n"]
+        mod, cls = load_binding(f"mhc_n{n}")
+        e = 2
+        bw = copy_bandwidth(T * n * C * e)
+        floor_bytes = T * C * e * (8 * n + 6)
+        floor_ms = floor_bytes / bw * 1e3
+        gen = torch.Generator(device=DEV).manual_seed(11)
+        m = cls(C, device=DEV)
+        with torch.no_grad():
+            for name in mod.PARAMETERS:
+                p = getattr(m, name)
+                if name.startswith("phi_"):
+                    p.copy_(torch.randn(p.shape, generator=gen, device=DEV) / math.sqrt(n * C))
+                elif name == "alpha":
+                    p.fill_(0.5)
+        params = [getattr(m, k) for k in mod.PARAMETERS]
+        sets = []
+        for _ in range(2):
+            x = torch.randn(T, n, C, generator=gen, device=DEV).bfloat16().requires_grad_(True)
+            dy = torch.randn(T, n, C, generator=gen, device=DEV).bfloat16()
+            sets.append((x, dy))
+
+        def ours(s):
+            x, dy = s
+            for p in params:
+                p.grad = None
+            x.grad = None
+            y = m.forward(x, lambda u: u)
+            y.backward(dy)
+
+        def ours_forward(s):
+            with torch.no_grad():
+                m.forward(s[0], lambda u: u)
+
+        def eager(s, fn=torch_forward):
+            x, dy = s
+            for p in params:
+                p.grad = None
+            x.grad = None
+            fn(x, *params).backward(dy)
+
+        row = {"shape": sh["name"], "T": T, "C": C, "n": n, "copy_GBps": round(bw / 1e9, 1), "floor_bytes": floor_bytes, "floor_ms": round(floor_ms, 4)}
+        row["ours_ms"], row["ours_min_ms"], _ = [round(v, 4) for v in timed(ours, sets)]
+        row["ours_forward_ms"] = round(timed(ours_forward, sets)[0], 4)
+        row["ours_kernels_us"] = kernel_breakdown(ours, sets)
+        print(f"{sh['name']}: ours fwd+bwd {row['ours_ms']:.3f} ms (forward {row['ours_forward_ms']:.3f}), floor {floor_ms:.3f} ms", flush=True)
+        print(f"  kernels (us per step): {json.dumps(row['ours_kernels_us'])}", flush=True)
+        row["eager_ms"] = round(timed(eager, sets, iters=max(5, ITERS // 2))[0], 4)
+        print(f"  eager {row['eager_ms']:.3f} ms", flush=True)
+        if COMPILE:
+            compiled = torch.compile(torch_forward)
+            t0 = time.time()
+            try:
+                row["compile_ms"] = round(timed(lambda s: eager(s, compiled), sets, iters=max(5, ITERS // 2))[0], 4)
+                row["compile_seconds"] = round(time.time() - t0, 1)
+                print(f"  torch.compile {row['compile_ms']:.3f} ms (compiled in {row['compile_seconds']} s)", flush=True)
+            except Exception as exc:  # noqa: BLE001
+                row["compile_error"] = repr(exc)[:300]
+                print(f"  torch.compile failed: {exc!r}"[:300], flush=True)
+        row["ours_over_floor"] = round(row["ours_ms"] / floor_ms, 3)
+        row["eager_over_ours"] = round(row["eager_ms"] / row["ours_ms"], 3)
+        if "compile_ms" in row:
+            row["compile_over_ours"] = round(row["compile_ms"] / row["ours_ms"], 3)
+        rows.append(row)
+        del sets, m
+        torch.cuda.empty_cache()
+    recompute = recompute_memory()
+    result = {"what": "forward + backward of one mhc sublayer (F = identity), bf16 residual, through the generated PyTorch binding",
+              "device": props.name, "date": datetime.date.today().isoformat(), "torch": torch.__version__, "rows": rows, "recompute": recompute}
+    with open(os.path.join(out_dir, JSON_NAME), "w") as fh:
+        json.dump(result, fh, indent=1)
+    print("\nshape | ours fwd+bwd ms | floor ms | ours/floor | eager ms | compile ms | compile/ours")
+    for r in rows:
+        print(f"{r['shape']} | {r['ours_ms']:.3f} | {r['floor_ms']:.3f} | {r['ours_over_floor']:.2f} | {r['eager_ms']:.3f} | {r.get('compile_ms', float('nan')):.3f} | {r.get('compile_over_ours', float('nan')):.2f}")
+
+
+if __name__ == "__main__":
+    main()
