@@ -140,6 +140,8 @@ export function emitNodes(request: EmitRequest): EmittedBody {
   const computed = needed(request.roots, request.given, request.fused);
   const implicit = request.implicitBroadcast ? implicitBroadcasts(computed, request.roots) : new Set<Node>();
   const referenced = new Set<Node>();
+  // An elided broadcast is spelt with its input's name: a use of it reads that input.
+  const source = (n: Node): Node => (implicit.has(n) ? source(n.inputs[0]!) : n);
   let lastComment: string | undefined;
   const shape = (s: Shape): string => `[${s.map(jsDim).join(", ")}]`;
   for (const node of computed) {
@@ -157,7 +159,7 @@ export function emitNodes(request: EmitRequest): EmittedBody {
     const args = argumentsOf(node, request.fused).map((i) => {
       const name = names.get(i);
       if (name === undefined) throw new IrError(`tfjs codegen: %${i.id} is used before it is computed`);
-      referenced.add(i);
+      referenced.add(source(i));
       return name;
     });
     const name = request.rename?.(node) ?? nodeName(node);
