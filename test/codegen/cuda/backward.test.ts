@@ -1,5 +1,4 @@
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -9,6 +8,7 @@ import type { CompileValue } from "../../../compiler/lower/values.js";
 import { buildConstraintGraph } from "../../../compiler/lower/constraint-graph.js";
 import { interpret } from "../../../compiler/ir/interpret.js";
 import { makeTensor } from "../../../compiler/ir/tensor.js";
+import { compileCuda, findNvcc, requireNvccInCi } from "../../helpers/nvcc.js";
 import { check, golden, root } from "./helpers.js";
 
 const tiny = check("examples/tiny.mhc");
@@ -136,25 +136,8 @@ describe("CUDA backward: generated sources", () => {
 
 // ---- nvcc: the backward compiles for sm_90a (two variants: every projection with Sinkhorn, and no projection) ----
 
-function findNvcc(): string | undefined {
-  const onPath = spawnSync("sh", ["-c", "command -v nvcc"], { encoding: "utf8" }).stdout.trim();
-  if (onPath) return onPath;
-  return ["/usr/local/cuda-13.0/bin/nvcc", "/usr/local/cuda/bin/nvcc"].find((p) => existsSync(p));
-}
-
 const nvcc = findNvcc();
-if (!nvcc && process.env["CI"] === "true") throw new Error("nvcc is required in CI (CI=true) for the CUDA compile tests, and was not found");
-
-function compile(nvccPath: string, dir: string, file: string): Promise<{ code: number | null; log: string; command: string }> {
-  const args = ["-arch=sm_90a", "-c", "-std=c++17", "-Xptxas", "-O1", `-I${join(root, "runtime", "cuda")}`, `-I${join(root, "runtime", "cuda", "include")}`, join(dir, file), "-o", join(dir, `${file}.o`)];
-  return new Promise((resolve) => {
-    const child = spawn(nvccPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let log = "";
-    child.stdout.on("data", (d: Buffer) => (log += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (log += d.toString()));
-    child.on("close", (code) => resolve({ code, log, command: [nvccPath, ...args].join(" ") }));
-  });
-}
+requireNvccInCi(nvcc);
 
 describe.skipIf(!nvcc)("CUDA backward: nvcc compiles the generated sources with the backward (sm_90a)", () => {
   it("prelude mhc at n = 4 and the residual connection", { timeout: 300_000 }, async () => {
@@ -162,7 +145,8 @@ describe.skipIf(!nvcc)("CUDA backward: nvcc compiles the generated sources with 
     try {
       const outputs = [generateCuda(tiny, "mhc", { name: "mhc_n4" }), generateCuda(tiny, "residual", { name: "res" })];
       for (const out of outputs) for (const [path, text] of out.files) if (path.endsWith(".cu") || path.endsWith(".h")) writeFileSync(join(dir, path), text);
-      const results = await Promise.all(outputs.map((o) => compile(nvcc!, dir, `${o.plan.symbol}.cu`)));
+      // The mHC variant through ptxas, the residual to PTX.
+      const results = await Promise.all(outputs.map((o, i) => compileCuda(nvcc!, root, dir, `${o.plan.symbol}.cu`, { mode: i === 0 ? "object" : "ptx" })));
       for (const r of results) expect(r.code, `nvcc failed\ncommand: ${r.command}\n${r.log}`).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
