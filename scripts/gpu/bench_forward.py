@@ -11,9 +11,15 @@ Byte model (bf16, e = 2 bytes), per call of pre + post, phi read once (n*C*K*4 b
                 between the GEMM and the pre-mix, then the post): the least any split
                 into pre and post can move.
 Each floor is bytes / measured copy bandwidth (a device-to-device copy of floor_3pass/2
-bytes, counting bytes read plus written). Writes $OUT/bench.json.
+bytes, counting bytes read plus written). Writes $OUT/bench.json (or --json NAME).
 
-Usage: python3 scripts/gpu/bench_forward.py [--no-compile] [--iters N]
+Besides the per-call events (host launch cost included, which dominates tiny shapes) every
+row has `ours_graph_ms`: the pre + post calls of all input sets captured in one CUDA graph,
+replayed, divided by the calls (device time with launch gaps, no Python), and `kernels_us`:
+the device time per call of each kernel, from torch.profiler (CUPTI).
+
+Usage: python3 scripts/gpu/bench_forward.py [--no-compile] [--ours-only] [--iters N] [--only n4,n16]
+       [--json NAME]   (MHC_GPU_GEN=DIR benches another generated tree, e.g. a baseline)
 """
 import json
 import math
@@ -29,7 +35,10 @@ import mhc_gpu as G  # noqa: E402
 
 DEV = torch.device("cuda")
 ITERS = int(sys.argv[sys.argv.index("--iters") + 1]) if "--iters" in sys.argv else 30
-COMPILE = "--no-compile" not in sys.argv
+OURS_ONLY = "--ours-only" in sys.argv
+COMPILE = "--no-compile" not in sys.argv and not OURS_ONLY
+ONLY_SHAPES = sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv else None
+JSON_NAME = sys.argv[sys.argv.index("--json") + 1] if "--json" in sys.argv else "bench.json"
 SHAPES = [
     {"name": "prefill T=8192 C=7168 n=4", "T": 8192, "C": 7168, "n": 4},
     {"name": "prefill T=8192 C=4096 n=4", "T": 8192, "C": 4096, "n": 4},
@@ -53,6 +62,59 @@ def timed(fn, sets, iters=ITERS, warmup=5):
         e.synchronize()
         times.append(s.elapsed_time(e))
     return statistics.median(times), min(times)
+
+
+def graph_timed(fn, sets, reps=None, replays=15):
+    """Median device time per call of fn over the sets, all calls captured in one CUDA graph."""
+    reps = reps or max(len(sets), 8)
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for i in range(3):
+            fn(sets[i % len(sets)])
+    torch.cuda.current_stream().wait_stream(side)
+    torch.cuda.synchronize()
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        for i in range(reps):
+            fn(sets[i % len(sets)])
+    g.replay()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(replays):
+        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        s.record()
+        g.replay()
+        e.record()
+        e.synchronize()
+        times.append(s.elapsed_time(e) / reps)
+    del g
+    return statistics.median(times)
+
+
+KERNEL_NAMES = ("prenorm_mma_kernel", "prenorm_kernel", "coefficients_kernel", "post_kernel")
+
+
+def kernel_breakdown(fn, sets, calls=10):
+    """Device microseconds per call of each kernel fn launches (torch.profiler / CUPTI)."""
+    from torch.profiler import ProfilerActivity, profile
+    for i in range(3):
+        fn(sets[i % len(sets)])
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for i in range(calls):
+            fn(sets[i % len(sets)])
+        torch.cuda.synchronize()
+    out = {}
+    for ev in prof.key_averages():
+        total = getattr(ev, "device_time_total", None)
+        if total is None:
+            total = getattr(ev, "cuda_time_total", 0.0)
+        if not total:
+            continue
+        name = next((k for k in KERNEL_NAMES if k in ev.key), ev.key[:60])
+        out[name] = out.get(name, 0.0) + total / calls
+    return {k: round(v, 2) for k, v in out.items()}
 
 
 def sinkhorn(L, iters=20, eps=1e-6):
@@ -82,6 +144,10 @@ def main():
     rows = []
     for sh in SHAPES:
         T, C, n = sh["T"], sh["C"], sh["n"]
+        if ONLY_SHAPES and f"n{n}" not in ONLY_SHAPES and sh["name"] not in ONLY_SHAPES:
+            continue
+        if not any(v["symbol"] == f"mhc_n{n}" for v in G.variants()):
+            continue
         lib = G.Library(f"mhc_n{n}")
         v = next(v for v in G.variants() if v["symbol"] == f"mhc_n{n}")
         K = v["k"]
@@ -127,6 +193,12 @@ def main():
         row["ours_pre_ms"], _ = timed(ours_pre, sets)
         row["ours_post_ms"], _ = timed(ours_post, sets)
         row["ours_ms"], row["ours_min_ms"] = timed(ours, sets)
+        row["ours_graph_ms"] = graph_timed(ours, sets)
+        row["ours_pre_graph_ms"] = graph_timed(ours_pre, sets)
+        try:
+            row["kernels_us"] = kernel_breakdown(ours, sets)
+        except Exception as exc:  # profiler unavailable: report, keep going
+            row["kernels_us"] = {"error": repr(exc)[:200]}
 
         # correctness of what was timed, against the eager torch maths
         x, p, b = sets[0]
@@ -138,18 +210,19 @@ def main():
 
         tsets = [(s[0], torch.cat([s[1]["phi_pre"], s[1]["phi_post"], s[1]["phi_res"]], dim=1),
                   s[1]["alpha"], torch.cat([s[1]["bias_pre"], s[1]["bias_post"], s[1]["bias_res"]])) for s in sets]
-        with torch.no_grad():
-            row["torch_eager_ms"], _ = timed(lambda s: torch_forward(*s, n), tsets, iters=max(10, ITERS // 2))
-            if COMPILE:
-                t0 = time.time()
-                compiled = torch.compile(torch_forward, dynamic=False)
-                try:
-                    compiled(*tsets[0], n)
-                    torch.cuda.synchronize()
-                    row["torch_compile_seconds"] = round(time.time() - t0, 1)
-                    row["torch_compile_ms"], _ = timed(lambda s: compiled(*s, n), tsets, iters=max(10, ITERS // 2))
-                except Exception as exc:  # report, keep going
-                    row["torch_compile_error"] = repr(exc)[:300]
+        if not OURS_ONLY:
+            with torch.no_grad():
+                row["torch_eager_ms"], _ = timed(lambda s: torch_forward(*s, n), tsets, iters=max(10, ITERS // 2))
+                if COMPILE:
+                    t0 = time.time()
+                    compiled = torch.compile(torch_forward, dynamic=False)
+                    try:
+                        compiled(*tsets[0], n)
+                        torch.cuda.synchronize()
+                        row["torch_compile_seconds"] = round(time.time() - t0, 1)
+                        row["torch_compile_ms"], _ = timed(lambda s: compiled(*s, n), tsets, iters=max(10, ITERS // 2))
+                    except Exception as exc:  # report, keep going
+                        row["torch_compile_error"] = repr(exc)[:300]
 
         # copy bandwidth and floors
         floor3 = T * C * e * (4 * n + 2) + phi_bytes
@@ -166,7 +239,9 @@ def main():
         })
         row["ours_vs_floor_3pass"] = row["ours_ms"] / row["floor_3pass_ms"]
         row["ours_vs_floor_2pass"] = row["ours_ms"] / row["floor_2pass_ms"]
-        row["speedup_vs_eager"] = row["torch_eager_ms"] / row["ours_ms"]
+        row["ours_graph_vs_floor_3pass"] = row["ours_graph_ms"] / row["floor_3pass_ms"]
+        if "torch_eager_ms" in row:
+            row["speedup_vs_eager"] = row["torch_eager_ms"] / row["ours_ms"]
         if "torch_compile_ms" in row:
             row["speedup_vs_compile"] = row["torch_compile_ms"] / row["ours_ms"]
         rows.append(row)
@@ -174,14 +249,14 @@ def main():
         del sets, tsets, src, dst
         torch.cuda.empty_cache()
 
-    with open(os.path.join(out_dir, "bench.json"), "w") as fh:
+    with open(os.path.join(out_dir, JSON_NAME), "w") as fh:
         json.dump({"device": props.name, "torch": torch.__version__, "method": "CUDA events per call, median", "rows": rows}, fh, indent=1)
     print()
-    print(f"{'shape':28} {'ours':>8} {'pre':>8} {'post':>8} {'floor3':>8} {'floor2':>8} {'eager':>8} {'compile':>8}  ours/floor3  x eager  x compile")
+    print(f"{'shape':28} {'ours':>8} {'graph':>8} {'pre':>8} {'post':>8} {'floor3':>8} {'floor2':>8} {'eager':>8} {'compile':>8}  ours/floor3  x compile  kernels (us per call)")
+    nan = float("nan")
     for r in rows:
-        print(f"{r['shape']:28} {r['ours_ms']:8.3f} {r['ours_pre_ms']:8.3f} {r['ours_post_ms']:8.3f} {r['floor_3pass_ms']:8.3f} {r['floor_2pass_ms']:8.3f} "
-              f"{r['torch_eager_ms']:8.3f} {r.get('torch_compile_ms', float('nan')):8.3f}  {r['ours_vs_floor_3pass']:10.2f}  {r['speedup_vs_eager']:7.2f}  {r.get('speedup_vs_compile', float('nan')):8.2f}")
-
+        print(f"{r['shape']:28} {r['ours_ms']:8.3f} {r['ours_graph_ms']:8.4f} {r['ours_pre_ms']:8.3f} {r['ours_post_ms']:8.3f} {r['floor_3pass_ms']:8.3f} {r['floor_2pass_ms']:8.3f} "
+              f"{r.get('torch_eager_ms', nan):8.3f} {r.get('torch_compile_ms', nan):8.3f}  {r['ours_vs_floor_3pass']:10.2f}  {r.get('speedup_vs_compile', nan):8.2f}  {json.dumps(r['kernels_us'])}")
 
 if __name__ == "__main__":
     main()

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds every generated variant into scripts/gpu/generated/<v>/lib<v>.so, in parallel.
 # On a failure prints the nvcc command line, the source path and the log, and exits 1.
-# Env: NVCC (default: nvcc on PATH, else /usr/local/cuda/bin/nvcc), ARCH (sm_90a), JOBS.
+# Env: NVCC (default: nvcc on PATH, else /usr/local/cuda/bin/nvcc), ARCH (sm_90a), JOBS,
+# MHC_GPU_GEN (another generated tree, e.g. a baseline; default scripts/gpu/generated),
+# NVCC_EXTRA (more nvcc flags, e.g. -DMHC_NO_BACKWARD for a forward-only build).
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-gen="$here/generated"
+gen="${MHC_GPU_GEN:-$here/generated}"
 if [ ! -f "$gen/variants.json" ]; then
   echo "build.sh: $gen/variants.json missing: run 'npx tsx scripts/gpu/generate.ts' on a machine with Node first" >&2
   exit 1
@@ -19,7 +21,7 @@ runtime="$gen/runtime"
 build_one() {
   local dir="$1" v
   v="$(basename "$dir")"
-  local cmd=("$NVCC" -arch="$ARCH" -O3 -std=c++17 -shared -Xcompiler -fPIC -Xptxas -v -I"$runtime" -I"$runtime/include" "$dir/$v.cu" -o "$dir/lib$v.so")
+  local cmd=("$NVCC" -arch="$ARCH" -O3 -std=c++17 -shared -Xcompiler -fPIC -Xptxas -v -I"$runtime" -I"$runtime/include" ${NVCC_EXTRA:-} "$dir/$v.cu" -o "$dir/lib$v.so")
   local start=$SECONDS
   if "${cmd[@]}" >"$dir/build.log" 2>&1; then
     echo "built $v in $((SECONDS - start)) s"
@@ -32,7 +34,7 @@ build_one() {
   fi
 }
 export -f build_one
-export NVCC ARCH runtime
+export NVCC ARCH runtime NVCC_EXTRA
 
 dirs=()
 for d in "$gen"/*/; do

@@ -8,7 +8,7 @@ import os
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-GEN = os.path.join(HERE, "generated")
+GEN = os.environ.get("MHC_GPU_GEN") or os.path.join(HERE, "generated")  # MHC_GPU_GEN: another generated tree (e.g. a baseline)
 
 STATUS = {0: "MHC_OK", 1: "MHC_ERR_NULL_POINTER", 2: "MHC_ERR_BAD_SHAPE", 3: "MHC_ERR_BAD_DTYPE",
           4: "MHC_ERR_MISALIGNED", 5: "MHC_ERR_WORKSPACE_TOO_SMALL", 6: "MHC_ERR_CUDA", 7: "MHC_ERR_UNSUPPORTED"}

@@ -48,7 +48,7 @@ export function entryPoints(plan: ConnectionPlan): EntryPoint[] {
   return [
     {
       name: `mhc_${plan.symbol}_workspace_size`,
-      doc: "bytes of device workspace mhc_<name>_pre needs for (T, C); a pure function of (T, C) (not of the device or the dtype): S = prenorm_split(T, n*C, ...) split-K partials, bytes = align256(S*T*K*4) + align256(S*T*4), 0 when no map has a projection",
+      doc: "bytes of device workspace mhc_<name>_pre needs for (T, C); a pure function of (T, C) (not of the device or the dtype): S = prenorm_split(T, n*C, ...) split-K partials, bytes = align256(S*T*K*4) + align256(S*T*4), the larger over the prenorm kernels of the two dtypes, 0 when no map has a projection",
       args: [
         { ...tArg, doc: "tokens" },
         { ...cArg, doc: "hidden size" },

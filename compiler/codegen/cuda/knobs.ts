@@ -21,21 +21,27 @@ export const PRENORM_MAX_RN = 12;
 export const PRENORM_MAX_ACC = 48;
 export const PRENORM_MAX_TM = 512;
 
-/** Coefficient kernel: tokens per block at most (one thread each computes the constraints). */
+/**
+ * Post kernel: tokens per block grow (up to mhc_mix.cuh POST_MAX_TOKENS) while the grid keeps at
+ * least POST_WAVES * TARGET_BLOCKS blocks: fewer coefficient stagings at large T, every SM busy at small T.
+ */
+export const POST_WAVES = 4;
+
+/** Coefficient kernel: tokens per block at most (one thread of warp 0 each computes the constraints). */
 export const COEF_MAX_TOKENS = 32;
 
 /**
  * Coefficient kernel: shared-memory floats for the block's split-K sums (tokens x (K + 1)).
- * The tokens per block shrink so that tokens * (K + 1) fits; a K so large that one token
- * does not fit (K >= 8192) keeps the per-thread serial sum of the partials.
+ * The tokens per block shrink so that tokens * (K + 1) fits (K <= 16 + 16 + 256 at n <= 16).
  */
 export const COEF_SMEM_FLOATS = 8192;
 
-/** Tokens per coefficient block for K prenorm columns, and whether the block-wide split-K sum is used. */
+/** Tokens per coefficient block for K prenorm columns; blockSum: the block sums split-K partials (K > 0). */
 export function coefTokens(k: number): { readonly tokens: number; readonly blockSum: boolean } {
   if (k === 0) return { tokens: COEF_MAX_TOKENS, blockSum: false };
   const fit = Math.floor(COEF_SMEM_FLOATS / (k + 1));
-  return fit >= 1 ? { tokens: Math.min(COEF_MAX_TOKENS, fit), blockSum: true } : { tokens: COEF_MAX_TOKENS, blockSum: false };
+  if (fit < 1) throw new Error(`coefficient kernel: ${k} prenorm columns do not fit its shared memory`);
+  return { tokens: Math.min(COEF_MAX_TOKENS, fit), blockSum: true };
 }
 
 /**
@@ -65,29 +71,47 @@ export const FLOAT_DIGITS = 9;
 export const DEFAULT_ARCH = "sm_90a";
 
 /**
- * Prenorm GEMM on tensor cores (runtime/cuda/include/mhc_mma.cuh: mma.sync m16n8k8 TF32, phi
- * split into hi + lo TF32 halves, 3xTF32 for fp32 x). false: every connection gets the SIMT
- * fp32 kernel (mhc_prenorm.cuh prenorm_kernel), the path before tensor cores.
- *
- * Off by default: on an H100 it cut the n = 4 prefill forward from 1.51 to 1.10 ms, but 5
- * of 384 verification cases (the largest T x C, bf16) had coefficient errors of 1.2e-5 to
- * 2.2e-5 relative to float64, over the 1e-5 bound (bench/results/cuda-forward-h100-2026-11-25-tf32.json).
+ * Split-K planner (mhc_prenorm.cuh prenorm_split): the modelled fixed cost of a block, in
+ * BK-row steps (pipeline fill, partial stores), against which more splits must pay off.
  */
-export const PRENORM_TENSOR_CORES = false;
+export const PRENORM_SPLIT_OVERHEAD_STEPS = 2;
+
 /**
- * Tensor-core prenorm for an fp32 residual too (3xTF32). false (the default): an fp32 x runs the
- * SIMT kernel with the same split-K plan (the same workspace); measured on an H200, 3xTF32 reached
- * 1.06e-5 relative on H_pre at n = 16, T = 1023, C = 4096 (tolerance 1e-5): the MMA's fp32
- * accumulation over long chunks loses a little more than the SIMT FMAs.
+ * Prenorm GEMM on tensor cores for a bf16 residual (runtime/cuda/include/mhc_mma.cuh:
+ * mma.sync m16n8k16 bf16 with fp32 accumulation, phi split into PRENORM_PHI_PARTS bf16 terms,
+ * each BK-row step accumulated in a fresh fragment). false: every connection gets the SIMT
+ * fp32 kernel (mhc_prenorm.cuh prenorm_kernel). An fp32 residual always runs the SIMT kernel.
  */
-export const PRENORM_MMA_F32 = false;
-/** Tensor-core prenorm: n8 column tiles per warp at most, accumulators per thread at most, tokens per block at most. */
-export const PRENORM_MMA_MAX_NT = 9;
+export const PRENORM_TENSOR_CORES = true;
+/**
+ * bf16 terms phi is split into: 3 leave |phi - sum| <= 2^-27 |phi| (below fp32 rounding), 2 leave
+ * 2^-18. Measured on an H100 over the 405 verification cases (bf16 residual): coefficient errors
+ * up to 4.5e-7 relative with 3 parts, 4.7e-6 with 2 (only 2x inside the 1e-5 bound); 2 parts make
+ * the prenorm GEMM 7-30% faster (n = 4: 201 instead of 216 us, n = 8: 483 instead of 568, n = 16:
+ * 5.2 instead of 6.2 ms at T = 8192). Accuracy first: 3.
+ */
+export const PRENORM_PHI_PARTS = 3;
+/** Tensor-core prenorm: n8 column tiles per warp at most, accumulators per thread at most, m16 tiles per warp at most, tokens per block at most. */
+export const PRENORM_MMA_MAX_NT = 10;
 export const PRENORM_MMA_MAX_ACC = 72;
+export const PRENORM_MMA_MAX_MT = 4;
 export const PRENORM_MMA_MAX_TM = 128;
-/** Tensor-core prenorm: reduction rows per step, tried largest first, and the static shared memory a block may take. */
-export const PRENORM_MMA_BKS: readonly number[] = [32, 16];
-export const PRENORM_MMA_SMEM_BYTES = 46 * 1024;
+/** Tensor-core prenorm: reduction rows per step and ring depths tried; each split walks at least MIN_STEPS steps. */
+export const PRENORM_MMA_BKS: readonly number[] = [64, 32];
+export const PRENORM_MMA_STAGES: readonly number[] = [4, 3, 2];
+export const PRENORM_MMA_MIN_STEPS = 2;
+/**
+ * Dynamic shared memory of one tensor-core prenorm block: at most this much to keep two blocks
+ * on an SM (an H100 SM has 228 KB, 1 KB of it reserved per block), else at most the one-block limit.
+ */
+export const PRENORM_MMA_SMEM_TWO_BLOCKS = 113 * 1024;
+export const PRENORM_MMA_SMEM_ONE_BLOCK = 227 * 1024;
+/**
+ * Two blocks per SM cap a thread at 128 registers: allowed only while the big per-thread arrays
+ * (accumulators, the step's A fragments) take at most this many, which leaves the rest for
+ * addresses and temporaries (n = 4 and 8 fit, n = 16 does not).
+ */
+export const PRENORM_MMA_TWO_BLOCK_ARRAY_REGS = 64;
 
 export interface PrenormConfig {
   /** Total logits (columns) and the padded column count. */
@@ -101,10 +125,18 @@ export interface PrenormConfig {
   readonly rm: number;
   readonly tm: number;
   readonly bk: number;
+  /** Each split walks at least this many BK-row steps. */
+  readonly minSteps: number;
+  /** Blocks an SM holds (the kernel's __launch_bounds__ minimum); the split planner's slots are this times FILL_BLOCKS. */
+  readonly blocksPerSm: number;
   /** true: the tensor-core kernel prenorm_mma_kernel with mt m16 x nt n8 tiles per warp. */
   readonly mma: boolean;
   readonly mt: number;
   readonly nt: number;
+  /** MMA: shared-memory ring depth, bf16 parts of phi, dynamic shared memory bytes (0 for SIMT). */
+  readonly stages: number;
+  readonly parts: number;
+  readonly smemBytes: number;
 }
 
 /**
@@ -119,31 +151,73 @@ export function prenormSimtConfig(k: number): PrenormConfig {
   const wm = 8 / wn;
   let rm = Math.max(1, Math.min(4, Math.floor(PRENORM_MAX_ACC / rn)));
   while (rm > 1 && wm * 32 * rm > PRENORM_MAX_TM) rm--;
-  return { k, kp: wn * rn, wn, rn, wm, rm, tm: wm * 32 * rm, bk: PRENORM_BK, mma: false, mt: 0, nt: 0 };
+  return { k, kp: wn * rn, wn, rn, wm, rm, tm: wm * 32 * rm, bk: PRENORM_BK, minSteps: PRENORM_MIN_STEPS, blocksPerSm: 2, mma: false, mt: 0, nt: 0, stages: 0, parts: 0, smemBytes: 0 };
+}
+
+/** a > b in lexicographic order. */
+function lexGreater(a: readonly number[], b: readonly number[]): boolean {
+  const i = a.findIndex((v, j) => v !== b[j]);
+  return i >= 0 && (a[i] as number) > (b[i] as number);
+}
+
+/** Row stride of the phi parts in shared memory (mhc_mma.cuh mma_phi_stride). */
+const mmaPhiStride = (kp: number): number => (kp % 16 === 0 ? kp + 8 : kp);
+
+/** Dynamic shared memory of prenorm_mma_kernel (mhc_mma.cuh mma_smem_bytes): the ring of x and raw phi tiles, one set of phi parts. */
+export function mmaSmemBytes(tm: number, kp: number, bk: number, stages: number, parts: number): number {
+  return stages * (tm * (bk + 8) * 2 + bk * kp * 4) + parts * bk * mmaPhiStride(kp) * 2;
 }
 
 /**
  * The tensor-core prenorm tiling for K columns, or undefined where it does not fit (then the
- * SIMT kernel): the fewest warps along the columns that leave each warp at most
- * PRENORM_MMA_MAX_NT n8 tiles, then m16 tiles per warp while the accumulators and the block's
- * tokens allow, then the deepest BK whose shared memory (x fp32 [tm][bk + 4], phi hi and lo
- * [bk][kp (+8)]) fits. See runtime/cuda/include/mhc_mma.cuh.
+ * SIMT kernel). Warp layout: for each split of the 8 warps into WM x WN, NT = ceil(tiles / WN)
+ * n8 tiles per warp (at most PRENORM_MMA_MAX_NT), then m16 tiles per warp while the
+ * accumulators and the block's tokens allow; the layout with the fewest padded columns (MMA
+ * work) wins, then the one whose warps read the fewest fragment bytes from shared memory per
+ * token (each warp reads B for its NT tiles and PARTS terms, A for its MT tiles). Ring: two
+ * blocks per SM if some ring fits their shared memory and registers, else one, the (BK, stages)
+ * with at least three stages if possible and the most x bytes in flight ((stages - 1) * tokens
+ * * BK). See runtime/cuda/include/mhc_mma.cuh.
  */
-export function prenormMmaConfig(k: number): PrenormConfig | undefined {
+export function prenormMmaConfig(k: number, parts: number = PRENORM_PHI_PARTS): PrenormConfig | undefined {
   const tiles = Math.ceil(k / 8);
-  let wn = 1;
-  while (wn < 8 && Math.ceil(tiles / wn) > PRENORM_MMA_MAX_NT) wn *= 2;
-  const nt = Math.ceil(tiles / wn);
-  if (nt > PRENORM_MMA_MAX_NT) return undefined;
-  const wm = 8 / wn;
-  let mt = Math.max(1, Math.min(4, Math.floor(PRENORM_MMA_MAX_ACC / (nt * 4))));
-  while (mt > 1 && wm * 16 * mt > PRENORM_MMA_MAX_TM) mt--;
-  const tm = wm * 16 * mt;
-  const kp = wn * nt * 8;
-  const ps = kp % 16 === 0 ? kp + 8 : kp;
-  const bk = PRENORM_MMA_BKS.find((b) => 4 * (tm * (b + 4) + 2 * b * ps) <= PRENORM_MMA_SMEM_BYTES);
-  if (bk === undefined) return undefined;
-  return { k, kp, wn, rn: nt * 8, wm, rm: mt * 16, tm, bk, mma: true, mt, nt };
+  let layout: { wn: number; nt: number; wm: number; mt: number; tm: number; kp: number; score: number[] } | undefined;
+  for (const wn of [1, 2, 4, 8]) {
+    const nt = Math.ceil(tiles / wn);
+    if (nt > PRENORM_MMA_MAX_NT) continue;
+    const wm = 8 / wn;
+    let mt = Math.max(1, Math.min(PRENORM_MMA_MAX_MT, Math.floor(PRENORM_MMA_MAX_ACC / (nt * 4))));
+    while (mt > 1 && wm * 16 * mt > PRENORM_MMA_MAX_TM) mt--;
+    const tm = wm * 16 * mt;
+    const kp = wn * nt * 8;
+    // Fragment bytes per token and k16 step: 8 warps x (NT tiles x PARTS x 256 bytes of B + MT x 512 bytes of A) / TM.
+    const fragmentBytes = (8 * (nt * parts * 256 + mt * 512)) / tm;
+    const score = [-kp, -fragmentBytes, tm];
+    if (!layout || lexGreater(score, layout.score)) layout = { wn, nt, wm, mt, tm, kp, score };
+  }
+  if (!layout) return undefined;
+  const { wn, nt, wm, mt, tm, kp } = layout;
+  // Registers of the per-thread arrays at step depth bk: accumulators and the step's A fragments.
+  const arrayRegs = (bk: number): number => mt * nt * 4 + (bk / 16) * mt * 4;
+  for (const [blocksPerSm, budget] of [
+    [2, PRENORM_MMA_SMEM_TWO_BLOCKS],
+    [1, PRENORM_MMA_SMEM_ONE_BLOCK],
+  ] as const) {
+    let best: { bk: number; stages: number; score: [number, number, number] } | undefined;
+    for (const bk of PRENORM_MMA_BKS) {
+      if (blocksPerSm === 2 && arrayRegs(bk) > PRENORM_MMA_TWO_BLOCK_ARRAY_REGS) continue;
+      for (const stages of PRENORM_MMA_STAGES) {
+        if (mmaSmemBytes(tm, kp, bk, stages, parts) > budget) continue;
+        const score: [number, number, number] = [stages >= 3 ? 1 : 0, (stages - 1) * tm * bk, bk];
+        if (!best || lexGreater(score, best.score)) best = { bk, stages, score };
+      }
+    }
+    if (best) {
+      const smemBytes = mmaSmemBytes(tm, kp, best.bk, best.stages, parts);
+      return { k, kp, wn, rn: nt * 8, wm, rm: mt * 16, tm, bk: best.bk, minSteps: PRENORM_MMA_MIN_STEPS, blocksPerSm, mma: true, mt, nt, stages: best.stages, parts, smemBytes };
+    }
+  }
+  return undefined;
 }
 
 /** The prenorm tiling for K columns: tensor cores where PRENORM_TENSOR_CORES and the tile fits, else SIMT. */

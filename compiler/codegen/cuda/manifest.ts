@@ -1,7 +1,7 @@
 import type { CompileValue } from "../../lower/values.js";
 import { SLOTS, type Slot } from "../../sema/checked.js";
 import { entryPoints } from "./abi.js";
-import { BLOCK_THREADS, FILL_BLOCKS, PRENORM_MIN_STEPS, PRENORM_TRAFFIC_DIV, TARGET_BLOCKS, coefTokens } from "./knobs.js";
+import { BLOCK_THREADS, FILL_BLOCKS, POST_WAVES, PRENORM_SPLIT_OVERHEAD_STEPS, PRENORM_TRAFFIC_DIV, TARGET_BLOCKS, coefTokens, prenormSimtConfig, type PrenormConfig } from "./knobs.js";
 import type { ConnectionPlan } from "./plan.js";
 import type { BackwardManifest } from "./backward/index.js";
 
@@ -89,16 +89,36 @@ export function buildCudaManifest(plan: ConnectionPlan, options: { compilerVersi
     workspace: {
       entryPoint: `mhc_${plan.symbol}_workspace_size`,
       formula: cfg
-        ? `S = prenorm_split(T, n*C, tm=${cfg.tm}, bk=${cfg.bk}, target_blocks=${TARGET_BLOCKS}, min_steps=${PRENORM_MIN_STEPS}, K=${plan.k}, fill_blocks=${FILL_BLOCKS}, traffic_div=${PRENORM_TRAFFIC_DIV}).splits; bytes = align256(S*T*${plan.k}*4) + align256(S*T*4)`
+        ? `${[...(cfg.mma ? [cfg] : []), prenormSimtConfig(plan.k)].map((c) => `${splitFormula(c, plan.k)} (${c.mma ? "bf16" : cfg.mma ? "fp32" : "both dtypes"})`).join("; ")}; bytes = max over the plans of align256(S*T*${plan.k}*4) + align256(S*T*4)`
         : "0 (no map has a projection)",
       alignment: 16,
     },
     kernels: [
-      ...(cfg
-        ? [{ name: "prenorm_kernel", item: 1, threads: BLOCK_THREADS, tile: { tokens: cfg.tm, columns: cfg.kp, warps: [cfg.wm, cfg.wn], perLane: [cfg.rm, cfg.rn], bk: cfg.bk }, grid: "[ceil(T / tokens), S]" }]
+      ...(cfg?.mma
+        ? [
+            {
+              name: "prenorm_mma_kernel",
+              item: 1,
+              dtype: "bf16",
+              threads: BLOCK_THREADS,
+              tile: { tokens: cfg.tm, columns: cfg.kp, warps: [cfg.wm, cfg.wn], mmaTiles: [cfg.mt, cfg.nt], bk: cfg.bk, stages: cfg.stages, phiParts: cfg.parts },
+              dynamicSharedMemory: cfg.smemBytes,
+              grid: "[ceil(T / tokens), S]",
+            },
+          ]
         : []),
+      ...(cfg ? [simtKernel(prenormSimtConfig(plan.k), cfg.mma ? "f32" : "both")] : []),
       { name: "coefficients_kernel", item: 2, threads: BLOCK_THREADS, maxTokensPerBlock: coefTokens(plan.k).tokens, grid: "[ceil(T / tpb), channel slices]" },
-      { name: "post_kernel", item: 3, threads: BLOCK_THREADS, grid: "grid-stride over T * C / VEC" },
+      { name: "post_kernel", item: 3, threads: BLOCK_THREADS, grid: `[channel slices of <= ${BLOCK_THREADS} vectors, ceil(T / tpb)], tpb <= 8 tokens while the grid keeps >= ${POST_WAVES} * ${TARGET_BLOCKS} blocks` },
     ],
   };
+}
+
+/** The split-K plan of one prenorm kernel, as mhc_prenorm.cuh prenorm_split is called with it. */
+function splitFormula(c: PrenormConfig, k: number): string {
+  return `S = prenorm_split(T, n*C, tm=${c.tm}, bk=${c.bk}, slots=${c.blocksPerSm * FILL_BLOCKS}, min_steps=${c.minSteps}, K=${k}, traffic_div=${PRENORM_TRAFFIC_DIV}, overhead_steps=${PRENORM_SPLIT_OVERHEAD_STEPS}).splits`;
+}
+
+function simtKernel(c: PrenormConfig, dtype: "f32" | "both"): Record<string, unknown> {
+  return { name: "prenorm_kernel", item: 1, dtype, threads: BLOCK_THREADS, tile: { tokens: c.tm, columns: c.kp, warps: [c.wm, c.wn], perLane: [c.rm, c.rn], bk: c.bk }, grid: "[ceil(T / tokens), S]" };
 }

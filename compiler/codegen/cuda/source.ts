@@ -3,7 +3,7 @@ import { SLOTS, type Slot } from "../../sema/checked.js";
 import { ALPHA_INDEX } from "../../lower/parameters.js";
 import { entryPoints, prototype, type EntryPoint } from "./abi.js";
 import { LINE_RESTORE, finishSource, floatLiteral, indent } from "./emit-constraint.js";
-import { BLOCK_THREADS, FILL_BLOCKS, PRENORM_MIN_STEPS, PRENORM_TRAFFIC_DIV, PRENORM_MMA_F32, TARGET_BLOCKS, coefTokens, prenormSimtConfig } from "./knobs.js";
+import { BLOCK_THREADS, FILL_BLOCKS, PRENORM_SPLIT_OVERHEAD_STEPS, PRENORM_TRAFFIC_DIV, POST_WAVES, TARGET_BLOCKS, coefTokens, prenormSimtConfig } from "./knobs.js";
 import type { ConnectionPlan } from "./plan.js";
 
 export interface SourceOptions {
@@ -75,133 +75,154 @@ export function headerSource(plan: ConnectionPlan, options: SourceOptions): stri
 /** The phi operand of the prenorm GEMM: [phi_pre | phi_post | phi_res] read in place. */
 function phiStruct(plan: ConnectionPlan): string[] {
   const withProj = SLOTS.filter((s) => plan.maps[s].column !== undefined);
-  const lines = ["// The prenorm GEMM's B operand, [phi_pre | phi_post | phi_res] (maps with a projection), read in place.", "struct Phi {"];
-  for (const s of withProj) lines.push(`const float* ${s};`);
-  lines.push("__device__ __forceinline__ float operator()(int64_t r, int col) const {");
-  withProj.forEach((s, i) => {
+  const at = (s: Slot, col: string): string => {
     const m = plan.maps[s];
     const c0 = m.column as number;
-    const expr = `__ldg(${s} + r * ${m.k} + ${c0 === 0 ? "col" : `(col - ${c0})`})`;
-    lines.push(i === withProj.length - 1 ? `return ${expr};` : `if (col < ${c0 + m.k}) return ${expr};`);
+    return `${s} + r * ${m.k} + ${c0 === 0 ? col : `(${col} - ${c0})`}`;
+  };
+  // Four consecutive columns c4..c4+3 (c4 % 4 == 0) lie in one map when every map's k is a multiple of 4.
+  const quads = withProj.every((s) => plan.maps[s].k % 4 === 0);
+  const lines = [
+    "// The prenorm GEMM's B operand, [phi_pre | phi_post | phi_res] (maps with a projection), read in place.",
+    "struct Phi {",
+    `static constexpr bool QUADS = ${quads};  // true when every map's k % 4 == 0: columns c4..c4+3 (c4 % 4 == 0) then lie in one map`,
+    ...withProj.map((s) => `const float* ${s};`),
+    ...(quads ? ["bool vec4;  // every map pointer 16-byte aligned: a quad is one float4"] : []),
+    "__device__ __forceinline__ float operator()(int64_t r, int col) const {",
+  ];
+  withProj.forEach((s, i) => {
+    const m = plan.maps[s];
+    const expr = `__ldg(${at(s, "col")})`;
+    lines.push(i === withProj.length - 1 ? `return ${expr};` : `if (col < ${(m.column as number) + m.k}) return ${expr};`);
   });
-  lines.push("}", "};");
+  lines.push("}");
+  if (quads) {
+    const ptr = withProj.reduceRight((rest, s, i) => (i === withProj.length - 1 ? at(s, "c4") : `c4 < ${(plan.maps[s].column as number) + plan.maps[s].k} ? ${at(s, "c4")} : ${rest}`), "");
+    lines.push("// The address of columns c4..c4+3 of row r (c4 % 4 == 0, c4 < K).", "__device__ __forceinline__ const float* quad(int64_t r, int c4) const {", `return ${ptr};`, "}");
+  }
+  lines.push("// Columns c4..c4+3 of row r (c4 % 4 == 0), zeros past K.", "__device__ __forceinline__ void load4(int64_t r, int c4, float (&v)[4]) const {");
+  if (quads) lines.push("if (vec4 && c4 < K) {", "const float4 q = __ldg(reinterpret_cast<const float4*>(quad(r, c4)));", "v[0] = q.x; v[1] = q.y; v[2] = q.z; v[3] = q.w;", "return;", "}");
+  lines.push("#pragma unroll", `for (int e = 0; e < 4; ++e) v[e] = c4 + e < K ? (*this)(r, c4 + e) : 0.0f;`, "}", "};");
+  return lines;
+}
+
+/** The logits and constraint of one map, for the per-token functions of kernel 2 (H_<slot>[] in registers). */
+function mapCoefficients(plan: ConnectionPlan, options: SourceOptions, slot: Slot): string[] {
+  const n = plan.n;
+  const m = plan.maps[slot];
+  const k = m.k;
+  const H = `H_${slot}`;
+  const L = `L_${slot}`;
+  const lines = [`// ${slot}: ${m.info.mode} ${m.info.constraint}`, ...lineDirective(options.sources, options.mapSpans?.[slot]), `float ${L}[${Math.max(1, k)}];`];
+  if (m.column !== undefined) {
+    const a = `alpha[${ALPHA_INDEX[slot]}]`;
+    const proj = `proj[${m.column === 0 ? "i" : `${m.column} + i`}] * rinv`;
+    const dyn = m.info.mode === "dynamic tanh" ? `tanhf(${proj})` : proj;
+    lines.push(`const float alpha_${slot} = ${a};`, "#pragma unroll", `for (int i = 0; i < ${k}; ++i) ${L}[i] = ${dyn} * alpha_${slot} + bias_${slot}[i];`);
+  } else {
+    lines.push("#pragma unroll", `for (int i = 0; i < ${k}; ++i) ${L}[i] = bias_${slot}[i];`);
+  }
+  lines.push(`float ${H}[${slot === "res" ? n * n : n}];`, `constraint_${slot}(${L}, ${H});`);
+  if (options.mapSpans?.[slot]) lines.push(LINE_RESTORE);
   return lines;
 }
 
 /** Kernel 2: split-K reduction, norm, logits, constraints, coefficient stores, pre-mix. */
 function coefficientKernel(plan: ConnectionPlan, options: SourceOptions): string[] {
-  const n = plan.n;
   const K = plan.k;
   const info = plan.info;
-  const biasArgs = SLOTS.map((s) => `const float* __restrict__ bias_${s}`).join(", ");
-  const blockSum = coefTokens(K).blockSum;
-  const lines = blockSum
-    ? [
-        "// Kernel 2, phase 1, for one token: norm, logits, the three constraints, from the split-K sums the block",
-        "// formed in shared memory (proj: K values, ss). Not inlined: the four instantiations of the kernel share one",
-        "// compiled copy of the constraint code.",
-        `__device__ __noinline__ void token_coefficients(int64_t t, int64_t C, const float* proj, float ss, const float* __restrict__ alpha, ${biasArgs},`,
-        "    float* __restrict__ h_pre, float* __restrict__ h_post, float* __restrict__ h_res, bool store, float* __restrict__ pre_row) {",
-      ]
-    : [
-        "// Kernel 2, phase 1, for one token: split-K reduction, norm, logits, the three constraints. Not inlined:",
-        "// the four instantiations of the kernel share one compiled copy of the constraint code.",
-        `__device__ __noinline__ void token_coefficients(int64_t t, int64_t T, int64_t C, int64_t splits, const float* __restrict__ proj_part,`,
-        `    const float* __restrict__ ss_part, const float* __restrict__ alpha, ${biasArgs}, float* __restrict__ h_pre,`,
-        "    float* __restrict__ h_post, float* __restrict__ h_res, bool store, float* __restrict__ pre_row) {",
-      ];
-  if (K === 0) lines.push("(void)T; (void)C; (void)splits; (void)proj_part; (void)ss_part; (void)alpha;");
-  if (K > 0 && !blockSum) {
-    lines.push(
-      "// Sum the split-K partials in a fixed order (deterministic).",
-      "float proj[K];",
-      "#pragma unroll",
-      "for (int j = 0; j < K; ++j) proj[j] = 0.0f;",
-      "float ss = 0.0f;",
-      "for (int64_t s = 0; s < splits; ++s) {",
-      "const float* p = proj_part + (s * T + t) * K;",
-      "#pragma unroll",
-      "for (int j = 0; j < K; ++j) proj[j] += p[j];",
-      "ss += ss_part[s * T + t];",
-      "}",
-    );
-  }
+  const bias = (slot: Slot): string => `const float* __restrict__ bias_${slot}`;
+  const biasArgs = SLOTS.map(bias).join(", ");
+  const usesProj = (slot: Slot): boolean => plan.maps[slot].column !== undefined;
+  const lines = [
+    "// Kernel 2, phase 1, for one token: 1 / r from the block's split-K sum of squares, then the pre map (H_pre is",
+    "// what the pre-mix waits for). proj: the token's K projections in shared memory. Not inlined: the four",
+    "// instantiations of the kernel share one compiled copy of the constraint code.",
+    `__device__ __noinline__ void token_pre(int64_t t, int64_t C, const float* proj, float ss, const float* __restrict__ alpha, ${bias("pre")},`,
+    "    float* __restrict__ h_pre, bool store, float* __restrict__ pre_row, float* __restrict__ rinv_out) {",
+  ];
   if (K > 0) {
     lines.push(...lineDirective(options.sources, options.declSpan));
     if (info.norm.kind === "rms") {
       lines.push(`// norm rms(eps = ${info.norm.eps}): 1 / r, r = sqrt(mean(xf^2) + eps) over all n*C values`, "const float rinv = 1.0f / sqrtf(ss / ((float)N * (float)C) + NORM_EPS);");
     } else {
-      lines.push("// norm none", "const float rinv = 1.0f;", "(void)ss;");
+      lines.push("// norm none", "const float rinv = 1.0f;", "(void)ss;", "(void)C;");
     }
     if (options.declSpan) lines.push(LINE_RESTORE);
+  } else {
+    lines.push("// no map has a projection: no norm", "const float rinv = 1.0f;", "(void)C; (void)proj; (void)ss;");
   }
-  for (const slot of SLOTS) {
-    const m = plan.maps[slot];
-    const k = m.k;
-    const H = `H_${slot}`;
-    const L = `L_${slot}`;
-    lines.push(`// ${slot}: ${m.info.mode} ${m.info.constraint}`);
-    lines.push(...lineDirective(options.sources, options.mapSpans?.[slot]));
-    lines.push(`float ${L}[${Math.max(1, k)}];`);
-    if (m.column !== undefined) {
-      const a = `alpha[${ALPHA_INDEX[slot]}]`;
-      const proj = `proj[${m.column === 0 ? "i" : `${m.column} + i`}] * rinv`;
-      const dyn = m.info.mode === "dynamic tanh" ? `tanhf(${proj})` : proj;
-      lines.push(`const float alpha_${slot} = ${a};`, "#pragma unroll", `for (int i = 0; i < ${k}; ++i) ${L}[i] = ${dyn} * alpha_${slot} + bias_${slot}[i];`);
-    } else {
-      lines.push("#pragma unroll", `for (int i = 0; i < ${k}; ++i) ${L}[i] = bias_${slot}[i];`);
-    }
-    const size = slot === "res" ? n * n : n;
-    lines.push(`float ${H}[${size}];`, `constraint_${slot}(${L}, ${H});`);
-    if (options.mapSpans?.[slot]) lines.push(LINE_RESTORE);
-  }
+  if (!usesProj("pre")) lines.push("(void)alpha;");
   lines.push(
+    "*rinv_out = rinv;",
+    ...mapCoefficients(plan, options, "pre"),
     "if (store) {",
     "#pragma unroll",
     "for (int i = 0; i < N; ++i) h_pre[t * N + i] = H_pre[i];",
-    "#pragma unroll",
-    "for (int i = 0; i < N; ++i) h_post[t * N + i] = H_post[i];",
-    "#pragma unroll",
-    "for (int i = 0; i < N * N; ++i) h_res[t * N * N + i] = H_res[i];",
     "}",
     "#pragma unroll",
     "for (int i = 0; i < N; ++i) pre_row[i] = H_pre[i];",
     "}",
     "",
+    "// Kernel 2, phase 2, for one token: the post and res maps (the res constraint is the long one), stored.",
+    `__device__ __noinline__ void token_post_res(int64_t t, const float* proj, float rinv, const float* __restrict__ alpha, ${bias("post")}, ${bias("res")},`,
+    "    float* __restrict__ h_post, float* __restrict__ h_res, bool store) {",
+  );
+  if (!usesProj("post") && !usesProj("res")) lines.push("(void)proj; (void)rinv; (void)alpha;");
+  lines.push(
+    ...mapCoefficients(plan, options, "post"),
+    ...mapCoefficients(plan, options, "res"),
+    "if (store) {",
+    "#pragma unroll",
+    "for (int i = 0; i < N; ++i) h_post[t * N + i] = H_post[i];",
+    "#pragma unroll",
+    "for (int i = 0; i < N * N; ++i) h_res[t * N * N + i] = H_res[i];",
+    "}",
+    "}",
+    "",
     "// Kernel 2 (design 4.2 item 2). Block = up to COEF_TOKENS tokens x a slice of the channels (blockIdx.y).",
-    ...(blockSum
+    ...(K > 0
       ? [
           "// Phase 0: the whole block sums its tokens' split-K partials into shared memory, in a fixed order",
           "// (mhc::sum_split_partials: deterministic, the same bits in every block that holds the token).",
         ]
       : []),
-    "// Phase 1: thread tt < tpb computes token t0 + tt's coefficients in registers; blockIdx.y == 0 stores them.",
-    "// Phase 2: the whole block forms u = sum_i H_pre[i] x[i, :] for its tokens and channels.",
+    "// Phase 1: thread tt < tpb computes token t0 + tt's norm and H_pre; blockIdx.y == 0 stores the coefficients.",
+    "// Phase 2: warp 0 computes the post and res constraints while warps 1.. form u = sum_i H_pre[i] x[i, :]",
+    "// for the block's tokens and channels, so the pre-mix's memory traffic hides the constraint's latency.",
     "template <typename TR, int VEC>",
     `__global__ void __launch_bounds__(${BLOCK_THREADS}) coefficients_kernel(const TR* __restrict__ x, int64_t T, int64_t C, int tpb, int64_t splits,`,
     `    const float* __restrict__ proj_part, const float* __restrict__ ss_part, const float* __restrict__ alpha, ${biasArgs},`,
     "    float* __restrict__ h_pre, float* __restrict__ h_post, float* __restrict__ h_res, TR* __restrict__ u) {",
+    "static_assert(COEF_TOKENS <= 32, \"the tokens' threads are warp 0\");",
     "__shared__ float s_pre[COEF_TOKENS * N];",
+    "__shared__ float s_rinv[COEF_TOKENS];",
     "const int64_t t0 = (int64_t)blockIdx.x * tpb;",
     "const int count = (int)(T - t0 < tpb ? T - t0 : tpb);",
-    ...(blockSum
+    "const int tt = (int)threadIdx.x;",
+    "const bool store = blockIdx.y == 0;",
+    ...(K > 0
       ? [
           "__shared__ float s_proj[COEF_TOKENS * K];",
           "__shared__ float s_ss[COEF_TOKENS];",
           `__shared__ float s_tmp[${BLOCK_THREADS}];`,
           "mhc::sum_split_partials<K>(proj_part, ss_part, T, t0, count, splits, s_proj, s_ss, s_tmp);",
           "__syncthreads();",
-          "if ((int)threadIdx.x < count) {",
-          "token_coefficients(t0 + threadIdx.x, C, s_proj + threadIdx.x * K, s_ss[threadIdx.x], alpha, bias_pre, bias_post, bias_res, h_pre, h_post, h_res, blockIdx.y == 0, s_pre + threadIdx.x * N);",
-          "}",
+          "if (tt < count) token_pre(t0 + tt, C, s_proj + tt * K, s_ss[tt], alpha, bias_pre, h_pre, store, s_pre + tt * N, s_rinv + tt);",
+          "__syncthreads();",
+          "if (tt < 32) {",
+          "if (tt < count) token_post_res(t0 + tt, s_proj + tt * K, s_rinv[tt], alpha, bias_post, bias_res, h_post, h_res, store);",
         ]
       : [
-          "if ((int)threadIdx.x < count) {",
-          "token_coefficients(t0 + threadIdx.x, T, C, splits, proj_part, ss_part, alpha, bias_pre, bias_post, bias_res, h_pre, h_post, h_res, blockIdx.y == 0, s_pre + threadIdx.x * N);",
-          "}",
+          "(void)splits; (void)proj_part; (void)ss_part;",
+          "if (tt < count) token_pre(t0 + tt, C, nullptr, 0.0f, alpha, bias_pre, h_pre, store, s_pre + tt * N, s_rinv + tt);",
+          "__syncthreads();",
+          "if (tt < 32) {",
+          "if (tt < count) token_post_res(t0 + tt, nullptr, s_rinv[tt], alpha, bias_post, bias_res, h_post, h_res, store);",
         ]),
-    "__syncthreads();",
-    "mhc::premix_tokens<TR, N, VEC>(x, u, s_pre, t0, count, C);",
+    "} else {",
+    "mhc::premix_tokens<TR, N, VEC>(x, u, s_pre, t0, count, C, 32);",
+    "}",
     "}",
   );
   return lines;
@@ -222,15 +243,28 @@ function launchers(plan: ConnectionPlan): string[] {
     "return MHC_ERR_CUDA;",
     "}",
     "",
-    "static mhc::PrenormSplit split_plan(int64_t T, int64_t C) {",
-    cfg
-      ? `return mhc::prenorm_split(T, (int64_t)N * C, PRENORM_TM, PRENORM_BK, TARGET_BLOCKS, PRENORM_MIN_STEPS, K, FILL_BLOCKS, PRENORM_TRAFFIC_DIV);`
-      : "(void)T; (void)C; mhc::PrenormSplit none; none.splits = 0; none.chunk = 0; return none;",
-    "}",
-    "",
-    "static size_t workspace_bytes_for(int64_t T, int64_t C) {",
-    cfg ? "return mhc::prenorm_workspace_bytes(T, split_plan(T, C).splits, K);" : "(void)T; (void)C; return 0;",
-    "}",
+    ...(cfg
+      ? [
+          "// The split-K plans (mhc_prenorm.cuh prenorm_split) of the two prenorm kernels; the workspace holds the larger.",
+          "static mhc::PrenormSplit split_plan_simt(int64_t T, int64_t C) {",
+          "return mhc::prenorm_split(T, (int64_t)N * C, SIMT_TM, SIMT_BK, SIMT_BLOCKS_PER_SM * FILL_BLOCKS, SIMT_MIN_STEPS, K, PRENORM_TRAFFIC_DIV, SPLIT_OVERHEAD_STEPS);",
+          "}",
+          "",
+          ...(cfg.mma
+            ? [
+                "static mhc::PrenormSplit split_plan_mma(int64_t T, int64_t C) {",
+                "return mhc::prenorm_split(T, (int64_t)N * C, MMA_TM, MMA_BK, MMA_BLOCKS_PER_SM * FILL_BLOCKS, MMA_MIN_STEPS, K, PRENORM_TRAFFIC_DIV, SPLIT_OVERHEAD_STEPS);",
+                "}",
+                "",
+                "static size_t workspace_bytes_for(int64_t T, int64_t C) {",
+                "const size_t simt = mhc::prenorm_workspace_bytes(T, split_plan_simt(T, C).splits, K);",
+                "const size_t mma = mhc::prenorm_workspace_bytes(T, split_plan_mma(T, C).splits, K);",
+                "return simt > mma ? simt : mma;",
+                "}",
+              ]
+            : ["static size_t workspace_bytes_for(int64_t T, int64_t C) {", "return mhc::prenorm_workspace_bytes(T, split_plan_simt(T, C).splits, K);", "}"]),
+        ]
+      : ["static size_t workspace_bytes_for(int64_t T, int64_t C) {", "(void)T; (void)C; return 0;", "}"]),
     "",
     "template <typename TR>",
     `static int launch_pre(const TR* x, int64_t T, int64_t C${phiParams ? `, ${phiParams}` : ""}, const float* alpha, const float* bias_pre, const float* bias_post,`,
@@ -243,27 +277,32 @@ function launchers(plan: ConnectionPlan): string[] {
     lines.push(
       "{",
       "// Kernel 1: prenorm projection and sum of squares, one pass over x.",
-      "const mhc::PrenormSplit plan = split_plan(T, C);",
+      `const mhc::PrenormSplit plan = ${cfg.mma ? "std::is_same<TR, __nv_bfloat16>::value ? split_plan_mma(T, C) : split_plan_simt(T, C)" : "split_plan_simt(T, C)"};`,
       "splits = plan.splits;",
       "proj_part = static_cast<float*>(workspace);",
       "ss_part = reinterpret_cast<float*>(static_cast<char*>(workspace) + mhc::prenorm_proj_bytes(T, plan.splits, K));",
       "const int64_t R = (int64_t)N * C;",
       "const bool vec_ok = R % mhc::vec16<TR>() == 0 && mhc::aligned(x, 16);",
-      "const dim3 grid((unsigned)((T + PRENORM_TM - 1) / PRENORM_TM), (unsigned)plan.splits);",
-      `Phi phi{${withProj.map((s) => `phi_${s}`).join(", ")}};`,
-      ...(cfg.mma && !PRENORM_MMA_F32
+      withProj.every((s) => plan.maps[s].k % 4 === 0)
+        ? `Phi phi{${withProj.map((s) => `phi_${s}`).join(", ")}, ${withProj.map((s) => `mhc::aligned(phi_${s}, 16)`).join(" && ")}};`
+        : `Phi phi{${withProj.map((s) => `phi_${s}`).join(", ")}};`,
+      ...(cfg.mma
         ? [
-            "if constexpr (std::is_same<TR, float>::value) {",
-            "// fp32 x: the SIMT kernel, same split plan (chunk is a multiple of its BK), same partial layout.",
-            "const dim3 gs((unsigned)((T + PRENORM_SIMT_TM - 1) / PRENORM_SIMT_TM), (unsigned)plan.splits);",
-            `mhc::prenorm_kernel<TR, K, PRENORM_SIMT_WN, PRENORM_SIMT_RN, PRENORM_SIMT_WM, PRENORM_SIMT_RM, PRENORM_SIMT_BK, Phi><<<gs, ${BLOCK_THREADS}, 0, stream>>>(x, T, R, plan.chunk, vec_ok, phi, proj_part, ss_part);`,
+            "if constexpr (std::is_same<TR, __nv_bfloat16>::value) {",
+            "// bf16 x: tensor cores (mhc_mma.cuh), phi split into MMA_PARTS bf16 terms.",
+            `const auto kernel = mhc::prenorm_mma_kernel<K, MMA_WN, MMA_NT, MMA_WM, MMA_MT, MMA_BK, MMA_STAGES, MMA_PARTS, MMA_BLOCKS_PER_SM, Phi>;`,
+            "static std::atomic<unsigned long long> smem_raised{0};",
+            "const int st = cuda_status(mhc::allow_dynamic_smem(kernel, MMA_SMEM_BYTES, smem_raised));",
+            "if (st != MHC_OK) return st;",
+            "const dim3 grid((unsigned)((T + MMA_TM - 1) / MMA_TM), (unsigned)plan.splits);",
+            `kernel<<<grid, ${BLOCK_THREADS}, MMA_SMEM_BYTES, stream>>>(x, T, R, plan.chunk, vec_ok, phi, proj_part, ss_part);`,
             "} else {",
+            "// fp32 x: the SIMT kernel (fp32 FMAs).",
           ]
         : []),
-      cfg.mma
-        ? `mhc::prenorm_mma_kernel<TR, K, PRENORM_WN, PRENORM_NT, PRENORM_WM, PRENORM_MT, PRENORM_BK, Phi><<<grid, ${BLOCK_THREADS}, 0, stream>>>(x, T, R, plan.chunk, vec_ok, phi, proj_part, ss_part);`
-        : `mhc::prenorm_kernel<TR, K, PRENORM_WN, PRENORM_RN, PRENORM_WM, PRENORM_RM, PRENORM_BK, Phi><<<grid, ${BLOCK_THREADS}, 0, stream>>>(x, T, R, plan.chunk, vec_ok, phi, proj_part, ss_part);`,
-      ...(cfg.mma && !PRENORM_MMA_F32 ? ["}"] : []),
+      "const dim3 grid((unsigned)((T + SIMT_TM - 1) / SIMT_TM), (unsigned)plan.splits);",
+      `mhc::prenorm_kernel<TR, K, SIMT_WN, SIMT_RN, SIMT_WM, SIMT_RM, SIMT_BK, Phi><<<grid, ${BLOCK_THREADS}, 0, stream>>>(x, T, R, plan.chunk, vec_ok, phi, proj_part, ss_part);`,
+      ...(cfg.mma ? ["}"] : []),
       "const int st = cuda_status(cudaGetLastError());",
       "if (st != MHC_OK) return st;",
       "}",
@@ -297,10 +336,18 @@ function launchers(plan: ConnectionPlan): string[] {
     "// Kernel 3: 16-byte accesses when the rows allow (at most 64 fp32 values of x per thread).",
     "constexpr int V = mhc::vec16<TR>() * N <= 64 ? mhc::vec16<TR>() : (64 / N >= 1 ? 64 / N : 1);",
     "const bool vec = C % V == 0 && mhc::aligned(x, V * sizeof(TR)) && mhc::aligned(f, V * sizeof(TR)) && mhc::aligned(y, V * sizeof(TR));",
+    "// Grid: channel slices of at most one vector per thread, tokens per block (up to POST_MAX_TOKENS) while",
+    "// the grid keeps at least POST_WAVES * TARGET_BLOCKS blocks.",
+    "const int64_t vecs = C / (vec ? V : 1);",
+    `const int64_t slices = (vecs + ${BLOCK_THREADS} - 1) / ${BLOCK_THREADS};`,
+    "int64_t tpb = T * slices / (POST_WAVES * TARGET_BLOCKS);",
+    "if (tpb > mhc::POST_MAX_TOKENS) tpb = mhc::POST_MAX_TOKENS;",
+    "if (tpb < 1) tpb = 1;",
+    "const dim3 grid((unsigned)slices, (unsigned)((T + tpb - 1) / tpb));",
     "if (vec) {",
-    `mhc::post_kernel<TR, N, V><<<mhc::grid_for(T * (C / V), ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(x, f, h_post, h_res, y, T, C);`,
+    `mhc::post_kernel<TR, N, V><<<grid, ${BLOCK_THREADS}, 0, stream>>>(x, f, h_post, h_res, y, T, C, (int)tpb);`,
     "} else {",
-    `mhc::post_kernel<TR, N, 1><<<mhc::grid_for(T * C, ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(x, f, h_post, h_res, y, T, C);`,
+    `mhc::post_kernel<TR, N, 1><<<grid, ${BLOCK_THREADS}, 0, stream>>>(x, f, h_post, h_res, y, T, C, (int)tpb);`,
     "}",
     "return cuda_status(cudaGetLastError());",
     "}",
@@ -384,27 +431,24 @@ export function cudaSource(plan: ConnectionPlan, options: SourceOptions): string
     `constexpr int COEF_TOKENS = ${coefTokens(plan.k).tokens};  // coefficient tokens per block (knobs.ts coefTokens)`,
     `constexpr int FILL_BLOCKS = ${FILL_BLOCKS}, PRENORM_TRAFFIC_DIV = ${PRENORM_TRAFFIC_DIV};`,
   ];
+  lines.push(`constexpr int POST_WAVES = ${POST_WAVES};  // post grid: at least this many waves of TARGET_BLOCKS while tokens per block allow`);
   if (cfg?.mma) {
     lines.push(
-      `// Prenorm tiling for K = ${cfg.k} on tensor cores (knobs.ts, mhc_mma.cuh): ${cfg.wm} x ${cfg.wn} warps, ${cfg.mt} x ${cfg.nt} m16n8 tiles per warp,`,
-      `// ${cfg.tm} tokens x ${cfg.kp} columns per block; phi as TF32 hi + lo, fp32 x as 3xTF32.`,
-      `constexpr int PRENORM_WN = ${cfg.wn}, PRENORM_NT = ${cfg.nt}, PRENORM_WM = ${cfg.wm}, PRENORM_MT = ${cfg.mt};`,
-      `constexpr int PRENORM_TM = ${cfg.tm}, PRENORM_BK = ${cfg.bk}, PRENORM_MIN_STEPS = ${PRENORM_MIN_STEPS};`,
+      `// Prenorm on tensor cores for a bf16 residual (knobs.ts, mhc_mma.cuh): ${cfg.wm} x ${cfg.wn} warps, ${cfg.mt} x ${cfg.nt} m16n8 tiles per warp,`,
+      `// ${cfg.tm} tokens x ${cfg.kp} columns per block, ${cfg.bk}-row steps in a ${cfg.stages}-deep ring (${cfg.smemBytes} bytes), phi as ${cfg.parts} bf16 terms.`,
+      `constexpr int MMA_WN = ${cfg.wn}, MMA_NT = ${cfg.nt}, MMA_WM = ${cfg.wm}, MMA_MT = ${cfg.mt};`,
+      `constexpr int MMA_TM = ${cfg.tm}, MMA_BK = ${cfg.bk}, MMA_STAGES = ${cfg.stages}, MMA_PARTS = ${cfg.parts}, MMA_MIN_STEPS = ${cfg.minSteps};`,
+      `constexpr int MMA_BLOCKS_PER_SM = ${cfg.blocksPerSm}, MMA_SMEM_BYTES = ${cfg.smemBytes};`,
+      `static_assert(MMA_SMEM_BYTES == mhc::mma_smem_bytes<MMA_TM, MMA_WN * MMA_NT * 8, MMA_BK, MMA_STAGES, MMA_PARTS>(), "knobs.ts and mhc_mma.cuh agree");`,
     );
-    if (!PRENORM_MMA_F32) {
-      const simt = prenormSimtConfig(cfg.k);
-      if (cfg.bk % simt.bk !== 0) throw new Error("prenorm: the MMA step must be a multiple of the SIMT step");
-      lines.push(
-        `// fp32 x (knobs.ts PRENORM_MMA_F32 = false): the SIMT kernel, ${simt.wm} x ${simt.wn} warps, ${simt.rm} tokens x ${simt.rn} columns per lane, ${simt.tm} tokens per block.`,
-        `constexpr int PRENORM_SIMT_WN = ${simt.wn}, PRENORM_SIMT_RN = ${simt.rn}, PRENORM_SIMT_WM = ${simt.wm}, PRENORM_SIMT_RM = ${simt.rm};`,
-        `constexpr int PRENORM_SIMT_TM = ${simt.tm}, PRENORM_SIMT_BK = ${simt.bk};`,
-      );
-    }
-  } else if (cfg) {
+  }
+  if (cfg) {
+    const simt = cfg.mma ? prenormSimtConfig(cfg.k) : cfg;
     lines.push(
-      `// Prenorm tiling for K = ${cfg.k} (knobs.ts): ${cfg.wm} x ${cfg.wn} warps, ${cfg.rm} tokens x ${cfg.rn} columns per lane, ${cfg.tm} tokens per block.`,
-      `constexpr int PRENORM_WN = ${cfg.wn}, PRENORM_RN = ${cfg.rn}, PRENORM_WM = ${cfg.wm}, PRENORM_RM = ${cfg.rm};`,
-      `constexpr int PRENORM_TM = ${cfg.tm}, PRENORM_BK = ${cfg.bk}, PRENORM_MIN_STEPS = ${PRENORM_MIN_STEPS};`,
+      `// Prenorm SIMT tiling for K = ${simt.k} (${cfg.mma ? "fp32 residual" : "every residual"}; knobs.ts): ${simt.wm} x ${simt.wn} warps, ${simt.rm} tokens x ${simt.rn} columns per lane, ${simt.tm} tokens per block.`,
+      `constexpr int SIMT_WN = ${simt.wn}, SIMT_RN = ${simt.rn}, SIMT_WM = ${simt.wm}, SIMT_RM = ${simt.rm};`,
+      `constexpr int SIMT_TM = ${simt.tm}, SIMT_BK = ${simt.bk}, SIMT_MIN_STEPS = ${simt.minSteps}, SIMT_BLOCKS_PER_SM = ${simt.blocksPerSm};`,
+      `constexpr int SPLIT_OVERHEAD_STEPS = ${PRENORM_SPLIT_OVERHEAD_STEPS};`,
     );
   }
   lines.push("", "// ---- constraint functions, generated from the IR (one per map) ----", "");

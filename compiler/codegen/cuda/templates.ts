@@ -8,7 +8,8 @@ import { UNROLL_LIMIT } from "./knobs.js";
  * shapes are all concrete (a per-token constraint graph) into statements over small
  * local arrays. Every value is a row-major `float vN[numel]` (bools are 0/1, i32 values
  * are whole floats, as in the reference interpreter); loops are nested per axis and
- * fully unrolled when small, so nvcc keeps the arrays in registers.
+ * fully unrolled when small, so nvcc keeps the arrays in registers. Divisions go through
+ * mhc::fdiv (mhc_common.cuh: full-range, within 2 ulp, branch-free).
  */
 
 /** How a template reads an operand: `at(offsetExpr)` is the element expression. */
@@ -94,6 +95,27 @@ function elementwise(expr: (args: string[], ctx: TemplateContext) => string): Te
 }
 
 const unary = (f: (a: string) => string): Template => elementwise(([a]) => f(a as string));
+
+/**
+ * a / b. A divisor broadcast over several elements of the result (Sinkhorn's row and column
+ * sums) is inverted once and multiplied: a * (1 / b), within 3 ulp of a / b (fdiv's 2 plus the
+ * product's rounding) and the same at 0, infinities and NaN; only a subnormal divisor, whose
+ * reciprocal overflows, differs. It turns the n^2 divisions of a normalisation into n.
+ */
+const divide: Template = (ctx) => {
+  const [a, b] = ctx.inputs as [Operand, Operand];
+  const n = size(ctx.shape);
+  const nb = size(b.shape);
+  if (nb >= n) return elementwise(([x, y]) => `mhc::fdiv(${x}, ${y})`)(ctx);
+  const own = (vars: readonly string[]): string => broadcastOffset(b.shape, b.shape, vars);
+  return [
+    "{",
+    `float rb[${nb}];`,
+    ...loops(b.shape, "k", nb, (vars) => [`rb[${own(vars)}] = mhc::fdiv(1.0f, ${b.at(own(vars))});`]),
+    ...loops(ctx.shape, "i", n, (vars) => [`${ctx.out}[${broadcastOffset(ctx.shape, ctx.shape, vars)}] = ${a.at(broadcastOffset(a.shape, ctx.shape, vars))} * rb[${broadcastOffset(b.shape, ctx.shape, vars)}];`]),
+    "}",
+  ];
+};
 const binary = (f: (a: string, b: string) => string): Template => elementwise(([a, b]) => f(a as string, b as string));
 const compare = (op: string): Template => binary((a, b) => `(${a} ${op} ${b} ? 1.0f : 0.0f)`);
 
@@ -119,7 +141,7 @@ function reduction(kind: Reducer): Template {
       return [`${o} = mhc::${kind === "amin" ? "min" : "max"}_nan(${o}, ${a});`];
     };
     lines.push(...loops(x.shape, "r", size(x.shape), step));
-    if (kind === "mean") lines.push(...loops([slots], "i", slots, ([i]) => [`${out}[${i}] = ${out}[${i}] / ${ctx.lit(count)};`]));
+    if (kind === "mean") lines.push(...loops([slots], "i", slots, ([i]) => [`${out}[${i}] = mhc::fdiv(${out}[${i}], ${ctx.lit(count)});`]));
     if (kind === "logsumexp") {
       // max-shifted: out = m + log(sum(exp(x - m))), m the max already in `out`.
       lines.push("{", `float s[${slots}];`, ...loops([slots], "i", slots, ([i]) => [`s[${i}] = 0.0f;`]));
@@ -130,7 +152,7 @@ function reduction(kind: Reducer): Template {
   };
 }
 
-/** softmax along one axis, max-subtracted: m = max, e = exp(x - m), e / sum(e). */
+/** softmax along one axis, max-subtracted: m = max, e = exp(x - m), e * (1 / sum(e)). */
 const softmax: Template = (ctx) => {
   const x = ctx.inputs[0] as Operand;
   const axis = positiveAxis(ctx.node.attrs["axis"] as number, x.shape.length);
@@ -145,7 +167,8 @@ const softmax: Template = (ctx) => {
     ...loops([slots], "i", slots, ([i]) => [`m[${i}] = -INFINITY;`, `s[${i}] = 0.0f;`]),
     ...loops(x.shape, "r", n, (v) => [`m[${slot(v)}] = mhc::max_nan(m[${slot(v)}], ${x.at(at(v))});`]),
     ...loops(x.shape, "r", n, (v) => [`${ctx.out}[${at(v)}] = expf(${x.at(at(v))} - m[${slot(v)}]);`, `s[${slot(v)}] += ${ctx.out}[${at(v)}];`]),
-    ...loops(x.shape, "r", n, (v) => [`${ctx.out}[${at(v)}] = ${ctx.out}[${at(v)}] / s[${slot(v)}];`]),
+    ...loops([slots], "i", slots, ([i]) => [`s[${i}] = mhc::fdiv(1.0f, s[${i}]);`]),
+    ...loops(x.shape, "r", n, (v) => [`${ctx.out}[${at(v)}] = ${ctx.out}[${at(v)}] * s[${slot(v)}];`]),
     "}",
   ];
 };
@@ -251,11 +274,11 @@ export const CUDA_TEMPLATES: Readonly<Record<Exclude<OpName, "input" | "const" |
   square: unary((a) => `${a} * ${a}`),
   relu: unary((a) => `mhc::relu(${a})`),
   softplus: unary((a) => `mhc::softplus(${a})`),
-  recip: unary((a) => `1.0f / ${a}`),
+  recip: unary((a) => `mhc::fdiv(1.0f, ${a})`),
   add: binary((a, b) => `${a} + ${b}`),
   sub: binary((a, b) => `${a} - ${b}`),
   mul: binary((a, b) => `${a} * ${b}`),
-  div: binary((a, b) => `${a} / ${b}`),
+  div: divide,
   max: binary((a, b) => `mhc::max_nan(${a}, ${b})`),
   min: binary((a, b) => `mhc::min_nan(${a}, ${b})`),
   pow: binary((a, b) => `powf(${a}, ${b})`),

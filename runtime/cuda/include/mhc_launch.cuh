@@ -3,6 +3,8 @@
 
 #include <cuda_runtime.h>
 #include <stdint.h>
+#include <atomic>
+#include <type_traits>
 #include "../mhc.h"
 
 namespace mhc {
@@ -23,6 +25,20 @@ inline unsigned grid_for(int64_t items, int threads, int64_t cap = (int64_t)1 <<
   if (blocks < 1) blocks = 1;
   if (blocks > cap) blocks = cap;
   return (unsigned)blocks;
+}
+
+/// Raises `kernel`'s dynamic shared-memory limit to `bytes` (a launch above 48 KB needs it), once per
+/// device and process: `done` holds one bit per device ordinal already raised (ordinals >= 64 every call).
+template <typename Kernel>
+inline cudaError_t allow_dynamic_smem(Kernel kernel, int bytes, std::atomic<unsigned long long>& done) {
+  int dev = 0;
+  cudaError_t e = cudaGetDevice(&dev);
+  if (e != cudaSuccess) return e;
+  const unsigned long long bit = dev >= 0 && dev < 64 ? 1ull << dev : 0ull;
+  if (bit != 0 && (done.load(std::memory_order_acquire) & bit) != 0) return cudaSuccess;
+  e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+  if (e == cudaSuccess) done.fetch_or(bit, std::memory_order_acq_rel);
+  return e;
 }
 
 }  // namespace mhc

@@ -18,9 +18,9 @@
 // them in a fixed order (deterministic). blockIdx.x is the token tile, so blocks that
 // run together share one phi slice in L2.
 //
-// Tensor cores: mhc_mma.cuh's prenorm_mma_kernel (mma.sync TF32, phi split into hi + lo
-// TF32 halves, 3xTF32 for fp32 x) is the default; this SIMT kernel stays selectable
-// (knobs.ts PRENORM_TENSOR_CORES = false) and is used where the MMA tile does not fit.
+// Tensor cores: mhc_mma.cuh's prenorm_mma_kernel (bf16 mma.sync, phi split into bf16 parts)
+// is the default for a bf16 residual; this SIMT kernel serves an fp32 residual (and every
+// residual where knobs.ts PRENORM_TENSOR_CORES = false or the MMA tile does not fit).
 // Both write the same split-K partial layout, so the coefficient kernel is the same.
 #pragma once
 
@@ -33,38 +33,49 @@ struct PrenormSplit {
   int64_t chunk;   // rows of R per chunk, a multiple of bk
 };
 
-/// The split-K plan for T tokens and R = n*C reduction rows. Depends only on its
-/// arguments (not on the device, not on the dtype), so the workspace size is a pure
-/// function of (T, C) for a given connection (K, tm, bk are compile-time constants).
-///   s = ceil(target_blocks / tiles)                      (two waves of blocks)
-///   if traffic_div > 0: s <= max(ceil(fill_blocks / tiles), s_traffic), where s_traffic is
-///     the most splits whose fp32 partials (T*(K+1) floats a split, written and read once)
-///     move at most 1/traffic_div of the bytes the GEMM reads (T*R*2 of x, R*K*4 of phi):
-///     fewer partials at small T while the blocks still cover fill_blocks SMs;
-///   s <= steps / min_steps (each split walks at least min_steps BK-row steps), s >= 1.
-/// traffic_div = 0 (the default) is the plan without the traffic cap.
-__host__ __device__ inline PrenormSplit prenorm_split(int64_t T, int64_t R, int tm, int bk, int target_blocks, int min_steps, int K = 0, int fill_blocks = 0,
-                                                      int traffic_div = 0) {
-  const int64_t tiles = (T + tm - 1) / tm;
-  const int64_t steps = (R + bk - 1) / bk;
-  int64_t s = tiles > 0 ? (target_blocks + tiles - 1) / tiles : 1;
+/// The split-K plan for T tokens and R = n*C reduction rows. Depends only on its arguments
+/// (not on the device, not on the dtype), so the workspace size is a pure function of (T, C)
+/// for a given connection (K, tm, bk, slots are compile-time constants of the kernel).
+///   tiles = ceil(T / tm), steps = ceil(R / bk);
+///   s <= steps / min_steps (each split walks at least min_steps BK-row steps);
+///   s <= the most splits whose fp32 partials (T*(K+1) floats a split, written and read once)
+///        move at most 1/traffic_div of the bytes the GEMM reads (T*R*2 of x, R*K*4 of phi);
+///   s <= 2 * slots / tiles (more splits only add waves);
+///   among those, the s with the least modelled time waves(s) * (ceil(steps / s) + overhead),
+///   waves(s) = ceil(tiles * s / slots), `slots` the blocks the GPU runs at once: one wave
+///   filled as evenly as the tile count allows, many small splits when T is small. Ties go to
+///   the fewest splits (least partial traffic).
+__host__ __device__ inline PrenormSplit prenorm_split(int64_t T, int64_t R, int tm, int bk, int slots, int min_steps, int K, int traffic_div,
+                                                      int overhead_steps) {
+  const int64_t tiles = T > 0 ? (T + tm - 1) / tm : 1;
+  const int64_t steps = R > 0 ? (R + bk - 1) / bk : 1;
+  int64_t max_s = steps / min_steps;
   if (traffic_div > 0 && K > 0 && T > 0) {
     const double read_bytes = (double)T * (double)R * 2.0 + (double)R * (double)K * 4.0;
     const double per_split = 2.0 * (double)T * (double)(K + 1) * 4.0;
     const double lim = read_bytes / ((double)traffic_div * per_split);
-    int64_t cap = lim < 1.0 ? 1 : (lim > 1e9 ? (int64_t)1000000000 : (int64_t)lim);
-    const int64_t fill = (fill_blocks + tiles - 1) / tiles;
-    if (cap < fill) cap = fill;
-    if (s > cap) s = cap;
+    if ((double)max_s > lim) max_s = (int64_t)lim;
   }
-  int64_t max_s = steps / min_steps;
+  const int64_t wave_cap = (2 * (int64_t)slots + tiles - 1) / tiles;
+  if (max_s > wave_cap) max_s = wave_cap;
   if (max_s < 1) max_s = 1;
-  if (s > max_s) s = max_s;
-  if (s < 1) s = 1;
-  const int64_t steps_per = (steps + s - 1) / s;
+  int64_t best = 1;
+  double best_cost = 0.0;
+  for (int64_t s = 1; s <= max_s; ++s) {
+    const int64_t per = (steps + s - 1) / s;
+    const int64_t used = (steps + per - 1) / per;  // splits this chunk length really gives
+    if (used != s) continue;
+    const int64_t waves = (tiles * s + slots - 1) / slots;
+    const double cost = (double)waves * (double)(per + overhead_steps);
+    if (s == 1 || cost < best_cost) {
+      best = s;
+      best_cost = cost;
+    }
+  }
+  const int64_t steps_per = (steps + best - 1) / best;
   PrenormSplit plan;
   plan.chunk = steps_per * bk;
-  plan.splits = (R + plan.chunk - 1) / plan.chunk;
+  plan.splits = R > 0 ? (R + plan.chunk - 1) / plan.chunk : 1;
   if (plan.splits < 1) plan.splits = 1;
   return plan;
 }

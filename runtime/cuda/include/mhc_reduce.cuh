@@ -55,7 +55,7 @@ __device__ __forceinline__ void sum_split_partials(const float* __restrict__ pro
       const float* p = o < PK ? proj_part + t0 * K + o : ss_part + t0 + (o - PK);
       const int64_t stride = o < PK ? T * K : T;
       float acc = 0.0f;
-#pragma unroll 4
+#pragma unroll 8  // loads in flight together (the adds stay in order)
       for (int64_t s = 0; s < splits; ++s) acc += p[s * stride];
       if (o < PK) out_proj[o] = acc; else out_ss[o - PK] = acc;
     }
@@ -67,7 +67,7 @@ __device__ __forceinline__ void sum_split_partials(const float* __restrict__ pro
   if (g < G) {
     const float* p = o < PK ? proj_part + t0 * K + o : ss_part + t0 + (o - PK);
     const int64_t stride = o < PK ? T * K : T;
-#pragma unroll 4
+#pragma unroll 8
     for (int64_t s = g; s < splits; s += G) acc += p[s * stride];
     tmp[w] = acc;
   }
