@@ -7,11 +7,11 @@ import { KernelLibrary } from "../../../runtime/native/library.js";
 import { readManifest } from "../../../runtime/native/manifest.js";
 import { ExitCode, UsageError, type CliIO } from "../io.js";
 import { version } from "../version.js";
-import { checkOrReport, failWith } from "./common.js";
+import { libraryFlags, runOnGpu } from "./native/gpu-run.js";
 import { benchShape, measureLaunchOverhead, type LaunchOverhead, type ShapeTiming } from "./native/bench-run.js";
 import { benchShapes, dtypeLabel, nonNegativeInteger, parseDtypes, positiveInteger, type Shape } from "./native/options.js";
-import { Progress, describeDevice, nativeDiagnostic } from "./native/report.js";
-import { libraryFor, planTargets, type LibraryFlags, type Target } from "./native/targets.js";
+import { Progress, nativeDiagnostic } from "./native/report.js";
+import { libraryFor, type LibraryFlags, type Target } from "./native/targets.js";
 
 export interface BenchOptions {
   readonly connection?: string;
@@ -68,48 +68,23 @@ interface ConnectionBench {
 export function benchCommand(file: string | undefined, options: BenchOptions, io: CliIO): ExitCode {
   if (!file) throw new UsageError(BENCH_USAGE);
   const settings = parseSettings(options);
-  const fail = (d: Diagnostic[]) => failWith(d, file, io, { ...options, verb: "benchmark" } as { format?: string; color?: boolean });
-  const checked = checkOrReport(file, io, options);
-  if (typeof checked === "number") return checked;
-  const planned = planTargets(checked, file, io, settings.flags);
-  if ("diagnostics" in planned) return fail(planned.diagnostics);
-
-  let session: GpuSession;
-  try {
-    session = GpuSession.open({ env: io.env, device: settings.device });
-  } catch (error) {
-    return fail([nativeDiagnostic(error)]);
-  }
-  const progress = new Progress(io.stderr);
-  const benches: ConnectionBench[] = [];
-  let problems: Diagnostic[] = [];
-  try {
-    if (!options.json) io.stdout.write(`device: ${describeDevice(session.device)}\n`);
-    for (const target of planned.targets) {
-      const outcome = benchTarget(checked, target, session, settings, io, progress);
-      progress.clear();
-      if ("diagnostics" in outcome) {
-        problems = outcome.diagnostics;
-        break;
-      }
-      benches.push(outcome);
-      if (!options.json) io.stdout.write(formatBench(outcome, settings));
-    }
-  } finally {
-    progress.clear();
-    try {
-      session.close();
-    } catch (error) {
-      if (problems.length === 0) problems = [nativeDiagnostic(error)];
-    }
-  }
-  if (problems.length > 0) return fail(problems);
-  if (options.json) io.stdout.write(JSON.stringify(jsonRecord(file, session.device, settings, benches), null, 1) + "\n");
-  return ExitCode.Ok;
+  return runOnGpu<ConnectionBench>({
+    file,
+    options,
+    io,
+    verb: "benchmark",
+    flags: settings.flags,
+    device: settings.device,
+    each: (checked, target, session, progress) => benchTarget(checked, target, session, settings, io, progress),
+    print: (bench) => io.stdout.write(formatBench(bench, settings)),
+    finish: (benches, device) => {
+      if (options.json) io.stdout.write(JSON.stringify(jsonRecord(file, device, settings, benches), null, 1) + "\n");
+      return ExitCode.Ok;
+    },
+  });
 }
 
 function parseSettings(options: BenchOptions): Settings {
-  const n = options.n === undefined ? undefined : positiveInteger("n", options.n, 4, 16);
   const dtypes = parseDtypes(options.dtype, ["bf16"]);
   if (dtypes.length !== 1) throw new UsageError("`mhc bench` times one residual dtype at a time: `--dtype bf16` or `--dtype fp32`");
   return {
@@ -118,13 +93,7 @@ function parseSettings(options: BenchOptions): Settings {
     iterations: positiveInteger("iters", options.iters, 30, 100_000),
     warmup: nonNegativeInteger("warmup", options.warmup, 5, 100_000),
     device: nonNegativeInteger("device", options.device, 0, 1023),
-    flags: {
-      ...(options.connection !== undefined ? { connection: String(options.connection) } : {}),
-      ...(n !== undefined ? { n } : {}),
-      ...(options.libDir !== undefined ? { libDir: String(options.libDir) } : {}),
-      ...(options.cache !== undefined ? { cache: String(options.cache) } : {}),
-      ...(options.arch !== undefined ? { arch: String(options.arch) } : {}),
-    },
+    flags: libraryFlags(options),
   };
 }
 

@@ -8,13 +8,13 @@ import { KernelLibrary } from "../../../runtime/native/library.js";
 import { readManifest } from "../../../runtime/native/manifest.js";
 import { ExitCode, UsageError, type CliIO } from "../io.js";
 import { version } from "../version.js";
-import { checkOrReport, failWith } from "./common.js";
 import { forwardEntries, runForward } from "./native/forward-run.js";
+import { libraryFlags, runOnGpu } from "./native/gpu-run.js";
 import { inputSpecs, randomInputs } from "./native/inputs.js";
-import { dtypeLabel, nonNegativeInteger, parseDtypes, parseShapes, positiveInteger, type Shape } from "./native/options.js";
+import { dtypeLabel, nonNegativeInteger, parseDtypes, parseShapes, type Shape } from "./native/options.js";
 import { SublayerReference } from "./native/reference.js";
-import { Progress, describeDevice, nativeDiagnostic, sci } from "./native/report.js";
-import { libraryFor, planTargets, type LibraryFlags, type Target } from "./native/targets.js";
+import { Progress, nativeDiagnostic, sci } from "./native/report.js";
+import { libraryFor, type LibraryFlags, type Target } from "./native/targets.js";
 import { checkOutput, describeRule, type OutputCheck } from "./native/tolerance.js";
 
 export interface VerifyOptions {
@@ -69,70 +69,39 @@ interface Settings {
 export function verifyCommand(file: string | undefined, options: VerifyOptions, io: CliIO): ExitCode {
   if (!file) throw new UsageError(VERIFY_USAGE);
   const settings = parseSettings(options);
-  const fail = (d: Diagnostic[]) => failWith(d, file, io, { ...options, verb: "verify" } as { format?: string; color?: boolean });
-  const checked = checkOrReport(file, io, options);
-  if (typeof checked === "number") return checked;
-  const planned = planTargets(checked, file, io, settings.flags);
-  if ("diagnostics" in planned) return fail(planned.diagnostics);
-
-  let session: GpuSession;
-  try {
-    session = GpuSession.open({ env: io.env, device: settings.device });
-  } catch (error) {
-    return fail([nativeDiagnostic(error)]);
-  }
-  const progress = new Progress(io.stderr);
-  const results: CaseResult[] = [];
-  const libraries: { connection: string; library: string; reused: boolean; buildSeconds?: number }[] = [];
-  let problems: Diagnostic[] = [];
-  try {
-    if (!options.json) io.stdout.write(`device: ${describeDevice(session.device)}\n`);
-    for (const target of planned.targets) {
-      const outcome = verifyTarget(checked, target, session, settings, io, progress);
-      progress.clear();
-      if ("diagnostics" in outcome) {
-        problems = outcome.diagnostics;
-        break;
+  type Done = Extract<TargetOutcome, { results: CaseResult[] }>;
+  return runOnGpu<Done>({
+    file,
+    options,
+    io,
+    verb: "verify",
+    flags: settings.flags,
+    device: settings.device,
+    each: (checked, target, session, progress) => verifyTarget(checked, target, session, settings, io, progress),
+    print: ({ library, results }) => io.stdout.write(formatTable(library.connection, library.library, library.reused, library.buildSeconds, results)),
+    finish: (done, device, fail) => {
+      const libraries = done.map((d) => d.library);
+      const results = done.flatMap((d) => d.results);
+      if (options.json) io.stdout.write(JSON.stringify(jsonRecord(file, device, settings, libraries, results), null, 1) + "\n");
+      const failures: Diagnostic[] = [];
+      for (const lib of libraries) {
+        const checks = results.filter((r) => r.connection === lib.connection).flatMap((r) => r.checks);
+        const bad = checks.filter((c) => !c.ok).length;
+        if (bad > 0) failures.push(makeDiagnostic(Diag.VerificationFailed, undefined, [bad, checks.length, lib.connection], { notes: [`tolerances: fp32 outputs ${describeRule("fp32")}; bf16 u, y ${describeRule("bf16")}`] }));
+        else if (!options.json) io.stdout.write(`PASS: ${checks.length} of ${checks.length} checks of \`${lib.connection}\` within tolerance\n`);
       }
-      libraries.push(outcome.library);
-      results.push(...outcome.results);
-      if (!options.json) io.stdout.write(formatTable(outcome.library.connection, outcome.library.library, outcome.library.reused, outcome.library.buildSeconds, outcome.results));
-    }
-  } finally {
-    progress.clear();
-    try {
-      session.close();
-    } catch (error) {
-      if (problems.length === 0) problems = [nativeDiagnostic(error)];
-    }
-  }
-  if (problems.length > 0) return fail(problems);
-
-  if (options.json) io.stdout.write(JSON.stringify(jsonRecord(file, session.device, settings, libraries, results), null, 1) + "\n");
-  const failures: Diagnostic[] = [];
-  for (const lib of libraries) {
-    const checks = results.filter((r) => r.connection === lib.connection).flatMap((r) => r.checks);
-    const bad = checks.filter((c) => !c.ok).length;
-    if (bad > 0) failures.push(makeDiagnostic(Diag.VerificationFailed, undefined, [bad, checks.length, lib.connection], { notes: [`tolerances: fp32 outputs ${describeRule("fp32")}; bf16 u, y ${describeRule("bf16")}`] }));
-    else if (!options.json) io.stdout.write(`PASS: ${checks.length} of ${checks.length} checks of \`${lib.connection}\` within tolerance\n`);
-  }
-  return failures.length > 0 ? fail(failures) : ExitCode.Ok;
+      return failures.length > 0 ? fail(failures) : ExitCode.Ok;
+    },
+  });
 }
 
 function parseSettings(options: VerifyOptions): Settings {
-  const n = options.n === undefined ? undefined : positiveInteger("n", options.n, 4, 16);
   return {
     shapes: parseShapes(options.shapes ?? VERIFY_DEFAULT_SHAPES),
     dtypes: parseDtypes(options.dtype, ["f32", "bf16"]),
     seed: nonNegativeInteger("seed", options.seed, 0),
     device: nonNegativeInteger("device", options.device, 0, 1023),
-    flags: {
-      ...(options.connection !== undefined ? { connection: String(options.connection) } : {}),
-      ...(n !== undefined ? { n } : {}),
-      ...(options.libDir !== undefined ? { libDir: String(options.libDir) } : {}),
-      ...(options.cache !== undefined ? { cache: String(options.cache) } : {}),
-      ...(options.arch !== undefined ? { arch: String(options.arch) } : {}),
-    },
+    flags: libraryFlags(options),
   };
 }
 
