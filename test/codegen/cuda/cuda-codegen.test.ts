@@ -1,9 +1,9 @@
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CudaCodegenError, emitConstraintFunction, floatLiteral, generateCuda, instantiateConnection } from "../../../compiler/codegen/cuda/index.js";
+import { compileCuda, findNvcc, requireNvccInCi, type CompileResult } from "../../helpers/nvcc.js";
 import { check, golden, root } from "./helpers.js";
 import { buildConstraintGraph } from "../../../compiler/lower/constraint-graph.js";
 import { OPTIMIZATION_PIPELINE, runPipeline } from "../../../compiler/passes/pipeline.js";
@@ -134,29 +134,9 @@ describe("CUDA target: the constraint emitter", () => {
 
 // ---- nvcc: every generated .cu compiles for sm_90a ----
 
-function findNvcc(): string | undefined {
-  const onPath = spawnSync("sh", ["-c", "command -v nvcc"], { encoding: "utf8" }).stdout.trim();
-  if (onPath) return onPath;
-  return ["/usr/local/cuda-13.0/bin/nvcc", "/usr/local/cuda/bin/nvcc"].find((p) => existsSync(p));
-}
-
 const nvcc = findNvcc();
-if (!nvcc) {
-  if (process.env["CI"] === "true") throw new Error("nvcc is required in CI (CI=true) for the CUDA compile tests, and was not found");
-  console.warn("test/codegen/cuda: nvcc not found on PATH or in /usr/local/cuda-13.0/bin: skipping the CUDA compile tests");
-}
-
-function compile(nvccPath: string, dir: string, file: string): Promise<{ file: string; code: number | null; log: string; command: string }> {
-  // The forward alone here (the backward's own nvcc test compiles two variants with it: test/codegen/cuda/backward.test.ts).
-  const args = ["-arch=sm_90a", "-c", "-std=c++17", "-DMHC_NO_BACKWARD", "-Xptxas", "-O1", `-I${join(root, "runtime", "cuda")}`, `-I${join(root, "runtime", "cuda", "include")}`, `-I${dir}`, join(dir, file), "-o", join(dir, `${file}.o`)];
-  return new Promise((resolve) => {
-    const child = spawn(nvccPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let log = "";
-    child.stdout.on("data", (d: Buffer) => (log += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (log += d.toString()));
-    child.on("close", (code) => resolve({ file, code, log, command: [nvccPath, ...args].join(" ") }));
-  });
-}
+requireNvccInCi(nvcc);
+if (!nvcc) console.warn("test/codegen/cuda: nvcc not found on PATH or in /usr/local/cuda-13.0/bin: skipping the CUDA compile tests");
 
 describe.skipIf(!nvcc)("CUDA target: nvcc compiles the generated sources (sm_90a)", () => {
   it("n = 1, 4, 16, sinkhorn_log, orthostochastic, birkhoff_lite and a user constraint", { timeout: 240_000 }, async () => {
@@ -177,11 +157,13 @@ describe.skipIf(!nvcc)("CUDA target: nvcc compiles the generated sources (sm_90a
         files.push(`${out.plan.symbol}.cu`);
       }
       // Two at a time (CI has 2 cores).
-      const results: Awaited<ReturnType<typeof compile>>[] = [];
+      const results: CompileResult[] = [];
       const queue = [...files];
       await Promise.all(
         [0, 1].map(async () => {
-          for (let f = queue.shift(); f; f = queue.shift()) results.push(await compile(nvcc!, dir, f));
+          // The forward alone (the backward's test compiles it with the backward); n = 16,
+          // the largest kernels, goes through ptxas, the others stop at PTX.
+          for (let f = queue.shift(); f; f = queue.shift()) results.push(await compileCuda(nvcc!, root, dir, f, { mode: f === "mhc_n16.cu" ? "object" : "ptx", defines: ["MHC_NO_BACKWARD"] }));
         }),
       );
       for (const r of results) {
