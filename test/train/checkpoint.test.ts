@@ -13,6 +13,7 @@ import { compileModel, type ModelModule } from "../../compiler/train/model.js";
 import { trainModel } from "../../compiler/train/trainer.js";
 import { ensureGradients } from "../../runtime/tfjs/backend.js";
 import { ROOT, scratchDir } from "../codegen/tfjs/helpers.js";
+import { bufferIO } from "./buffer-io.js";
 
 /*
  * Checkpoints on disk: a failed write leaves the last good checkpoint readable, and
@@ -31,10 +32,6 @@ let corpus: Corpus;
 /** A checkpoint of step 2 of MODEL, written by `mhc train` (copied before each mutation). */
 let good: string;
 
-function bufferIO() {
-  const out = { stdout: "", stderr: "" };
-  return { out, io: { stdout: { write: (s: string) => (out.stdout += s) }, stderr: { write: (s: string) => (out.stderr += s) }, cwd: ROOT, env: {} } };
-}
 
 beforeAll(async () => {
   await tf.setBackend("cpu");

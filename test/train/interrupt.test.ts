@@ -12,6 +12,7 @@ import { compileModel } from "../../compiler/train/model.js";
 import { trainModel } from "../../compiler/train/trainer.js";
 import { ensureGradients } from "../../runtime/tfjs/backend.js";
 import { ROOT, scratchDir } from "../codegen/tfjs/helpers.js";
+import { bufferIO } from "./buffer-io.js";
 
 /*
  * Ctrl-C: training stops after the step in progress, writes that step's checkpoint,
@@ -24,10 +25,6 @@ const FIXTURES = "test/train/fixtures.mhc";
 const bundle = join(ROOT, "dist", "mhc.cjs");
 let scratch: ReturnType<typeof scratchDir>;
 
-function bufferIO() {
-  const out = { stdout: "", stderr: "" };
-  return { out, io: { stdout: { write: (s: string) => (out.stdout += s) }, stderr: { write: (s: string) => (out.stderr += s) }, cwd: ROOT, env: {} } };
-}
 
 beforeAll(async () => {
   await tf.setBackend("cpu");

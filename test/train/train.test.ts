@@ -13,13 +13,10 @@ import { trainCommand } from "../../compiler/cli/commands/train.js";
 import { readSafetensors } from "../../compiler/io/safetensors.js";
 import { ensureGradients } from "../../runtime/tfjs/backend.js";
 import { ROOT, scratchDir } from "../codegen/tfjs/helpers.js";
+import { bufferIO } from "./buffer-io.js";
 
 const FIXTURES = "test/train/fixtures.mhc";
 
-function bufferIO() {
-  const out = { stdout: "", stderr: "" };
-  return { out, io: { stdout: { write: (s: string) => (out.stdout += s) }, stderr: { write: (s: string) => (out.stderr += s) }, cwd: ROOT, env: {} } };
-}
 
 beforeAll(async () => {
   await tf.setBackend("cpu");
