@@ -78,13 +78,23 @@ export class ProblemBinding {
     this.workspace = this.workspaceBytes > 0 ? arena.alloc(this.workspaceBytes, "workspace") : undefined;
   }
 
-  /** Named argument values of `entry` for this problem. */
-  args(entry: EntryPoint): Record<string, ArgValue> {
+  /** The device address of the forward's workspace (null when it needs none). */
+  get workspacePointer(): DevicePointer | null {
+    return this.workspace?.ptr ?? null;
+  }
+
+  /**
+   * Named argument values of `entry` for this problem. `given` names values
+   * the caller decides (e.g. a workspace of another size function), which win
+   * over the binding's own.
+   */
+  args(entry: EntryPoint, given: Readonly<Record<string, ArgValue>> = {}): Record<string, ArgValue> {
     const dtypeCode = this.library.manifest.dtypes[this.size.dtype];
     const values: Record<string, ArgValue> = {};
     for (const arg of entry.spec.args) {
       const array = this.arrays.get(arg.name);
-      if (array) values[arg.name] = array.buffer.ptr;
+      if (arg.name in given) values[arg.name] = given[arg.name] as ArgValue;
+      else if (array) values[arg.name] = array.buffer.ptr;
       else if (arg.role === "workspace") values[arg.name] = this.workspace?.ptr ?? null;
       else if (arg.role === "stream") values[arg.name] = this.stream;
       else if (arg.name === "dtype") values[arg.name] = dtypeCode;

@@ -34,10 +34,14 @@ beforeAll(() => {
   mkdirSync(join(dir, "lib"));
   build("fake-deepseek.c", join("lib", "libdeepseek_v4.so"));
   const checked = checkFiles([example], { cwd: process.cwd() });
-  // The double implements the forward's entry points; a backward section, where the compiler writes one, is left out.
+  // lib/ has the compiler's manifest with its backward section; forward-only/ the same library described without it.
   const manifest = JSON.parse(generateCuda(checked, "deepseek_v4").files.get("manifest.json") as string) as Record<string, unknown>;
-  delete manifest["backward"];
+  expect(manifest["backward"]).toBeDefined();
   writeFileSync(join(dir, "lib", "manifest.json"), JSON.stringify(manifest));
+  mkdirSync(join(dir, "forward-only"));
+  copyFileSync(join(dir, "lib", "libdeepseek_v4.so"), join(dir, "forward-only", "libdeepseek_v4.so"));
+  delete manifest["backward"];
+  writeFileSync(join(dir, "forward-only", "manifest.json"), JSON.stringify(manifest));
   env = { MHC_LIBCUDA: join(dir, "libcuda.so.1"), MHC_CUDART: join(dir, "libcudart.so") };
 });
 
@@ -105,7 +109,7 @@ describe.runIf(cc !== undefined)("mhc verify and mhc bench on a host double of t
   });
 
   it("benchmarks the forward with the floors of the Python benchmark, as a JSON record", () => {
-    const { code, io } = run(["bench", example, "--lib-dir", "lib", "--shapes", "4x96", "--iters", "3", "--warmup", "1", "--json"]);
+    const { code, io } = run(["bench", example, "--lib-dir", "forward-only", "--shapes", "4x96", "--iters", "3", "--warmup", "1", "--json"]);
     expect(code, io.err()).toBe(0);
     const record = JSON.parse(io.out()) as { format: string; connections: { symbol: string; backward: string; shapes: { T: number; C: number; n: number; inputSets: number; bytes: { threePass: number; twoPass: number }; timings: Record<string, { samples: number }> }[]; launch: { ffiPostNoWorkUs: number } }[] };
     expect(record.format).toBe("mhc-bench");
@@ -117,7 +121,47 @@ describe.runIf(cc !== undefined)("mhc verify and mhc bench on a host double of t
     expect(shape.timings["forward"]!.samples).toBe(3);
     expect(shape.inputSets).toBe(64);
     expect(record.connections[0]!.backward).toBe("not in the manifest");
+    expect(shape).not.toHaveProperty("backward");
     expect(record.connections[0]!.launch.ffiPostNoWorkUs).toBeGreaterThan(0);
     expect(live()).toBe(0);
+  });
+
+  it("times the backward from the manifest's backward section, after pre and save_stats, with its byte floors", () => {
+    const { code, io } = run(["bench", example, "--lib-dir", "lib", "--shapes", "4x96,3x64", "--iters", "3", "--warmup", "1", "--json"]);
+    expect(code, io.err()).toBe(0);
+    interface Backward {
+      inputSets: number;
+      workspaceBytes: number;
+      timings: Record<string, { samples: number; median: number }>;
+      bytes: { fused: number; entryPoints: number; postBackward: number; preBackward: number; phi: number };
+      floorFusedMs: number;
+      floorEntryPointsMs: number;
+      achievedBytesPerSecond: number;
+    }
+    const record = JSON.parse(io.out()) as { connections: { backward: string; shapes: { T: number; timings: Record<string, unknown>; backward: Backward }[] }[] };
+    const conn = record.connections[0]!;
+    expect(conn.backward).toBe("timed: save_stats, post_backward, pre_backward, backward");
+    const [first, second] = conn.shapes as [{ T: number; timings: Record<string, unknown>; backward: Backward }, { T: number; backward: Backward }];
+    expect(Object.keys(first.timings)).toEqual(["pre", "post", "forward", "forwardBackToBack"]);
+    const b = first.backward;
+    expect(Object.keys(b.timings)).toEqual(["save_stats", "post_backward", "pre_backward", "backward"]);
+    for (const t of Object.values(b.timings)) expect(t.samples).toBe(3);
+    // T C e = 4 * 96 * 2 = 768 bytes a stream; phi = 4 * 96 * 24 * 4, read once and its gradient written once.
+    expect(b.bytes).toEqual({ fused: 768 * 24 + 2 * 36864, entryPoints: 768 * 32 + 2 * 36864, postBackward: 768 * 14, preBackward: 768 * 18 + 2 * 36864, phi: 36864 });
+    // The double's backward workspace: T (n + n^2) floats, rounded up to 256 bytes.
+    expect(b.workspaceBytes).toBe(512);
+    expect(second.backward.workspaceBytes).toBe(256);
+    expect(b.inputSets).toBe(64);
+    expect(b.floorEntryPointsMs / b.floorFusedMs).toBeCloseTo(b.bytes.entryPoints / b.bytes.fused, 12);
+    expect(b.achievedBytesPerSecond).toBeCloseTo(b.bytes.entryPoints / (b.timings["backward"]!.median * 1e-3), 0);
+    expect(live()).toBe(0);
+  });
+
+  it("prints the backward's times and floors for people", () => {
+    const { code, io } = run(["bench", example, "--lib-dir", "lib", "--shapes", "4x96", "--iters", "2", "--warmup", "0"]);
+    expect(code, io.err()).toBe(0);
+    expect(io.out()).toMatch(/^ {2}backward: post_backward \d+\.\d{3} ms, pre_backward \d+\.\d{3} ms, post_backward\+pre_backward \d+\.\d{3} ms \(min \d+\.\d{3} ms; 64 input set\(s\)\); save_stats \d+\.\d{3} ms$/m);
+    expect(io.out()).toMatch(/^ {4}floor of the entry points \d+\.\d{3} ms \(0\.1 MB\): \d+\.\d{2}x/m);
+    expect(io.out()).toMatch(/^backward: timed: save_stats, post_backward, pre_backward, backward$/m);
   });
 });

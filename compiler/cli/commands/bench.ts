@@ -8,6 +8,7 @@ import { readManifest } from "../../../runtime/native/manifest.js";
 import { ExitCode, UsageError, type CliIO } from "../io.js";
 import { version } from "../version.js";
 import { libraryFlags, runOnGpu } from "./native/gpu-run.js";
+import { backwardEntries, benchBackward, type BackwardTiming } from "./native/backward-run.js";
 import { benchShape, measureLaunchOverhead, type LaunchOverhead, type ShapeTiming } from "./native/bench-run.js";
 import { benchShapes, dtypeLabel, nonNegativeInteger, parseDtypes, positiveInteger, type Shape } from "./native/options.js";
 import { Progress, nativeDiagnostic } from "./native/report.js";
@@ -51,19 +52,25 @@ interface ConnectionBench {
   readonly library: string;
   readonly reused: boolean;
   readonly buildSeconds?: number;
-  readonly shapes: readonly ShapeTiming[];
+  readonly shapes: readonly BenchedShape[];
   readonly launch: LaunchOverhead;
-  /** Entry points of the manifest the runtime timed besides the forward, or why none. */
+  /** The backward entry points timed, or why none were. */
   readonly backward: string;
 }
+
+/** One shape's forward timings, and its backward's where the manifest has a backward section. */
+type BenchedShape = ShapeTiming & { readonly backward?: BackwardTiming };
 
 /**
  * `mhc bench FILE`: times each connection's compiled forward (pre, post, and
  * pre then post) with CUDA events, warm-up and repetitions, measures the
  * device's copy bandwidth in the same run, and prints the time, the achieved
  * bandwidth and the ratio to the copy-bandwidth floor (the byte model of
- * scripts/gpu/bench_forward.py), plus the runtime's own cost per launch;
- * `--json` prints the same as one JSON record.
+ * scripts/gpu/bench_forward.py), plus the runtime's own cost per launch.
+ * Where the manifest has a backward section, the backward is timed too
+ * (post_backward, pre_backward, the two in a row) against the backward floor
+ * of scripts/gpu/bench_backward.py (native/backward-run.ts). `--json` prints
+ * the same as one JSON record.
  */
 export function benchCommand(file: string | undefined, options: BenchOptions, io: CliIO): ExitCode {
   if (!file) throw new UsageError(BENCH_USAGE);
@@ -107,16 +114,24 @@ function benchTarget(checked: CheckResult, target: Target, session: GpuSession, 
     return { diagnostics: [nativeDiagnostic(error)] };
   }
   try {
-    const shapes: ShapeTiming[] = [];
+    const backwardEntry = backwardEntries(library);
+    const timing = { warmup: settings.warmup, iterations: settings.iterations };
+    const shapes: BenchedShape[] = [];
     for (const [i, { T, C }] of settings.shapes.entries()) {
-      progress.update(`[${i + 1}/${settings.shapes.length}] ${target.conn.name} T=${T} C=${C} ${dtypeLabel(settings.dtype)}: timing ...`);
-      shapes.push(benchShape(session, library, { T, C, dtype: settings.dtype }, { warmup: settings.warmup, iterations: settings.iterations }));
+      const label = `[${i + 1}/${settings.shapes.length}] ${target.conn.name} T=${T} C=${C} ${dtypeLabel(settings.dtype)}`;
+      progress.update(`${label}: timing the forward ...`);
+      const size = { T, C, dtype: settings.dtype };
+      const forward = benchShape(session, library, size, timing);
+      if (!backwardEntry) {
+        shapes.push(forward);
+        continue;
+      }
+      progress.update(`${label}: timing the backward ...`);
+      shapes.push({ ...forward, backward: benchBackward(session, library, backwardEntry, size, timing, forward.copy.bytesPerSecond) });
     }
     progress.update(`${target.conn.name}: launch overhead ...`);
     const launch = measureLaunchOverhead(session, library, settings.shapes[0]?.C ?? BENCH_DEFAULT_SHAPE.C, settings.dtype);
-    const extra = Object.keys(shapes[0]?.timings ?? {}).filter((k) => !FORWARD_TIMINGS.includes(k));
-    const backwardListed = library.manifest.backwardEntryPoints.length;
-    const backward = extra.length > 0 ? `timed: ${extra.join(", ")}` : backwardListed > 0 ? `${backwardListed} backward entry point(s) in the manifest, not timed: they need state from the forward (saved statistics, their own workspace) that the manifest does not describe by shape` : "not in the manifest";
+    const backward = backwardEntry ? `timed: ${Object.keys(shapes[0]?.backward?.timings ?? {}).join(", ")}` : "not in the manifest";
     return {
       connection: target.conn.name,
       symbol: library.manifest.symbol,
@@ -157,6 +172,7 @@ function formatBench(b: ConnectionBench, settings: Settings): string {
     lines.push(`  copy bandwidth ${tbps(s.copy.bytesPerSecond)} (device-to-device copy of ${mb(s.copy.bytes)}, median ${ms(s.copy.time.median)})`);
     lines.push(`  floor_3pass ${ms(s.floor3Ms)} (${mb(s.bytes.threePass)}): pre+post is ${(fwd / s.floor3Ms).toFixed(2)}x the floor, ${((100 * s.floor3Ms) / fwd).toFixed(0)}% of floor speed, ${tbps(s.achievedBytesPerSecond)} achieved`);
     lines.push(`  floor_2pass ${ms(s.floor2Ms)} (${mb(s.bytes.twoPass)}): ${(fwd / s.floor2Ms).toFixed(2)}x`);
+    if (s.backward) lines.push(...formatBackward(s.backward));
   }
   const l = b.launch;
   lines.push("");
@@ -164,6 +180,16 @@ function formatBench(b: ConnectionBench, settings: Settings): string {
   lines.push(`launch overhead from Node (T = 1, C = ${l.C}, ${l.calls} calls back to back): FFI call ${l.ffiNoArgumentsUs.toFixed(2)} us without arguments, ${l.ffiPostNoWorkUs.toFixed(2)} us for post with all its arguments and no work`);
   lines.push(`  host time per call: pre ${l.hostPreUs.toFixed(2)} us, post ${l.hostPostUs.toFixed(2)} us; device time per call: pre ${l.devicePreUs.toFixed(2)} us, post ${l.devicePostUs.toFixed(2)} us`);
   return lines.join("\n") + "\n";
+}
+
+function formatBackward(b: BackwardTiming): string[] {
+  const t = b.timings;
+  const bwd = t["backward"]!.median;
+  return [
+    `  backward: post_backward ${ms(t["post_backward"]!.median)}, pre_backward ${ms(t["pre_backward"]!.median)}, post_backward+pre_backward ${ms(bwd)} (min ${ms(t["backward"]!.min)}; ${b.inputSets} input set(s)); save_stats ${ms(t["save_stats"]!.median)}`,
+    `    floor of the entry points ${ms(b.floorEntryPointsMs)} (${mb(b.bytes.entryPoints)}): ${(bwd / b.floorEntryPointsMs).toFixed(2)}x, ${tbps(b.achievedBytesPerSecond)} achieved; post_backward ${(t["post_backward"]!.median / b.floorPostBackwardMs).toFixed(2)}x its floor, pre_backward ${(t["pre_backward"]!.median / b.floorPreBackwardMs).toFixed(2)}x`,
+    `    fused floor (bench_backward.py's) ${ms(b.floorFusedMs)} (${mb(b.bytes.fused)}): ${(bwd / b.floorFusedMs).toFixed(2)}x`,
+  ];
 }
 
 function jsonRecord(file: string, device: DeviceInfo, settings: Settings, benches: readonly ConnectionBench[]): object {
@@ -175,7 +201,7 @@ function jsonRecord(file: string, device: DeviceInfo, settings: Settings, benche
     file,
     device,
     dtype: dtypeLabel(settings.dtype),
-    method: `CUDA events around each call, median of ${settings.iterations} after ${settings.warmup} warm-up calls; input sets rotated over 2x L2; copy bandwidth = 2 x bytes / median time of a device-to-device cudaMemcpyAsync; floors as scripts/gpu/bench_forward.py`,
+    method: `CUDA events around each call, median of ${settings.iterations} after ${settings.warmup} warm-up calls; input sets rotated over 2x L2; copy bandwidth = 2 x bytes / median time of a device-to-device cudaMemcpyAsync; forward floors as scripts/gpu/bench_forward.py; backward (post_backward then pre_backward, after pre, save_stats and post once) against the entry points' floor (T C e (7n + 4) + 2 phi) and bench_backward.py's fused floor (T C e (5n + 4) + 2 phi)`,
     connections: benches,
   };
 }

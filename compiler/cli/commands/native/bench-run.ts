@@ -43,13 +43,13 @@ const BLOCK_ELEMENTS = 1 << 20;
  * Times the forward at one shape the way scripts/gpu/bench_forward.py does: a
  * pair of CUDA events around each call, after warm-up, medians; input sets
  * rotated so that small problems are not timed from L2; the device's copy
- * bandwidth measured in the same run for the floors. Other entry points the
- * runtime can fill from the manifest alone are timed too.
+ * bandwidth measured in the same run for the floors. Other forward entry
+ * points the runtime can fill from the manifest alone are timed too.
  */
 export function benchShape(session: GpuSession, library: KernelLibrary, size: { T: number; C: number; dtype: ResidualDType }, settings: BenchSettings): ShapeTiming {
   const forward = [library.required("pre"), library.required("post")];
-  // Entry points with a workspace of their own size function (the backward's) are left to a caller that knows it.
-  const others = [...library.manifest.entryPoints, ...library.manifest.backwardEntryPoints]
+  // The backward section's entry points need saved state and a workspace of their own: backward-run.ts times them.
+  const others = library.manifest.entryPoints
     .filter((spec) => !forward.some((f) => f.spec === spec) && isLaunchable(spec) && !spec.args.some((a) => a.role === "workspace"))
     .map((spec) => library.bind(spec));
   const entries = [...forward, ...others];
@@ -134,7 +134,7 @@ export function shortName(library: KernelLibrary, entry: EntryPoint): string {
  * inputs a repeated block of normal values (kernels do the same work for any
  * finite data), outputs zeroed.
  */
-function fillForTiming(binding: ProblemBinding, library: KernelLibrary, rng: Rng, block: Float64Array): void {
+export function fillForTiming(binding: ProblemBinding, library: KernelLibrary, rng: Rng, block: Float64Array): void {
   const parameters = new Set(library.manifest.parameters.map((p) => p.name));
   for (const [name, array] of binding.arrays) {
     if (parameters.has(name)) binding.upload(name, encodeResidual(parameterValues(library.manifest, name, array.count, binding.size.C, rng), "f32"));
@@ -144,7 +144,7 @@ function fillForTiming(binding: ProblemBinding, library: KernelLibrary, rng: Rng
 }
 
 /** Normal values to tile the largest array with (at most BLOCK_ELEMENTS of them). */
-function randomBlock(binding: ProblemBinding, rng: Rng): Float64Array {
+export function randomBlock(binding: ProblemBinding, rng: Rng): Float64Array {
   const largest = Math.max(1, ...[...binding.arrays.values()].map((a) => a.count));
   return rng.gaussians(Math.min(BLOCK_ELEMENTS, largest));
 }
