@@ -1,4 +1,4 @@
-import { cac } from "cac";
+import { cac, type Command } from "cac";
 import { checkCommand } from "./commands/check.js";
 import { compileCommand, type CompileOptions } from "./commands/compile.js";
 import { evalCommand, type EvalOptions } from "./commands/eval.js";
@@ -180,43 +180,27 @@ export function runCli(argv: readonly string[], io: CliIO): ExitCode | Promise<E
       pending = labCommand(files, options, io);
     });
 
-  cli
-    .command("verify <file>", "GPU: run the compiled CUDA kernels on random inputs and compare with the float64 interpreter")
-    .option("--connection <name>", "The connection (default: every connection of the file)")
-    .option("--n <n>", "The stream count, for a connection that takes `n`")
+  withGpuOptions(
+    cli.command("verify <file>", "GPU: run the compiled CUDA kernels on random inputs and compare with the float64 interpreter"),
+  )
     .option("--shapes <list>", "Shapes as TxC, comma-separated (default 1x7168,7x100,16x4096,1023x96,256x4096)")
     .option("--dtype <dtype>", "Residual dtype: bf16 or fp32 (default both)")
     .option("--seed <seed>", "Random seed of the inputs (default 0)")
-    .option("--device <d>", "CUDA device ordinal (default 0)")
-    .option("--lib-dir <dir>", "A library built by `mhc compile --target cuda --build` (default: build and cache one)")
-    .option("--cache <dir>", "Where built libraries are cached (default .mhc-cache/cuda)")
-    .option("--arch <arch>", "The GPU architecture to build for (default sm_90a)")
-    .option("--json", "Print the results as one JSON record")
-    .option("--format <format>", "Diagnostics as human text or json", { default: "human" })
-    .option("--color", "Force colour on (--no-color forces it off)")
     .example("  $ mhc verify examples/deepseek-v4-flash.mhc")
     .example("  $ mhc verify examples/tiny.mhc --connection mhc --n 8 --shapes 7x100,1023x4096 --dtype bf16")
     .action((file: string, options: VerifyOptions) => {
       exitCode = verifyCommand(file, options, io);
     });
 
-  cli
-    .command("bench <file>", "GPU: time the compiled CUDA forward against the device's copy-bandwidth floor")
-    .option("--connection <name>", "The connection (default: every connection of the file)")
-    .option("--n <n>", "The stream count, for a connection that takes `n`")
+  withGpuOptions(
+    cli.command("bench <file>", "GPU: time the compiled CUDA forward (and backward) against the device's copy-bandwidth floor"),
+  )
     .option("--tokens <T>", "Tokens (default 8192; a comma-separated list times each)")
     .option("--hidden <C>", "Hidden size (default 4096; a comma-separated list times each)")
     .option("--shapes <list>", "Shapes as TxC, comma-separated, instead of --tokens/--hidden")
     .option("--dtype <dtype>", "Residual dtype: bf16 (default) or fp32")
     .option("--iters <n>", "Timed calls per measurement (default 30)")
     .option("--warmup <n>", "Untimed calls first (default 5)")
-    .option("--device <d>", "CUDA device ordinal (default 0)")
-    .option("--lib-dir <dir>", "A library built by `mhc compile --target cuda --build` (default: build and cache one)")
-    .option("--cache <dir>", "Where built libraries are cached (default .mhc-cache/cuda)")
-    .option("--arch <arch>", "The GPU architecture to build for (default sm_90a)")
-    .option("--json", "Print the results as one JSON record")
-    .option("--format <format>", "Diagnostics as human text or json", { default: "human" })
-    .option("--color", "Force colour on (--no-color forces it off)")
     .example("  $ mhc bench examples/deepseek-v4-flash.mhc --tokens 8192 --hidden 4096")
     .example("  $ mhc bench examples/tiny.mhc --connection mhc --n 4 --shapes 8192x7168,16x4096 --json")
     .action((file: string, options: BenchOptions) => {
@@ -261,4 +245,21 @@ export function runCli(argv: readonly string[], io: CliIO): ExitCode | Promise<E
 
 function lowerFirst(text: string): string {
   return text.length > 0 ? text[0]!.toLowerCase() + text.slice(1) : text;
+}
+
+/**
+ * The options `mhc verify` and `mhc bench` share: which connection and library,
+ * which device, and how results are printed. The command's own options follow.
+ */
+function withGpuOptions(command: Command): Command {
+  return command
+    .option("--connection <name>", "The connection (default: every connection of the file)")
+    .option("--n <n>", "The stream count, for a connection that takes `n`")
+    .option("--device <d>", "CUDA device ordinal (default 0)")
+    .option("--lib-dir <dir>", "A library built by `mhc compile --target cuda --build` (default: build and cache one)")
+    .option("--cache <dir>", "Where built libraries are cached (default .mhc-cache/cuda)")
+    .option("--arch <arch>", "The GPU architecture to build for (default sm_90a)")
+    .option("--json", "Print the results as one JSON record")
+    .option("--format <format>", "Diagnostics as human text or json", { default: "human" })
+    .option("--color", "Force colour on (--no-color forces it off)");
 }

@@ -7,29 +7,18 @@ import { KernelLibrary } from "../../../runtime/native/library.js";
 import { readManifest } from "../../../runtime/native/manifest.js";
 import { ExitCode, UsageError, type CliIO } from "../io.js";
 import { version } from "../version.js";
-import { libraryFlags, runOnGpu } from "./native/gpu-run.js";
+import { libraryFlags, runOnGpu, type GpuCommandOptions } from "./native/gpu-run.js";
 import { backwardEntries, benchBackward, type BackwardTiming } from "./native/backward-run.js";
 import { benchShape, measureLaunchOverhead, type LaunchOverhead, type ShapeTiming } from "./native/bench-run.js";
 import { benchShapes, dtypeLabel, nonNegativeInteger, parseDtypes, positiveInteger, type Shape } from "./native/options.js";
 import { Progress, nativeDiagnostic } from "./native/report.js";
 import { libraryFor, type LibraryFlags, type Target } from "./native/targets.js";
 
-export interface BenchOptions {
-  readonly connection?: string;
-  readonly n?: unknown;
+export interface BenchOptions extends GpuCommandOptions {
   readonly tokens?: unknown;
   readonly hidden?: unknown;
-  readonly shapes?: unknown;
-  readonly dtype?: unknown;
   readonly iters?: unknown;
   readonly warmup?: unknown;
-  readonly device?: unknown;
-  readonly libDir?: string;
-  readonly cache?: string;
-  readonly arch?: string;
-  readonly json?: boolean;
-  readonly format?: string;
-  readonly color?: boolean;
 }
 
 export const BENCH_USAGE = "usage: mhc bench FILE [--connection NAME] [--n N] [--tokens T] [--hidden C] [--shapes TxC,...] [--dtype bf16|fp32] [--iters N] [--warmup N] [--json]";

@@ -9,7 +9,7 @@ import { readManifest } from "../../../runtime/native/manifest.js";
 import { ExitCode, UsageError, type CliIO } from "../io.js";
 import { version } from "../version.js";
 import { forwardEntries, runForward } from "./native/forward-run.js";
-import { libraryFlags, runOnGpu } from "./native/gpu-run.js";
+import { libraryFlags, runOnGpu, type GpuCommandOptions } from "./native/gpu-run.js";
 import { inputSpecs, randomInputs } from "./native/inputs.js";
 import { dtypeLabel, nonNegativeInteger, parseDtypes, parseShapes, type Shape } from "./native/options.js";
 import { SublayerReference } from "./native/reference.js";
@@ -17,19 +17,8 @@ import { Progress, nativeDiagnostic, sci } from "./native/report.js";
 import { libraryFor, type LibraryFlags, type Target } from "./native/targets.js";
 import { checkOutput, describeRule, type OutputCheck } from "./native/tolerance.js";
 
-export interface VerifyOptions {
-  readonly connection?: string;
-  readonly n?: unknown;
-  readonly shapes?: unknown;
-  readonly dtype?: unknown;
+export interface VerifyOptions extends GpuCommandOptions {
   readonly seed?: unknown;
-  readonly device?: unknown;
-  readonly libDir?: string;
-  readonly cache?: string;
-  readonly arch?: string;
-  readonly json?: boolean;
-  readonly format?: string;
-  readonly color?: boolean;
 }
 
 export const VERIFY_USAGE = "usage: mhc verify FILE [--connection NAME] [--n N] [--shapes TxC,...] [--dtype bf16|fp32] [--seed S] [--device D] [--lib-dir DIR] [--json]";

@@ -16,6 +16,16 @@ export interface LibraryOptions {
   readonly arch?: string;
 }
 
+/** Everything `mhc verify` and `mhc bench` both take. */
+export interface GpuCommandOptions extends LibraryOptions {
+  readonly shapes?: unknown;
+  readonly dtype?: unknown;
+  readonly device?: unknown;
+  readonly json?: boolean;
+  readonly format?: string;
+  readonly color?: boolean;
+}
+
 export function libraryFlags(options: LibraryOptions): LibraryFlags {
   const n = options.n === undefined ? undefined : positiveInteger("n", options.n, 4, 16);
   return {
