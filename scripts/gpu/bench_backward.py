@@ -14,11 +14,12 @@ Byte model (bf16, e = 2 bytes, per token in units of C*e), phi ignored (< 0.1%):
                    du and writes dx (3n + 1).
   floor = T*C*e*(8n + 6) / copy bandwidth (a device-to-device copy, bytes read + written).
 Recompute: a block of 16 sublayers (T = 8192, C = 4096, n = 4, F = identity) chained with
-module.forward versus recompute_block: activation bytes held between forward and backward
-and the peak over forward + backward; the gradients must be bit-identical.
+module.forward versus recompute_block (segment lengths: the default ceil(sqrt(16)) = 4, 16 = the
+whole block rebuilt at once, 5 (uneven segments), 2): activation bytes held between forward and backward and the
+peak over forward + backward; the gradients must be bit-identical. --recompute-only runs just this.
 Writes $OUT/bench_backward.json (or --json NAME) with the device, the date and every number.
 
-Usage: python3 scripts/gpu/bench_backward.py [--no-compile] [--iters N] [--json NAME]
+Usage: python3 scripts/gpu/bench_backward.py [--no-compile] [--iters N] [--json NAME] [--recompute-only]
 """
 import datetime
 import importlib.util
@@ -127,19 +128,24 @@ def torch_forward(x, phi_pre, phi_post, phi_res, alpha, bias_pre, bias_post, bia
     return y.to(x.dtype)
 
 
-def recompute_memory(layers=16, T=8192, C=4096, n=4):
+def recompute_memory(layers=16, T=8192, C=4096, n=4, segments=(None, 16, 5, 2)):
     """Activation memory of a block of `layers` mHC sublayers (F = identity, bf16) with and without
     recompute_block: bytes held between forward and backward (the output excluded), and the peak
-    over forward + backward, both above what existed before the forward."""
+    over forward + backward, both above what existed before the forward. One recompute run per
+    segment length (None: the binding's default ceil(sqrt(L)); `layers`: the whole block rebuilt at
+    once). Both paths keep the L sublayer outputs f (F's activations, L*T*C elements) and the block
+    output y; `peak_less_f_and_y_MiB` is the peak without those two shared terms."""
     mod, cls = load_binding(f"mhc_n{n}")
     gen = torch.Generator(device=DEV).manual_seed(5)
     mods = [cls(C, device=DEV) for _ in range(layers)]
     fns = [lambda u: u] * layers
     x = torch.randn(T, n, C, generator=gen, device=DEV).bfloat16().requires_grad_(True)
     dy = torch.randn(T, n, C, generator=gen, device=DEV).bfloat16()
+    shared = (layers * T * C + T * n * C) * 2
+    runs = [("stored", None)] + [(f"recompute_segment_{s if s is not None else 'default'}", s) for s in segments]
     out = {}
     grads = {}
-    for name in ("stored", "recompute"):
+    for name, segment in runs:
         for m in mods:
             m.zero_grad(set_to_none=True)
         x.grad = None
@@ -151,24 +157,39 @@ def recompute_memory(layers=16, T=8192, C=4096, n=4):
             y = x
             for m, fn in zip(mods, fns):
                 y = m.forward(y, fn)
-        else:
+        elif segment is None:
             y = mod.recompute_block(mods, fns, x)
+        else:
+            y = mod.recompute_block(mods, fns, x, segment=segment)
         torch.cuda.synchronize()
         held = torch.cuda.memory_allocated() - base - y.numel() * y.element_size()
+        fwd_peak = torch.cuda.max_memory_allocated() - base
         y.backward(dy)
         torch.cuda.synchronize()
         peak = torch.cuda.max_memory_allocated() - base
         grads[name] = [x.grad.clone()] + [p.grad.clone() for m in mods for p in m.parameters()]
-        out[name] = {"held_between_fwd_bwd_MiB": round(held / 2**20, 1), "peak_fwd_bwd_MiB": round(peak / 2**20, 1)}
+        out[name] = {"segment": segment, "held_between_fwd_bwd_MiB": round(held / 2**20, 1), "peak_forward_MiB": round(fwd_peak / 2**20, 1),
+                     "peak_fwd_bwd_MiB": round(peak / 2**20, 1), "peak_less_f_and_y_MiB": round((peak - shared) / 2**20, 1)}
         del y
-    same = all(torch.equal(a, b) for a, b in zip(grads["stored"], grads["recompute"]))
-    res = {"layers": layers, "T": T, "C": C, "n": n, **out, "gradients_bit_identical": same,
-           "held_ratio": round(out["stored"]["held_between_fwd_bwd_MiB"] / out["recompute"]["held_between_fwd_bwd_MiB"], 2),
-           "peak_ratio": round(out["stored"]["peak_fwd_bwd_MiB"] / out["recompute"]["peak_fwd_bwd_MiB"], 2),
-           "residual_MiB": round(T * n * C * 2 / 2**20, 1)}
-    print(f"recompute, {layers}-sublayer block T={T} C={C} n={n}: held {out['stored']['held_between_fwd_bwd_MiB']} -> {out['recompute']['held_between_fwd_bwd_MiB']} MiB "
-          f"({res['held_ratio']}x), peak {out['stored']['peak_fwd_bwd_MiB']} -> {out['recompute']['peak_fwd_bwd_MiB']} MiB ({res['peak_ratio']}x); gradients bit-identical: {same}", flush=True)
-    return res
+    st = out["stored"]
+    for name, _ in runs[1:]:
+        r = out[name]
+        r["gradients_bit_identical"] = all(torch.equal(a, b) for a, b in zip(grads["stored"], grads[name]))
+        r["held_ratio"] = round(st["held_between_fwd_bwd_MiB"] / r["held_between_fwd_bwd_MiB"], 2)
+        r["peak_ratio"] = round(st["peak_fwd_bwd_MiB"] / r["peak_fwd_bwd_MiB"], 2)
+        r["peak_less_f_and_y_ratio"] = round(st["peak_less_f_and_y_MiB"] / r["peak_less_f_and_y_MiB"], 2)
+        print(f"recompute (segment {r['segment'] or 'default'}), {layers}-sublayer block T={T} C={C} n={n}: held {st['held_between_fwd_bwd_MiB']} -> {r['held_between_fwd_bwd_MiB']} MiB "
+              f"({r['held_ratio']}x), peak {st['peak_fwd_bwd_MiB']} -> {r['peak_fwd_bwd_MiB']} MiB ({r['peak_ratio']}x), peak less f and y "
+              f"{st['peak_less_f_and_y_MiB']} -> {r['peak_less_f_and_y_MiB']} MiB ({r['peak_less_f_and_y_ratio']}x); gradients bit-identical: {r['gradients_bit_identical']}", flush=True)
+    return {"layers": layers, "T": T, "C": C, "n": n, "default_segment": math.isqrt(layers - 1) + 1, **out,
+            "residual_MiB": round(T * n * C * 2 / 2**20, 1), "f_and_y_MiB": round(shared / 2**20, 1)}
+
+
+def recompute_only(out_dir, props):
+    result = {"what": "activation memory of a 16-sublayer mhc block (F = identity, bf16) with and without recompute_block, through the generated PyTorch binding",
+              "device": props.name, "date": datetime.date.today().isoformat(), "torch": torch.__version__, "recompute": recompute_memory()}
+    with open(os.path.join(out_dir, JSON_NAME), "w") as fh:
+        json.dump(result, fh, indent=1)
 
 
 def main():
@@ -177,6 +198,8 @@ def main():
     os.makedirs(out_dir, exist_ok=True)
     props = torch.cuda.get_device_properties(0)
     print(f"device: {props.name}, {props.multi_processor_count} SMs; torch {torch.__version__}", flush=True)
+    if "--recompute-only" in sys.argv:
+        return recompute_only(out_dir, props)
     rows = []
     for sh in SHAPES:
         T, C, n = sh["T"], sh["C"], sh["n"]

@@ -107,12 +107,14 @@ export function torchBindingSource(manifest: CudaManifest, options: TorchBinding
     ...(backward
       ? [
           "Gradients: torch.autograd.Function backward through the library's backward kernels (x, f, every",
-          "parameter). recompute_block(modules, fns, x) chains sublayers keeping only the block input and the",
-          "sublayer outputs for the backward, which rebuilds the residuals (design 4.2 block recompute).",
+          "parameter). recompute_block(modules, fns, x, segment=None) chains sublayers keeping only the block",
+          "input and the sublayer outputs for the backward, which rebuilds the residuals one segment of",
+          "sublayers at a time (design 4.2 block recompute).",
         ]
       : ["Forward only: this library has no backward kernels."]),
     '"""',
     "import ctypes",
+    "import math",
     "import os",
     "import weakref",
     "from typing import NamedTuple",

@@ -56,7 +56,8 @@ describe("cuda target: PyTorch binding", () => {
     expect(text).toContain("class Mhc(torch.nn.Module):");
     expect(text).toContain("    def backward(ctx, du, dh_pre, dh_post, dh_res):");
     expect(text).toContain('"pre_backward",');
-    expect(text).toContain("def recompute_block(modules, fns, x):");
+    expect(text).toContain("def recompute_block(modules, fns, x, segment=None):");
+    expect(text).toContain("        segment = math.isqrt(len(modules) - 1) + 1  # ceil(sqrt(L))");
     expect(text).toContain("STATS_WIDTH = 25");
     expect(text).toContain('"phi_res": (4 * C, 16),');
     expect(text).toContain("torch.full(shapes[\"alpha\"], 0.01, **f32)");
