@@ -16,7 +16,8 @@ Byte model (bf16, e = 2 bytes, per token in units of C*e), phi ignored (< 0.1%):
 Recompute: a block of 16 sublayers (T = 8192, C = 4096, n = 4, F = identity) chained with
 module.forward versus recompute_block (segment lengths: the default ceil(sqrt(16)) = 4, 16 = the
 whole block rebuilt at once, 5 (uneven segments), 2): activation bytes held between forward and backward and the
-peak over forward + backward; the gradients must be bit-identical. --recompute-only runs just this.
+peak over forward + backward, the forward + backward step time; the gradients must be bit-identical.
+--recompute-only runs just this.
 Writes $OUT/bench_backward.json (or --json NAME) with the device, the date and every number.
 
 Usage: python3 scripts/gpu/bench_backward.py [--no-compile] [--iters N] [--json NAME] [--recompute-only]
@@ -128,13 +129,15 @@ def torch_forward(x, phi_pre, phi_post, phi_res, alpha, bias_pre, bias_post, bia
     return y.to(x.dtype)
 
 
-def recompute_memory(layers=16, T=8192, C=4096, n=4, segments=(None, 16, 5, 2)):
+def recompute_memory(layers=16, T=8192, C=4096, n=4, segments=(None, 16, 5, 2), time_iters=5):
     """Activation memory of a block of `layers` mHC sublayers (F = identity, bf16) with and without
     recompute_block: bytes held between forward and backward (the output excluded), and the peak
     over forward + backward, both above what existed before the forward. One recompute run per
     segment length (None: the binding's default ceil(sqrt(L)); `layers`: the whole block rebuilt at
     once). Both paths keep the L sublayer outputs f (F's activations, L*T*C elements) and the block
-    output y; `peak_less_f_and_y_MiB` is the peak without those two shared terms."""
+    output y; `peak_less_f_and_y_MiB` is the peak without those two shared terms. `step_fwd_bwd_ms_median`
+    is the median forward + backward time over `time_iters` steps (CUDA events, F = identity, so the
+    time is the mhc kernels' and the rebuild's alone)."""
     mod, cls = load_binding(f"mhc_n{n}")
     gen = torch.Generator(device=DEV).manual_seed(5)
     mods = [cls(C, device=DEV) for _ in range(layers)]
@@ -145,6 +148,17 @@ def recompute_memory(layers=16, T=8192, C=4096, n=4, segments=(None, 16, 5, 2)):
     runs = [("stored", None)] + [(f"recompute_segment_{s if s is not None else 'default'}", s) for s in segments]
     out = {}
     grads = {}
+
+    def forward(name, segment):
+        if name == "stored":
+            y = x
+            for m, fn in zip(mods, fns):
+                y = m.forward(y, fn)
+            return y
+        if segment is None:
+            return mod.recompute_block(mods, fns, x)
+        return mod.recompute_block(mods, fns, x, segment=segment)
+
     for name, segment in runs:
         for m in mods:
             m.zero_grad(set_to_none=True)
@@ -153,14 +167,7 @@ def recompute_memory(layers=16, T=8192, C=4096, n=4, segments=(None, 16, 5, 2)):
         torch.cuda.empty_cache()
         base = torch.cuda.memory_allocated()
         torch.cuda.reset_peak_memory_stats()
-        if name == "stored":
-            y = x
-            for m, fn in zip(mods, fns):
-                y = m.forward(y, fn)
-        elif segment is None:
-            y = mod.recompute_block(mods, fns, x)
-        else:
-            y = mod.recompute_block(mods, fns, x, segment=segment)
+        y = forward(name, segment)
         torch.cuda.synchronize()
         held = torch.cuda.memory_allocated() - base - y.numel() * y.element_size()
         fwd_peak = torch.cuda.max_memory_allocated() - base
@@ -168,9 +175,22 @@ def recompute_memory(layers=16, T=8192, C=4096, n=4, segments=(None, 16, 5, 2)):
         torch.cuda.synchronize()
         peak = torch.cuda.max_memory_allocated() - base
         grads[name] = [x.grad.clone()] + [p.grad.clone() for m in mods for p in m.parameters()]
-        out[name] = {"segment": segment, "held_between_fwd_bwd_MiB": round(held / 2**20, 1), "peak_forward_MiB": round(fwd_peak / 2**20, 1),
-                     "peak_fwd_bwd_MiB": round(peak / 2**20, 1), "peak_less_f_and_y_MiB": round((peak - shared) / 2**20, 1)}
         del y
+        # Step time: forward + backward, after the run above warmed it up.
+        ms = []
+        for _ in range(time_iters):
+            for m in mods:
+                m.zero_grad(set_to_none=True)
+            x.grad = None
+            start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            forward(name, segment).backward(dy)
+            stop.record()
+            torch.cuda.synchronize()
+            ms.append(start.elapsed_time(stop))
+        out[name] = {"segment": segment, "held_between_fwd_bwd_MiB": round(held / 2**20, 1), "peak_forward_MiB": round(fwd_peak / 2**20, 1),
+                     "peak_fwd_bwd_MiB": round(peak / 2**20, 1), "peak_less_f_and_y_MiB": round((peak - shared) / 2**20, 1),
+                     "step_fwd_bwd_ms_median": round(statistics.median(ms), 3)}
     st = out["stored"]
     for name, _ in runs[1:]:
         r = out[name]
@@ -178,9 +198,11 @@ def recompute_memory(layers=16, T=8192, C=4096, n=4, segments=(None, 16, 5, 2)):
         r["held_ratio"] = round(st["held_between_fwd_bwd_MiB"] / r["held_between_fwd_bwd_MiB"], 2)
         r["peak_ratio"] = round(st["peak_fwd_bwd_MiB"] / r["peak_fwd_bwd_MiB"], 2)
         r["peak_less_f_and_y_ratio"] = round(st["peak_less_f_and_y_MiB"] / r["peak_less_f_and_y_MiB"], 2)
+        r["step_time_ratio"] = round(r["step_fwd_bwd_ms_median"] / st["step_fwd_bwd_ms_median"], 2)
         print(f"recompute (segment {r['segment'] or 'default'}), {layers}-sublayer block T={T} C={C} n={n}: held {st['held_between_fwd_bwd_MiB']} -> {r['held_between_fwd_bwd_MiB']} MiB "
               f"({r['held_ratio']}x), peak {st['peak_fwd_bwd_MiB']} -> {r['peak_fwd_bwd_MiB']} MiB ({r['peak_ratio']}x), peak less f and y "
-              f"{st['peak_less_f_and_y_MiB']} -> {r['peak_less_f_and_y_MiB']} MiB ({r['peak_less_f_and_y_ratio']}x); gradients bit-identical: {r['gradients_bit_identical']}", flush=True)
+              f"{st['peak_less_f_and_y_MiB']} -> {r['peak_less_f_and_y_MiB']} MiB ({r['peak_less_f_and_y_ratio']}x); step "
+              f"{st['step_fwd_bwd_ms_median']} -> {r['step_fwd_bwd_ms_median']} ms ({r['step_time_ratio']}x); gradients bit-identical: {r['gradients_bit_identical']}", flush=True)
     return {"layers": layers, "T": T, "C": C, "n": n, "default_segment": math.isqrt(layers - 1) + 1, **out,
             "residual_MiB": round(T * n * C * 2 / 2**20, 1), "f_and_y_MiB": round(shared / 2**20, 1)}
 

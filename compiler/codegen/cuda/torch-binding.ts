@@ -108,8 +108,8 @@ export function torchBindingSource(manifest: CudaManifest, options: TorchBinding
       ? [
           "Gradients: torch.autograd.Function backward through the library's backward kernels (x, f, every",
           "parameter). recompute_block(modules, fns, x, segment=None) chains sublayers keeping only the block",
-          "input and the sublayer outputs for the backward, which rebuilds the residuals one segment of",
-          "sublayers at a time (design 4.2 block recompute).",
+          "input and the sublayer outputs for the backward, which rebuilds each residual from its segment's",
+          "first one just before its own backward (design 4.2 block recompute).",
         ]
       : ["Forward only: this library has no backward kernels."]),
     '"""',

@@ -58,6 +58,9 @@ describe("cuda target: PyTorch binding", () => {
     expect(text).toContain('"pre_backward",');
     expect(text).toContain("def recompute_block(modules, fns, x, segment=None):");
     expect(text).toContain("        segment = math.isqrt(len(modules) - 1) + 1  # ceil(sqrt(L))");
+    // each residual walked forward from its segment's first one, not a segment's residuals held at once
+    expect(text).toContain("                for k in range(start, l):\n                    xl = run.step(k, xl)");
+    expect(text).not.toContain("xs.append(");
     expect(text).toContain("STATS_WIDTH = 25");
     expect(text).toContain('"phi_res": (4 * C, 16),');
     expect(text).toContain("torch.full(shapes[\"alpha\"], 0.01, **f32)");

@@ -243,10 +243,11 @@ export function torchFunctionLines(options: TorchFunctionsOptions): string[] {
 
 /**
  * `recompute_block`: the block input and each sublayer's output kept; residuals, u and the
- * coefficients rebuilt in backward one segment of sublayers at a time (from the residual at the
- * segment's first sublayer, itself rebuilt in a first pass), so the backward never holds more than
- * one segment's residuals plus one residual per segment boundary: about 2 sqrt(L) residuals at the
- * default segment length ceil(sqrt(L)), instead of L.
+ * coefficients rebuilt in backward one segment of sublayers at a time, last segment first. A first
+ * pass rebuilds the residual at every segment boundary; then each x_l is walked forward again from its
+ * segment's boundary just before its own backward, keeping only the current residual. The backward
+ * holds the L/segment boundaries plus about two working residuals (and the incoming and outgoing
+ * gradient) instead of L residuals, for segment*(segment-1)/2 extra pre + post calls per segment.
  */
 function recomputeLines(): string[] {
   return [
@@ -296,32 +297,32 @@ function recomputeLines(): string[] {
     "        run = ctx.run",
     "        layers = len(run.modules)",
     "        # The pre and post kernels rebuild the residuals and coefficients (F is not run again: its",
-    "        # graph was kept); the kernels are deterministic, so these are the forward's bits. A segment",
-    "        # is rebuilt from its first residual just before its backward and dropped after it.",
+    "        # graph was kept); the kernels are deterministic, so these are the forward's bits. Within a",
+    "        # segment, each residual is rebuilt from the segment's first one just before its own backward.",
     "        marks = run.boundaries(x0)",
     "        g = dy.to(x0.dtype).contiguous()",
     "        grads = [None] * layers",
     "        for start in sorted(marks, reverse=True):",
     "            end = min(start + run.segment, layers)",
-    "            xs, states = [marks.pop(start)], []",
-    "            for l in range(start, end):",
-    "                m = run.modules[l]",
-    "                _, h_pre, h_post, h_res, stats = _run_pre(m.lib, xs[-1], run.params[l])",
-    "                states.append((h_pre, h_post, h_res, stats))",
-    "                if l + 1 < end:",
-    "                    xs.append(_run_post(m.lib, xs[-1], run.f[l], h_post, h_res))",
+    "            mark = marks.pop(start)",
     "            for l in reversed(range(start, end)):",
+    "                # x_l walked forward from the segment's first residual, nothing but the current one kept:",
+    "                # (l - start) extra pre + post calls, O(segment^2) per segment in all.",
+    "                xl = mark",
+    "                for k in range(start, l):",
+    "                    xl = run.step(k, xl)",
     "                m = run.modules[l]",
-    "                h_pre, h_post, h_res, stats = states[l - start]",
-    "                dx_post, df, dh_post, dh_res = _run_post_backward(m.lib, xs[l - start], run.f[l], h_post, h_res, g)",
+    "                _, h_pre, h_post, h_res, stats = _run_pre(m.lib, xl, run.params[l])",
+    "                dx_post, df, dh_post, dh_res = _run_post_backward(m.lib, xl, run.f[l], h_post, h_res, g)",
+    "                g = None  # dx_l replaces it below",
     "                # F's backward (its parameters accumulate their gradients as usual), then the pre's.",
     "                if run.f_graph[l].requires_grad:",
     "                    torch.autograd.backward(run.f_graph[l], df.view_as(run.f_graph[l]))",
     "                du = run.u_leaf[l].grad",
-    "                g, grads[l] = _run_pre_backward(m.lib, xs[l - start], run.params[l], stats, h_pre, du, None, dh_post, dh_res, dx_post)",
-    "                xs[l - start] = states[l - start] = None",
+    "                g, grads[l] = _run_pre_backward(m.lib, xl, run.params[l], stats, h_pre, du, None, dh_post, dh_res, dx_post)",
     "                run.f[l] = run.f_graph[l] = run.u_leaf[l] = None  # sublayer l is done: its f can go",
-    "                del dx_post, df, du",
+    "                del xl, dx_post, df, du, h_pre, h_post, h_res, stats",
+    "            del mark",
     "        return (None, g, *[p for gl in grads for p in gl])",
     "",
     "",
@@ -329,9 +330,12 @@ function recomputeLines(): string[] {
     '    """A block of sublayers, x_{l+1} = modules[l].post(x_l, fns[l](u_l), state_l), with block recompute',
     "    (design.md 4.2; the paper's 4.3.2): between forward and backward only the block input x and each",
     "    sublayer's output fns[l](u_l) are kept (F's own graph as usual); the residuals x_l, the u_l and the",
-    "    coefficients are rebuilt in backward by the pre and post kernels, `segment` sublayers at a time",
-    "    (default ceil(sqrt(L)) for L sublayers; L rebuilds the whole block at once). Same values and",
-    '    gradients as chaining module.forward; every module must be of this binding."""',
+    "    coefficients are rebuilt in backward by the pre and post kernels. The residual at every `segment`-th",
+    "    sublayer is rebuilt first (default segment ceil(sqrt(L)) for L sublayers); each x_l is then walked",
+    "    forward from its segment's first residual just before its own backward, so the backward holds about",
+    "    L/segment + 2 residuals, at the cost of segment*(segment-1)/2 extra pre + post calls per segment",
+    "    (O(segment^2); segment=L: the fewest residuals, L*(L-1)/2 extra calls). Same values and gradients",
+    '    as chaining module.forward; every module must be of this binding."""',
     "    if len(modules) != len(fns) or len(modules) == 0:",
     '        raise ValueError("recompute_block needs one fn per module, and at least one module")',
     "    if segment is None:",
