@@ -90,27 +90,6 @@ def copy_bandwidth(nbytes):
     return 2 * src.numel() * 2 / (ms * 1e-3)
 
 
-def kernel_breakdown(step, sets, calls=5):
-    from torch.profiler import ProfilerActivity, profile
-    for i in range(2):
-        step(sets[i % len(sets)])
-    torch.cuda.synchronize()
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        for i in range(calls):
-            step(sets[i % len(sets)])
-        torch.cuda.synchronize()
-    out = {}
-    for ev in prof.key_averages():
-        total = getattr(ev, "device_time_total", None)
-        if total is None:
-            total = getattr(ev, "cuda_time_total", 0.0)
-        if not total:
-            continue
-        name = next((k for k in KERNELS if k in ev.key), "other: " + ev.key[:50])
-        out[name] = out.get(name, 0.0) + total / calls
-    return {k: round(v, 1) for k, v in sorted(out.items(), key=lambda kv: -kv[1])}
-
-
 def torch_forward(x, phi_pre, phi_post, phi_res, alpha, bias_pre, bias_post, bias_res):
     """mhc with F = identity, fp32 coefficient maths on the bf16 residual (design 1), differentiable."""
     T, n, C = x.shape
@@ -268,7 +247,7 @@ def main():
         row = {"shape": sh["name"], "T": T, "C": C, "n": n, "copy_GBps": round(bw / 1e9, 1), "floor_bytes": floor_bytes, "floor_ms": round(floor_ms, 4)}
         row["ours_ms"], row["ours_min_ms"], _ = [round(v, 4) for v in timed(ours, sets)]
         row["ours_forward_ms"] = round(timed(ours_forward, sets)[0], 4)
-        row["ours_kernels_us"] = kernel_breakdown(ours, sets)
+        row["ours_kernels_us"] = G.kernel_breakdown(ours, sets, KERNELS, calls=5, warmup=2)
         print(f"{sh['name']}: ours fwd+bwd {row['ours_ms']:.3f} ms (forward {row['ours_forward_ms']:.3f}), floor {floor_ms:.3f} ms", flush=True)
         print(f"  kernels (us per step): {json.dumps(row['ours_kernels_us'])}", flush=True)
         row["eager_ms"] = round(timed(eager, sets, iters=max(5, ITERS // 2))[0], 4)

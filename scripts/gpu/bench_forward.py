@@ -95,28 +95,6 @@ def graph_timed(fn, sets, reps=None, replays=15):
 KERNEL_NAMES = ("prenorm_mma_kernel", "prenorm_kernel", "coefficients_kernel", "post_kernel")
 
 
-def kernel_breakdown(fn, sets, calls=10):
-    """Device microseconds per call of each kernel fn launches (torch.profiler / CUPTI)."""
-    from torch.profiler import ProfilerActivity, profile
-    for i in range(3):
-        fn(sets[i % len(sets)])
-    torch.cuda.synchronize()
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        for i in range(calls):
-            fn(sets[i % len(sets)])
-        torch.cuda.synchronize()
-    out = {}
-    for ev in prof.key_averages():
-        total = getattr(ev, "device_time_total", None)
-        if total is None:
-            total = getattr(ev, "cuda_time_total", 0.0)
-        if not total:
-            continue
-        name = next((k for k in KERNEL_NAMES if k in ev.key), ev.key[:60])
-        out[name] = out.get(name, 0.0) + total / calls
-    return {k: round(v, 2) for k, v in out.items()}
-
-
 def sinkhorn(L, iters=20, eps=1e-6):
     return G.sinkhorn_ref(L, iters, eps)
 
@@ -196,7 +174,7 @@ def main():
         row["ours_graph_ms"] = graph_timed(ours, sets)
         row["ours_pre_graph_ms"] = graph_timed(ours_pre, sets)
         try:
-            row["kernels_us"] = kernel_breakdown(ours, sets)
+            row["kernels_us"] = G.kernel_breakdown(ours, sets, KERNEL_NAMES)
         except Exception as exc:  # profiler unavailable: report, keep going
             row["kernels_us"] = {"error": repr(exc)[:200]}
 

@@ -201,3 +201,26 @@ def mhc_ref(x, f, p, n, iters=20, eps=1e-6, norm_eps=1e-6):
     u = torch.einsum("ti,tic->tc", h_pre, x.double())
     y = torch.einsum("tji,tic->tjc", h_res, x.double()) + h_post[:, :, None] * f.double()[:, None, :]
     return {"y": y, "u": u, "H_pre": h_pre, "H_post": h_post, "H_res": h_res}
+
+
+def kernel_breakdown(fn, sets, names, calls=10, warmup=3):
+    """Device microseconds per call of each kernel `fn(sets[i])` launches (torch.profiler /
+    CUPTI), grouped under the first of `names` a kernel's name contains, largest first."""
+    from torch.profiler import ProfilerActivity, profile
+    for i in range(warmup):
+        fn(sets[i % len(sets)])
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for i in range(calls):
+            fn(sets[i % len(sets)])
+        torch.cuda.synchronize()
+    out = {}
+    for ev in prof.key_averages():
+        total = getattr(ev, "device_time_total", None)
+        if total is None:
+            total = getattr(ev, "cuda_time_total", 0.0)
+        if not total:
+            continue
+        name = next((k for k in names if k in ev.key), "other: " + ev.key[:60])
+        out[name] = out.get(name, 0.0) + total / calls
+    return {k: round(v, 2) for k, v in sorted(out.items(), key=lambda kv: -kv[1])}
