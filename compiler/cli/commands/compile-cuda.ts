@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { CudaCodegenError, generateCuda } from "../../codegen/cuda/index.js";
 import { selectConnections } from "../../codegen/tfjs/index.js";
@@ -11,9 +11,8 @@ import { packageRoot } from "../../package-root.js";
 import { ExitCode, type CliIO } from "../io.js";
 import { version } from "../version.js";
 import { failWith } from "./common.js";
+import { findNvcc, nvccArguments, nvccMissing } from "./nvcc.js";
 
-/** Where nvcc is looked for when it is not on PATH. */
-const NVCC_FALLBACKS = ["/usr/local/cuda/bin/nvcc", "/usr/local/cuda-13.0/bin/nvcc"];
 
 /**
  * `mhc compile FILE --target cuda --out DIR [--build] [--arch sm_90a]`: per
@@ -30,7 +29,7 @@ export function writeCuda(checked: CheckResult, file: string, out: string, io: C
   const built: string[] = [];
   const nvcc = options.build ? findNvcc(io) : undefined;
   if (options.build && !nvcc) {
-    return fail([makeDiagnostic(Diag.NvccMissing, undefined, [], { notes: ["looked on PATH and in " + NVCC_FALLBACKS.join(", ")], help: "install the CUDA toolkit, or run without `--build` and build the sources yourself" })]);
+    return fail([nvccMissing("install the CUDA toolkit, or run without `--build` and build the sources yourself")]);
   }
   for (const conn of selected) {
     let output;
@@ -59,7 +58,7 @@ export function writeCuda(checked: CheckResult, file: string, out: string, io: C
       const source = join(target, `${output.plan.symbol}.cu`);
       const library = join(target, `lib${output.plan.symbol}.so`);
       const runtime = join(packageRoot(), "runtime", "cuda");
-      const args = [`-arch=${options.arch ?? "sm_90a"}`, "-O3", "-std=c++17", "-shared", "-Xcompiler", "-fPIC", `-I${runtime}`, `-I${join(runtime, "include")}`, source, "-o", library];
+      const args = nvccArguments(source, library, options.arch ?? "sm_90a", runtime);
       io.stderr.write(`building ${relative(io.cwd, library) || library} ...\n`);
       const run = spawnSync(nvcc, args, { encoding: "utf8" });
       if (run.status !== 0) {
@@ -74,9 +73,4 @@ export function writeCuda(checked: CheckResult, file: string, out: string, io: C
   if (problems.length > 0) return fail(problems);
   io.stderr.write(`wrote ${written.length} files for ${selected.length} connection(s) under ${out} (target cuda, mhc-lang ${version()})${built.length ? `; built ${built.join(", ")}` : ""}\n`);
   return ExitCode.Ok;
-}
-
-function findNvcc(io: CliIO): string | undefined {
-  for (const dir of (io.env["PATH"] ?? "").split(":")) if (dir && existsSync(join(dir, "nvcc"))) return join(dir, "nvcc");
-  return NVCC_FALLBACKS.find((p) => existsSync(p));
 }

@@ -11,9 +11,8 @@ import { packageRoot } from "../../../package-root.js";
 import type { CheckedConnection } from "../../../sema/checked.js";
 import type { CliIO } from "../../io.js";
 import { version } from "../../version.js";
+import { findNvcc, nvccArguments, nvccMissing } from "../nvcc.js";
 
-/** Where nvcc is looked for when it is not on PATH (as `mhc compile --build` does). */
-const NVCC_FALLBACKS = ["/usr/local/cuda/bin/nvcc", "/usr/local/cuda-13.0/bin/nvcc"];
 
 export interface CachedLibrary {
   /** The folder with manifest.json and lib<symbol>.so. */
@@ -27,11 +26,6 @@ export interface CachedLibrary {
 export interface BuildOptions {
   readonly cacheDir: string;
   readonly arch: string;
-}
-
-/** The nvcc command line for one generated source (the same flags as `mhc compile --build`). */
-export function nvccArguments(source: string, library: string, arch: string, runtimeDir: string): string[] {
-  return [`-arch=${arch}`, "-O3", "-std=c++17", "-shared", "-Xcompiler", "-fPIC", `-I${runtimeDir}`, `-I${join(runtimeDir, "include")}`, source, "-o", library];
 }
 
 /**
@@ -52,7 +46,7 @@ export function cachedLibrary(checked: CheckResult, conn: CheckedConnection, io:
 
   const nvcc = findNvcc(io);
   if (!nvcc) {
-    return [makeDiagnostic(Diag.NvccMissing, undefined, [], { notes: ["looked on PATH and in " + NVCC_FALLBACKS.join(", ")], help: "install the CUDA toolkit, or build the library elsewhere (`mhc compile FILE --target cuda --out DIR --build`) and pass `--lib-dir DIR/<connection>`" })];
+    return [nvccMissing("install the CUDA toolkit, or build the library elsewhere (`mhc compile FILE --target cuda --out DIR --build`) and pass `--lib-dir DIR/<connection>`")];
   }
   const temp = join(options.cacheDir, `.build-${symbol}-${process.pid}-${Date.now().toString(36)}`);
   try {
@@ -119,9 +113,4 @@ function listFiles(dir: string): string[] {
     else out.push(path);
   }
   return out;
-}
-
-export function findNvcc(io: CliIO): string | undefined {
-  for (const dir of (io.env["PATH"] ?? "").split(":")) if (dir && existsSync(join(dir, "nvcc"))) return join(dir, "nvcc");
-  return NVCC_FALLBACKS.find((p) => existsSync(p));
 }
