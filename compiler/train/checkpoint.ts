@@ -27,15 +27,23 @@ export const CHECKPOINT_FILE = "checkpoint.json";
 export const CHECKPOINT_FORMAT = "mhc-train-checkpoint";
 export const CHECKPOINT_FORMAT_VERSION = 2;
 
-/** The options that decide what a run computes (a resumed run keeps them). */
-export interface RunOptions {
+/** The training options a run is given (and a checkpoint records). */
+export interface StepOptions {
+  /** The step to stop after (a resumed run continues up to it). */
   readonly steps: number;
   readonly lr: number;
   readonly batch: number;
   readonly seed: number;
+  /** Eval loss every this many steps (and after the last); 0: only at the end. */
   readonly evalEvery: number;
+  /** Eval windows (each context + 1 bytes from the held-out tail). */
   readonly evalWindows: number;
+  /** Checkpoint every this many steps (and after the last) when an out dir is set; 0: only at the end. */
   readonly checkpointEvery: number;
+}
+
+/** The options that decide what a run computes (a resumed run keeps them): the given ones and the model's. */
+export interface RunOptions extends StepOptions {
   readonly context: number;
   readonly dropout: number;
 }

@@ -4,24 +4,13 @@ import { mkdirSync } from "node:fs";
 import { makeDiagnostic, type Diagnostic } from "../diagnostics/diagnostic.js";
 import { Diag } from "../diagnostics/messages.js";
 import { Adam, ADAM_DEFAULTS } from "./adam.js";
-import { writeCheckpoint, type Checkpoint, type CheckpointState, type HistoryRecord, type RunOptions } from "./checkpoint.js";
+import { writeCheckpoint, type Checkpoint, type CheckpointState, type HistoryRecord, type RunOptions, type StepOptions } from "./checkpoint.js";
 import { evalWindows, type Corpus } from "./corpus.js";
 import { DataOrder } from "./data-order.js";
 import { TrainDiag } from "./diagnostics.js";
 import type { ModelModule } from "./model.js";
 
-export interface TrainOptions {
-  /** The step to stop after (a resumed run continues up to it). */
-  readonly steps: number;
-  readonly lr: number;
-  readonly batch: number;
-  readonly seed: number;
-  /** Eval loss every this many steps (and after the last); 0: only at the end. */
-  readonly evalEvery: number;
-  /** Eval windows (each context + 1 bytes from the held-out tail). */
-  readonly evalWindows: number;
-  /** Checkpoint every this many steps (and after the last) when `outDir` is set; 0: only at the end. */
-  readonly checkpointEvery: number;
+export interface TrainOptions extends StepOptions {
   readonly outDir?: string;
   /** How the corpus is named in the checkpoint (default: `corpus.path`). */
   readonly corpusName?: string;
