@@ -115,7 +115,8 @@ export function loadProgram(entryPaths: readonly string[], options: LoadOptions,
   return { files, entries, ...(prelude ? { prelude } : {}) };
 }
 
-function reportReadFailure(result: Exclude<ReadResult, { ok: true }>, displayPath: string, from: ImportDecl | undefined, bag: DiagnosticBag, suggestion?: string): void {
+/** Reports a file that could not be read as a `.mhc` source (imported `from`, or named on the command line). */
+export function reportReadFailure(result: Exclude<ReadResult, { ok: true }>, displayPath: string, from: ImportDecl | undefined, bag: DiagnosticBag, suggestion?: string): void {
   const at: Span | undefined = from?.pathSpan;
   switch (result.reason) {
     case "not-found":

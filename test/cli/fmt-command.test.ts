@@ -55,6 +55,16 @@ describe("mhc fmt", () => {
     expect(readFileSync(join(dir, "a.mhc"), "utf8")).toBe(tidy);
   });
 
+  it("reports a file that is not UTF-8 (MHC1020) and never writes it back decoded", async () => {
+    const dir = workdir({});
+    const bytes = Buffer.concat([Buffer.from("model m {\n  vocab 256 // caf"), Buffer.from([0xe9]), Buffer.from("\n}\n")]);
+    writeFileSync(join(dir, "latin1.mhc"), bytes);
+    const io = memoryIO(dir);
+    expect(await runCli(["fmt", "latin1.mhc", "--format", "json"], io)).toBe(1);
+    expect((JSON.parse(io.out()) as { code: string }[]).map((d) => d.code)).toEqual(["MHC1020"]);
+    expect(readFileSync(join(dir, "latin1.mhc")).equals(bytes)).toBe(true);
+  });
+
   it("reports a missing file as MHC6001 and rejects contradictory options as usage errors", async () => {
     const dir = workdir({});
     const io = memoryIO(dir);

@@ -1,10 +1,11 @@
-import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import type { Diagnostic } from "../../diagnostics/diagnostic.js";
+import { DiagnosticBag } from "../../diagnostics/bag.js";
 import { makeDiagnostic } from "../../diagnostics/diagnostic.js";
 import { Diag } from "../../diagnostics/messages.js";
 import { formatSource } from "../../fmt/format.js";
 import { writeFileAtomic } from "../../io/ndarray.js";
+import { reportReadFailure } from "../../sema/program.js";
+import { readSource } from "../../source/read-source.js";
 import { SourceSet } from "../../source/source-set.js";
 import { ExitCode, UsageError, type CliIO } from "../io.js";
 import { reportDiagnostics } from "./common.js";
@@ -32,21 +33,23 @@ export function fmtCommand(files: readonly string[], options: FmtOptions, io: Cl
   if (options.stdout && files.length > 1) throw new UsageError(`\`--stdout\` takes one file; ${FMT_USAGE}`);
 
   const sources = new SourceSet();
-  const diagnostics: Diagnostic[] = [];
+  const bag = new DiagnosticBag();
   const unformatted: string[] = [];
   for (const file of files) {
     const path = resolve(io.cwd, file);
-    let text: string;
-    try {
-      text = readFileSync(path, "utf8");
-    } catch (e) {
-      diagnostics.push(makeDiagnostic(Diag.InputNotFound, undefined, [file, (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String((e as Error).message)]));
+    // Read as every other command reads sources: a binary, mis-encoded or huge file is
+    // reported, never decoded lossily and written back.
+    const read = readSource(path);
+    if (!read.ok) {
+      if (read.reason === "binary" || read.reason === "not-utf8") sources.add(file, read.lossyText);
+      reportReadFailure(read, file, undefined, bag);
       continue;
     }
+    const text = read.text;
     sources.add(file, text);
     const result = formatSource(text, file);
     if (!result.ok) {
-      diagnostics.push(...result.diagnostics);
+      bag.addAll(result.diagnostics);
       continue;
     }
     if (options.stdout) {
@@ -55,11 +58,12 @@ export function fmtCommand(files: readonly string[], options: FmtOptions, io: Cl
       unformatted.push(file);
       if (!options.check) {
         const written = writeFileAtomic(path, new TextEncoder().encode(result.text));
-        if (!written.ok) diagnostics.push(makeDiagnostic(Diag.CannotWrite, undefined, [file, written.reason]));
+        if (!written.ok) bag.add(makeDiagnostic(Diag.CannotWrite, undefined, [file, written.reason]));
       }
     }
   }
 
+  const diagnostics = bag.diagnostics;
   reportDiagnostics(diagnostics, sources, files, io, { ...options, verb: "format" });
   if (!options.stdout) {
     for (const file of unformatted) io.stderr.write(options.check ? `not formatted: ${file}\n` : `formatted ${file}\n`);
