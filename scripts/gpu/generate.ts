@@ -43,6 +43,10 @@ const VARIANTS: Variant[] = [
   { symbol: "lazy_n3", file: "scripts/gpu/connections.mhc", connection: "gpu_lazy", args: { n: 3 }, grid: "small" },
   { symbol: "mixed_n4", file: "scripts/gpu/connections.mhc", connection: "gpu_mixed", args: { n: 4 }, grid: "small" },
   { symbol: "hc_flat_n4", file: "examples/torch/connections.mhc", connection: "hc_flat", args: { n: 4 }, grid: "small" },
+  // Hyper-Connections as the prelude writes them: norm rms_stream, projection per_stream.
+  ...[3, 4].map((n) => ({ symbol: `hc_n${n}`, file: "examples/hc-baseline.mhc", connection: "hc", args: { n }, grid: "small" as const })),
+  { symbol: "stream_rms_n4", file: "scripts/gpu/connections.mhc", connection: "gpu_stream_rms", args: { n: 4 }, grid: "small" },
+  { symbol: "stream_none_n3", file: "scripts/gpu/connections.mhc", connection: "gpu_stream_none", args: { n: 3 }, grid: "small" },
 ];
 
 function graphJson(result: CheckResult, conn: Parameters<typeof buildSublayerGraph>[1]): unknown {

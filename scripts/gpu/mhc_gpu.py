@@ -88,6 +88,11 @@ def _dim(d, b):
     return v
 
 
+def phi_rows(p, n, C):
+    """Rows of a phi parameter from its manifest shape: n*C (projection flat) or C (per_stream)."""
+    return _dim(p["shape"][0], {"C": C, "n": n})
+
+
 _UNARY = {
     "neg": torch.neg, "exp": torch.exp, "log": torch.log, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "abs": torch.abs,
     "sign": torch.sign, "sqrt": torch.sqrt, "rsqrt": torch.rsqrt, "square": torch.square, "relu": torch.relu,

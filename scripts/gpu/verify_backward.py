@@ -71,7 +71,8 @@ def make_case(v, T, C, dtype, gen):
     for p in v["parameters"]:
         name = p["name"]
         if name.startswith("phi_"):
-            params[name] = torch.randn(n * C, p["shape"][1], generator=gen, device=DEV) / math.sqrt(n * C)
+            rows = G.phi_rows(p, n, C)
+            params[name] = torch.randn(rows, p["shape"][1], generator=gen, device=DEV) / math.sqrt(rows)
         elif name == "alpha":
             params[name] = 0.3 + 0.7 * torch.rand(3, generator=gen, device=DEV)
         else:
@@ -165,6 +166,7 @@ class Backward:
         self.params = [p["name"] for p in self.manifest["parameters"]]
         self.n = self.manifest["connection"]["n"]
         self.k = self.manifest["connection"]["k"]
+        self.stats_width = self.manifest["backward"]["stats"]["shape"][1]  # [n, K + 1] per token for a per-stream projection
 
     def call(self, name, **kw):
         fn, names = self.eps[name]
@@ -191,7 +193,7 @@ def abi_checks(v, fwd, bwd, T, C, dtype, seed):
     wsf = torch.empty(max(ws_f, 16), dtype=torch.uint8, device=DEV)
     st = fwd.pre(x, params, h_pre, h_post, h_res, u, wsf, ws_f)
     assert st == 0, G.STATUS.get(st, st)
-    stats = torch.full((T, bwd.k + 1), float("nan"), device=DEV)
+    stats = torch.full((T, bwd.stats_width), float("nan"), device=DEV)
     st = bwd.call("save_stats", dtype=G.DTYPE_CODE[dtype], T=T, C=C, pre_workspace=wsf, pre_workspace_bytes=ws_f, stats=stats, stream=None)
     assert st == 0, G.STATUS.get(st, st)
     ws_b = bwd.workspace_size(T, C)

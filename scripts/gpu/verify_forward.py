@@ -46,7 +46,8 @@ def make_inputs(v, T, C, dtype, gen):
         name = p["name"]
         if name.startswith("phi_"):
             k = p["shape"][1]
-            params[name] = torch.randn(n * C, k, generator=gen, device=DEV) / math.sqrt(n * C)
+            rows = G.phi_rows(p, n, C)
+            params[name] = torch.randn(rows, k, generator=gen, device=DEV) / math.sqrt(rows)
         elif name == "alpha":
             params[name] = 0.3 + 0.7 * torch.rand(3, generator=gen, device=DEV)
         else:

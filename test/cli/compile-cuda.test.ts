@@ -20,7 +20,7 @@ describe("mhc compile --target cuda", () => {
 
   it("reports a connection the target cannot compile yet with a coded error", async () => {
     const dir = mkdtempSync(join(tmpdir(), "mhc-cuda-"));
-    writeFileSync(join(dir, "hc.mhc"), "connection plain_hc(n: int = 4) {\n  streams n\n  norm rms_stream(eps = 1e-6)\n  projection per_stream\n  pre dynamic tanh unconstrained()\n  post dynamic tanh unconstrained()\n  res dynamic tanh unconstrained()\n}\n");
+    writeFileSync(join(dir, "hc.mhc"), "connection plain_hc(n: int = 4) {\n  streams n\n  norm rms_stream(eps = 1e-6)\n  pre dynamic tanh unconstrained()\n  post dynamic tanh unconstrained()\n  res dynamic tanh unconstrained()\n}\n");
     const io = memoryIO(dir);
     expect(await runCli(["compile", "hc.mhc", "--target", "cuda", "--out", "k", "--format", "json"], io)).toBe(1);
     expect((JSON.parse(io.out()) as { code: string }[]).map((d) => d.code)).toEqual(["MHC5001"]);

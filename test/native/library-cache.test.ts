@@ -45,7 +45,7 @@ describe("the library cache of mhc verify / mhc bench", () => {
 
   it("reports a connection the CUDA target cannot compile (MHC5001) before building", () => {
     const dir = mkdtempSync(join(tmpdir(), "mhc-cache-"));
-    writeFileSync(join(dir, "hc.mhc"), "connection plain_hc(n: int = 4) {\n  streams n\n  norm rms_stream(eps = 1e-6)\n  projection per_stream\n  pre dynamic tanh unconstrained()\n  post dynamic tanh unconstrained()\n  res dynamic tanh unconstrained()\n}\n");
+    writeFileSync(join(dir, "hc.mhc"), "connection plain_hc(n: int = 4) {\n  streams n\n  norm rms_stream(eps = 1e-6)\n  pre dynamic tanh unconstrained()\n  post dynamic tanh unconstrained()\n  res dynamic tanh unconstrained()\n}\n");
     const hc = checkFiles([join(dir, "hc.mhc")], { cwd: dir });
     const result = cacheEntry(hc, hc.checked.connections.get("plain_hc")!, { cacheDir: join(dir, "cache"), arch: "sm_90a" });
     expect(Array.isArray(result) ? result.map((d) => d.code) : result).toEqual(["MHC5001"]);

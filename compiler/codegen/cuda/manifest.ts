@@ -2,7 +2,7 @@ import type { CompileValue } from "../../lower/values.js";
 import { SLOTS, type Slot } from "../../sema/checked.js";
 import { entryPoints } from "./abi.js";
 import { BLOCK_THREADS, FILL_BLOCKS, POST_WAVES, PRENORM_SPLIT_OVERHEAD_STEPS, PRENORM_TRAFFIC_DIV, TARGET_BLOCKS, coefTokens, prenormSimtConfig, type PrenormConfig } from "./knobs.js";
-import type { ConnectionPlan } from "./plan.js";
+import { coefficientColumns, type ConnectionPlan } from "./plan.js";
 import type { BackwardManifest } from "./backward/index.js";
 
 /*
@@ -52,7 +52,7 @@ export function buildCudaManifest(plan: ConnectionPlan, options: { compilerVersi
       logitsShape: m.info.logitsShape,
       k: m.k,
       projection: m.column !== undefined,
-      prenormColumns: m.column !== undefined ? [m.column, m.column + m.k] : null,
+      prenormColumns: m.column !== undefined ? [m.column, m.column + m.width] : null,
       init: m.info.initSource ?? null,
       initialBias: m.info.bias,
       function: { name: m.fn.name, irNodes: m.fn.nodeCount, usesLogits: m.fn.usesInput },
@@ -74,6 +74,8 @@ export function buildCudaManifest(plan: ConnectionPlan, options: { compilerVersi
       projection: info.projection,
       alpha: info.alpha,
       k: plan.k,
+      // Per-stream projection: the prenorm GEMM has n rows of C values per token (absent: one row of n*C).
+      ...(plan.rows > 1 ? { prenormRows: plan.rows } : {}),
       maps,
     },
     files: { source: `${plan.symbol}.cu`, header: `${plan.symbol}.h`, library: `lib${plan.symbol}.so` },
@@ -89,7 +91,7 @@ export function buildCudaManifest(plan: ConnectionPlan, options: { compilerVersi
     workspace: {
       entryPoint: `mhc_${plan.symbol}_workspace_size`,
       formula: cfg
-        ? `${[...(cfg.mma ? [cfg] : []), prenormSimtConfig(plan.k)].map((c) => `${splitFormula(c, plan.k)} (${c.mma ? "bf16" : cfg.mma ? "fp32" : "both dtypes"})`).join("; ")}; bytes = max over the plans of align256(S*T*${plan.k}*4) + align256(S*T*4)`
+        ? `${[...(cfg.mma ? [cfg] : []), prenormSimtConfig(plan.k)].map((c) => `${splitFormula(c, plan)} (${c.mma ? "bf16" : cfg.mma ? "fp32" : "both dtypes"})`).join("; ")}; bytes = max over the plans of align256(S*${rowsOf(plan)}*${plan.k}*4) + align256(S*${rowsOf(plan)}*4)`
         : "0 (no map has a projection)",
       alignment: 16,
     },
@@ -108,17 +110,23 @@ export function buildCudaManifest(plan: ConnectionPlan, options: { compilerVersi
           ]
         : []),
       ...(cfg ? [simtKernel(prenormSimtConfig(plan.k), cfg.mma ? "f32" : "both")] : []),
-      { name: "coefficients_kernel", item: 2, threads: BLOCK_THREADS, maxTokensPerBlock: coefTokens(plan.k).tokens, grid: "[ceil(T / tpb), channel slices]" },
+      { name: "coefficients_kernel", item: 2, threads: BLOCK_THREADS, maxTokensPerBlock: coefTokens(coefficientColumns(plan)).tokens, grid: "[ceil(T / tpb), channel slices]" },
       { name: "post_kernel", item: 3, threads: BLOCK_THREADS, grid: `[channel slices of <= ${BLOCK_THREADS} vectors, ceil(T / tpb)], tpb <= 8 tokens while the grid keeps >= ${POST_WAVES} * ${TARGET_BLOCKS} blocks` },
     ],
   };
 }
 
 /** The split-K plan of one prenorm kernel, as mhc_prenorm.cuh prenorm_split is called with it. */
-function splitFormula(c: PrenormConfig, k: number): string {
-  return `S = prenorm_split(T, n*C, tm=${c.tm}, bk=${c.bk}, slots=${c.blocksPerSm * FILL_BLOCKS}, min_steps=${c.minSteps}, K=${k}, traffic_div=${PRENORM_TRAFFIC_DIV}, overhead_steps=${PRENORM_SPLIT_OVERHEAD_STEPS}).splits`;
+function splitFormula(c: PrenormConfig, plan: ConnectionPlan): string {
+  const k = plan.k;
+  return `S = prenorm_split(${rowsOf(plan)}, ${plan.rows > 1 ? "C" : "n*C"}, tm=${c.tm}, bk=${c.bk}, slots=${c.blocksPerSm * FILL_BLOCKS}, min_steps=${c.minSteps}, K=${k}, traffic_div=${PRENORM_TRAFFIC_DIV}, overhead_steps=${PRENORM_SPLIT_OVERHEAD_STEPS}).splits`;
 }
 
 function simtKernel(c: PrenormConfig, dtype: "f32" | "both"): Record<string, unknown> {
   return { name: "prenorm_kernel", item: 1, dtype, threads: BLOCK_THREADS, tile: { tokens: c.tm, columns: c.kp, warps: [c.wm, c.wn], perLane: [c.rm, c.rn], bk: c.bk }, grid: "[ceil(T / tokens), S]" };
+}
+
+/** The prenorm GEMM's rows: T (flat projection) or T*n (per-stream). */
+function rowsOf(plan: ConnectionPlan): string {
+  return plan.rows > 1 ? "T*n" : "T";
 }

@@ -12,9 +12,14 @@ import { prenormConfig, type PrenormConfig } from "./knobs.js";
 export interface MapPlan {
   readonly slot: Slot;
   readonly info: MapInfo;
-  /** Logits (projection columns when the map has a projection). */
+  /** Logits. */
   readonly k: number;
-  /** First column of this map in the concatenated prenorm output, when it has a projection. */
+  /**
+   * Columns of this map in one prenorm row: k for `projection flat`, k / n for `per_stream`
+   * (each stream's row is projected by the shared phi [C, k/n]).
+   */
+  readonly width: number;
+  /** First column of this map in the concatenated prenorm row, when it has a projection. */
   readonly column?: number;
   readonly fn: ConstraintFunction;
 }
@@ -26,8 +31,14 @@ export interface ConnectionPlan {
   readonly info: ConnectionInfo;
   readonly n: number;
   readonly maps: Readonly<Record<Slot, MapPlan>>;
-  /** Columns of the prenorm GEMM (sum of k over maps with a projection); 0: no GEMM. */
+  /** Columns of the prenorm GEMM (sum of the widths of the maps with a projection); 0: no GEMM. */
   readonly k: number;
+  /**
+   * Prenorm rows per token: 1 for `projection flat` (row t: xf[t] of n*C values), n for
+   * `per_stream` (row t*n + i: stream i's C values). The GEMM, its split-K partials and the
+   * backward's G and s2 are per row; the coefficient kernels gather a token's rows.
+   */
+  readonly rows: number;
   readonly prenorm?: PrenormConfig;
   readonly parameters: readonly ParameterSpec[];
 }
@@ -42,11 +53,14 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
  */
 export function planConnection(result: CheckResult, conn: CheckedConnection, symbol: string = conn.name): ConnectionPlan {
   if (!IDENT.test(symbol)) throw new CudaCodegenError(`\`${symbol}\` is not a C identifier`);
-  if (conn.norm.kind === "rms_stream") throw new CudaCodegenError(`connection \`${conn.name}\`: \`norm rms_stream\` is not implemented by the CUDA target yet (use \`rms\` or \`none\`)`);
-  if (conn.projection === "per_stream") throw new CudaCodegenError(`connection \`${conn.name}\`: \`projection per_stream\` is not implemented by the CUDA target yet (use \`flat\`)`);
   const info = connectionInfo(result.checked, result.sources, conn);
   const n = info.n;
   if (n < 1 || n > 16) throw new CudaCodegenError(`connection \`${conn.name}\`: the CUDA target supports 1 to 16 streams, not ${n}`);
+  const perStream = conn.projection === "per_stream";
+  // A per-stream norm of a flat projection has no meaning in the IR (sublayer-graph.ts rejects it too).
+  if (conn.norm.kind === "rms_stream" && !perStream && SLOTS.some((s) => info.maps[s].projection)) {
+    throw new CudaCodegenError(`connection \`${conn.name}\`: \`norm rms_stream\` normalises each stream on its own and needs \`projection per_stream\``);
+  }
   const expected: Record<Slot, number> = { pre: n, post: n, res: n * n };
   const maps = {} as Record<Slot, MapPlan>;
   let column = 0;
@@ -63,8 +77,28 @@ export function planConnection(result: CheckResult, conn: CheckedConnection, sym
     });
     const size = fn.outputShape.reduce((a, b) => a * b, 1);
     if (size !== expected[slot]) throw new CudaCodegenError(`connection \`${conn.name}\`: the ${slot} constraint returns [${fn.outputShape.join(", ")}], expected ${expected[slot]} values`);
-    maps[slot] = { slot, info: mi, k: mi.k, ...(mi.projection ? { column } : {}), fn };
-    if (mi.projection) column += mi.k;
+    if (perStream && mi.projection && mi.k % n !== 0) throw new CudaCodegenError(`connection \`${conn.name}\`: ${slot} has ${mi.k} logits, not a multiple of the ${n} streams of its per-stream projection`);
+    const width = perStream ? mi.k / n : mi.k;
+    maps[slot] = { slot, info: mi, k: mi.k, width, ...(mi.projection ? { column } : {}), fn };
+    if (mi.projection) column += width;
   }
-  return { symbol, info, n, maps, k: column, ...(column > 0 ? { prenorm: prenormConfig(column) } : {}), parameters: info.parameters };
+  const rows = perStream && column > 0 ? n : 1;
+  return { symbol, info, n, maps, k: column, rows, ...(column > 0 ? { prenorm: prenormConfig(column) } : {}), parameters: info.parameters };
+}
+
+/** Split-K sums the coefficient kernel holds per token (rows x (K + 1)), less one: the argument of knobs.ts coefTokens. */
+export function coefficientColumns(plan: ConnectionPlan): number {
+  return plan.rows * (plan.k + 1) - 1;
+}
+
+/**
+ * Where logit l of a projected map comes from in a per-stream projection (sublayer-graph.ts):
+ * stream `row`'s projection, column `col` of the map's width. A square matrix map [n, n] is
+ * transposed (stream i drives column i, H[:, i]); any other map reads the [n, k/n]
+ * projections row-major.
+ */
+export function perStreamSource(plan: ConnectionPlan, m: MapPlan): { readonly row: string; readonly col: string } {
+  const square = m.info.logitsShape.length === 2 && m.k === plan.n * plan.n;
+  if (m.width === 1) return { row: "l", col: "0" };
+  return square ? { row: "l % N", col: "l / N" } : { row: `l / ${m.width}`, col: `l % ${m.width}` };
 }

@@ -4,7 +4,7 @@ import { ALPHA_INDEX } from "../../lower/parameters.js";
 import { entryPoints, prototype, type EntryPoint } from "./abi.js";
 import { LINE_RESTORE, finishSource, floatLiteral, indent } from "./emit-constraint.js";
 import { BLOCK_THREADS, FILL_BLOCKS, PRENORM_SPLIT_OVERHEAD_STEPS, PRENORM_TRAFFIC_DIV, POST_WAVES, TARGET_BLOCKS, coefTokens, prenormSimtConfig } from "./knobs.js";
-import type { ConnectionPlan } from "./plan.js";
+import { coefficientColumns, perStreamSource, type ConnectionPlan } from "./plan.js";
 
 export interface SourceOptions {
   readonly compilerVersion: string;
@@ -78,10 +78,10 @@ function phiStruct(plan: ConnectionPlan): string[] {
   const at = (s: Slot, col: string): string => {
     const m = plan.maps[s];
     const c0 = m.column as number;
-    return `${s} + r * ${m.k} + ${c0 === 0 ? col : `(${col} - ${c0})`}`;
+    return `${s} + r * ${m.width} + ${c0 === 0 ? col : `(${col} - ${c0})`}`;
   };
-  // Four consecutive columns c4..c4+3 (c4 % 4 == 0) lie in one map when every map's k is a multiple of 4.
-  const quads = withProj.every((s) => plan.maps[s].k % 4 === 0);
+  // Four consecutive columns c4..c4+3 (c4 % 4 == 0) lie in one map when every map's width is a multiple of 4.
+  const quads = withProj.every((s) => plan.maps[s].width % 4 === 0);
   const lines = [
     "// The prenorm GEMM's B operand, [phi_pre | phi_post | phi_res] (maps with a projection), read in place.",
     "struct Phi {",
@@ -93,11 +93,11 @@ function phiStruct(plan: ConnectionPlan): string[] {
   withProj.forEach((s, i) => {
     const m = plan.maps[s];
     const expr = `__ldg(${at(s, "col")})`;
-    lines.push(i === withProj.length - 1 ? `return ${expr};` : `if (col < ${(m.column as number) + m.k}) return ${expr};`);
+    lines.push(i === withProj.length - 1 ? `return ${expr};` : `if (col < ${(m.column as number) + m.width}) return ${expr};`);
   });
   lines.push("}");
   if (quads) {
-    const ptr = withProj.reduceRight((rest, s, i) => (i === withProj.length - 1 ? at(s, "c4") : `c4 < ${(plan.maps[s].column as number) + plan.maps[s].k} ? ${at(s, "c4")} : ${rest}`), "");
+    const ptr = withProj.reduceRight((rest, s, i) => (i === withProj.length - 1 ? at(s, "c4") : `c4 < ${(plan.maps[s].column as number) + plan.maps[s].width} ? ${at(s, "c4")} : ${rest}`), "");
     lines.push("// The address of columns c4..c4+3 of row r (c4 % 4 == 0, c4 < K).", "__device__ __forceinline__ const float* quad(int64_t r, int c4) const {", `return ${ptr};`, "}");
   }
   lines.push("// Columns c4..c4+3 of row r (c4 % 4 == 0), zeros past K.", "__device__ __forceinline__ void load4(int64_t r, int c4, float (&v)[4]) const {");
@@ -114,7 +114,17 @@ function mapCoefficients(plan: ConnectionPlan, options: SourceOptions, slot: Slo
   const H = `H_${slot}`;
   const L = `L_${slot}`;
   const lines = [`// ${slot}: ${m.info.mode} ${m.info.constraint}`, ...lineDirective(options.sources, options.mapSpans?.[slot]), `float ${L}[${Math.max(1, k)}];`];
-  if (m.column !== undefined) {
+  if (m.column !== undefined && plan.rows > 1) {
+    // Per-stream projection: logit l is stream `row`'s projection column `col` of this map (plan.ts perStreamSource).
+    const a = `alpha[${ALPHA_INDEX[slot]}]`;
+    const src = perStreamSource(plan, m);
+    const row = src.row === "l" ? "l" : "row";
+    const at = [`${row} * K`, ...(m.column === 0 ? [] : [String(m.column)]), ...(src.col === "0" ? [] : ["col"])].join(" + ");
+    const proj = `proj[${at}] * rinv[${row}]`;
+    const dyn = m.info.mode === "dynamic tanh" ? `tanhf(${proj})` : proj;
+    const index = src.row === "l" ? [] : [`const int row = ${src.row}, col = ${src.col};`];
+    lines.push(`const float alpha_${slot} = ${a};`, "#pragma unroll", `for (int l = 0; l < ${k}; ++l) {`, ...index, `${L}[l] = ${dyn} * alpha_${slot} + bias_${slot}[l];`, "}");
+  } else if (m.column !== undefined) {
     const a = `alpha[${ALPHA_INDEX[slot]}]`;
     const proj = `proj[${m.column === 0 ? "i" : `${m.column} + i`}] * rinv`;
     const dyn = m.info.mode === "dynamic tanh" ? `tanhf(${proj})` : proj;
@@ -127,6 +137,31 @@ function mapCoefficients(plan: ConnectionPlan, options: SourceOptions, slot: Slo
   return lines;
 }
 
+/**
+ * 1 / r per stream, `float rinv[N]`, for a per-stream projection from the token's N row sums of squares
+ * `ss[i]` (sublayer-graph.ts): rms_stream: each stream over its C values; rms: one r over all N*C values;
+ * none: 1. Shared by the forward's coefficient kernel and the backward's (stride: floats between rows).
+ */
+export function perStreamNorm(norm: ConnectionPlan["info"]["norm"], stride?: string): string[] {
+  const at = (i: string): string => (stride === undefined ? `ss[${i}]` : `ss[${i} * ${stride}]`);
+  if (norm.kind === "rms_stream") {
+    return [`// norm rms_stream(eps = ${norm.eps}): 1 / r_i, r_i = sqrt(mean(x[t, i, :]^2) + eps) over each stream's C values`, "float rinv[N];", "#pragma unroll", `for (int i = 0; i < N; ++i) rinv[i] = 1.0f / sqrtf(${at("i")} / (float)C + NORM_EPS);`];
+  }
+  if (norm.kind === "rms") {
+    return [
+      `// norm rms(eps = ${norm.eps}): one 1 / r, r = sqrt(mean(xf^2) + eps) over all n*C values (the streams' sums added in order)`,
+      "float sum = 0.0f;",
+      "#pragma unroll",
+      `for (int i = 0; i < N; ++i) sum += ${at("i")};`,
+      "const float r_inv = 1.0f / sqrtf(sum / ((float)N * (float)C) + NORM_EPS);",
+      "float rinv[N];",
+      "#pragma unroll",
+      "for (int i = 0; i < N; ++i) rinv[i] = r_inv;",
+    ];
+  }
+  return ["// norm none", "float rinv[N];", "#pragma unroll", "for (int i = 0; i < N; ++i) rinv[i] = 1.0f;", "(void)C;"];
+}
+
 /** Kernel 2: split-K reduction, norm, logits, constraints, coefficient stores, pre-mix. */
 function coefficientKernel(plan: ConnectionPlan, options: SourceOptions): string[] {
   const K = plan.k;
@@ -134,16 +169,20 @@ function coefficientKernel(plan: ConnectionPlan, options: SourceOptions): string
   const bias = (slot: Slot): string => `const float* __restrict__ bias_${slot}`;
   const biasArgs = SLOTS.map(bias).join(", ");
   const usesProj = (slot: Slot): boolean => plan.maps[slot].column !== undefined;
+  // Per-stream projection (plan.rows = N): a token's N prenorm rows, N sums of squares and N values of 1 / r.
+  const perStream = plan.rows > 1;
   const lines = [
     "// Kernel 2, phase 1, for one token: 1 / r from the block's split-K sum of squares, then the pre map (H_pre is",
     "// what the pre-mix waits for). proj: the token's K projections in shared memory. Not inlined: the four",
     "// instantiations of the kernel share one compiled copy of the constraint code.",
-    `__device__ __noinline__ void token_pre(int64_t t, int64_t C, const float* proj, float ss, const float* __restrict__ alpha, ${bias("pre")},`,
+    `__device__ __noinline__ void token_pre(int64_t t, int64_t C, const float* proj, ${perStream ? "const float* ss" : "float ss"}, const float* __restrict__ alpha, ${bias("pre")},`,
     "    float* __restrict__ h_pre, bool store, float* __restrict__ pre_row, float* __restrict__ rinv_out) {",
   ];
   if (K > 0) {
     lines.push(...lineDirective(options.sources, options.declSpan));
-    if (info.norm.kind === "rms") {
+    if (perStream) {
+      lines.push(...perStreamNorm(info.norm), ...(info.norm.kind === "none" ? ["(void)ss;"] : []), "#pragma unroll", "for (int i = 0; i < N; ++i) rinv_out[i] = rinv[i];");
+    } else if (info.norm.kind === "rms") {
       lines.push(`// norm rms(eps = ${info.norm.eps}): 1 / r, r = sqrt(mean(xf^2) + eps) over all n*C values`, "const float rinv = 1.0f / sqrtf(ss / ((float)N * (float)C) + NORM_EPS);");
     } else {
       lines.push("// norm none", "const float rinv = 1.0f;", "(void)ss;", "(void)C;");
@@ -154,7 +193,7 @@ function coefficientKernel(plan: ConnectionPlan, options: SourceOptions): string
   }
   if (!usesProj("pre")) lines.push("(void)alpha;");
   lines.push(
-    "*rinv_out = rinv;",
+    ...(perStream ? [] : ["*rinv_out = rinv;"]),
     ...mapCoefficients(plan, options, "pre"),
     "if (store) {",
     "#pragma unroll",
@@ -165,7 +204,7 @@ function coefficientKernel(plan: ConnectionPlan, options: SourceOptions): string
     "}",
     "",
     "// Kernel 2, phase 2, for one token: the post and res maps (the res constraint is the long one), stored.",
-    `__device__ __noinline__ void token_post_res(int64_t t, const float* proj, float rinv, const float* __restrict__ alpha, ${bias("post")}, ${bias("res")},`,
+    `__device__ __noinline__ void token_post_res(int64_t t, const float* proj, ${perStream ? "const float* rinv" : "float rinv"}, const float* __restrict__ alpha, ${bias("post")}, ${bias("res")},`,
     "    float* __restrict__ h_post, float* __restrict__ h_res, bool store) {",
   );
   if (!usesProj("post") && !usesProj("res")) lines.push("(void)proj; (void)rinv; (void)alpha;");
@@ -196,22 +235,37 @@ function coefficientKernel(plan: ConnectionPlan, options: SourceOptions): string
     "    float* __restrict__ h_pre, float* __restrict__ h_post, float* __restrict__ h_res, TR* __restrict__ u) {",
     "static_assert(COEF_TOKENS <= 32, \"the tokens' threads are warp 0\");",
     "__shared__ float s_pre[COEF_TOKENS * N];",
-    "__shared__ float s_rinv[COEF_TOKENS];",
+    `__shared__ float s_rinv[COEF_TOKENS${perStream ? " * N" : ""}];`,
     "const int64_t t0 = (int64_t)blockIdx.x * tpb;",
     "const int count = (int)(T - t0 < tpb ? T - t0 : tpb);",
     "const int tt = (int)threadIdx.x;",
     "const bool store = blockIdx.y == 0;",
     ...(K > 0
       ? [
-          "__shared__ float s_proj[COEF_TOKENS * K];",
-          "__shared__ float s_ss[COEF_TOKENS];",
-          `__shared__ float s_tmp[${BLOCK_THREADS}];`,
-          "mhc::sum_split_partials<K>(proj_part, ss_part, T, t0, count, splits, s_proj, s_ss, s_tmp);",
-          "__syncthreads();",
-          "if (tt < count) token_pre(t0 + tt, C, s_proj + tt * K, s_ss[tt], alpha, bias_pre, h_pre, store, s_pre + tt * N, s_rinv + tt);",
-          "__syncthreads();",
-          "if (tt < 32) {",
-          "if (tt < count) token_post_res(t0 + tt, s_proj + tt * K, s_rinv[tt], alpha, bias_post, bias_res, h_post, h_res, store);",
+          ...(perStream
+            ? [
+                "// Per-stream projection: token t's rows are t * ROWS .. t * ROWS + ROWS - 1 of the partials.",
+                "__shared__ float s_proj[COEF_TOKENS * ROWS * K];",
+                "__shared__ float s_ss[COEF_TOKENS * ROWS];",
+                `__shared__ float s_tmp[${BLOCK_THREADS}];`,
+                "mhc::sum_split_partials<K>(proj_part, ss_part, T * ROWS, t0 * ROWS, count * ROWS, splits, s_proj, s_ss, s_tmp);",
+                "__syncthreads();",
+                "if (tt < count) token_pre(t0 + tt, C, s_proj + tt * ROWS * K, s_ss + tt * ROWS, alpha, bias_pre, h_pre, store, s_pre + tt * N, s_rinv + tt * N);",
+                "__syncthreads();",
+                "if (tt < 32) {",
+                "if (tt < count) token_post_res(t0 + tt, s_proj + tt * ROWS * K, s_rinv + tt * N, alpha, bias_post, bias_res, h_post, h_res, store);",
+              ]
+            : [
+                "__shared__ float s_proj[COEF_TOKENS * K];",
+                "__shared__ float s_ss[COEF_TOKENS];",
+                `__shared__ float s_tmp[${BLOCK_THREADS}];`,
+                "mhc::sum_split_partials<K>(proj_part, ss_part, T, t0, count, splits, s_proj, s_ss, s_tmp);",
+                "__syncthreads();",
+                "if (tt < count) token_pre(t0 + tt, C, s_proj + tt * K, s_ss[tt], alpha, bias_pre, h_pre, store, s_pre + tt * N, s_rinv + tt);",
+                "__syncthreads();",
+                "if (tt < 32) {",
+                "if (tt < count) token_post_res(t0 + tt, s_proj + tt * K, s_rinv[tt], alpha, bias_post, bias_res, h_post, h_res, store);",
+              ]),
         ]
       : [
           "(void)splits; (void)proj_part; (void)ss_part;",
@@ -230,6 +284,9 @@ function coefficientKernel(plan: ConnectionPlan, options: SourceOptions): string
 
 function launchers(plan: ConnectionPlan): string[] {
   const withProj = SLOTS.filter((s) => plan.maps[s].column !== undefined);
+  // The prenorm GEMM's rows and their length: T rows of n*C (flat) or T * n rows of C (per-stream).
+  const rows = plan.rows > 1 ? "T * ROWS" : "T";
+  const rowLength = plan.rows > 1 ? "C" : "(int64_t)N * C";
   const phiParams = withProj.map((s) => `const float* phi_${s}`).join(", ");
   const cfg = plan.prenorm;
   const lines = [
@@ -247,22 +304,22 @@ function launchers(plan: ConnectionPlan): string[] {
       ? [
           "// The split-K plans (mhc_prenorm.cuh prenorm_split) of the two prenorm kernels; the workspace holds the larger.",
           "static mhc::PrenormSplit split_plan_simt(int64_t T, int64_t C) {",
-          "return mhc::prenorm_split(T, (int64_t)N * C, SIMT_TM, SIMT_BK, SIMT_BLOCKS_PER_SM * FILL_BLOCKS, SIMT_MIN_STEPS, K, PRENORM_TRAFFIC_DIV, SPLIT_OVERHEAD_STEPS);",
+          `return mhc::prenorm_split(${rows}, ${rowLength}, SIMT_TM, SIMT_BK, SIMT_BLOCKS_PER_SM * FILL_BLOCKS, SIMT_MIN_STEPS, K, PRENORM_TRAFFIC_DIV, SPLIT_OVERHEAD_STEPS);`,
           "}",
           "",
           ...(cfg.mma
             ? [
                 "static mhc::PrenormSplit split_plan_mma(int64_t T, int64_t C) {",
-                "return mhc::prenorm_split(T, (int64_t)N * C, MMA_TM, MMA_BK, MMA_BLOCKS_PER_SM * FILL_BLOCKS, MMA_MIN_STEPS, K, PRENORM_TRAFFIC_DIV, SPLIT_OVERHEAD_STEPS);",
+                `return mhc::prenorm_split(${rows}, ${rowLength}, MMA_TM, MMA_BK, MMA_BLOCKS_PER_SM * FILL_BLOCKS, MMA_MIN_STEPS, K, PRENORM_TRAFFIC_DIV, SPLIT_OVERHEAD_STEPS);`,
                 "}",
                 "",
                 "static size_t workspace_bytes_for(int64_t T, int64_t C) {",
-                "const size_t simt = mhc::prenorm_workspace_bytes(T, split_plan_simt(T, C).splits, K);",
-                "const size_t mma = mhc::prenorm_workspace_bytes(T, split_plan_mma(T, C).splits, K);",
+                `const size_t simt = mhc::prenorm_workspace_bytes(${rows}, split_plan_simt(T, C).splits, K);`,
+                `const size_t mma = mhc::prenorm_workspace_bytes(${rows}, split_plan_mma(T, C).splits, K);`,
                 "return simt > mma ? simt : mma;",
                 "}",
               ]
-            : ["static size_t workspace_bytes_for(int64_t T, int64_t C) {", "return mhc::prenorm_workspace_bytes(T, split_plan_simt(T, C).splits, K);", "}"]),
+            : ["static size_t workspace_bytes_for(int64_t T, int64_t C) {", `return mhc::prenorm_workspace_bytes(${rows}, split_plan_simt(T, C).splits, K);`, "}"]),
         ]
       : ["static size_t workspace_bytes_for(int64_t T, int64_t C) {", "(void)T; (void)C; return 0;", "}"]),
     "",
@@ -280,10 +337,11 @@ function launchers(plan: ConnectionPlan): string[] {
       `const mhc::PrenormSplit plan = ${cfg.mma ? "std::is_same<TR, __nv_bfloat16>::value ? split_plan_mma(T, C) : split_plan_simt(T, C)" : "split_plan_simt(T, C)"};`,
       "splits = plan.splits;",
       "proj_part = static_cast<float*>(workspace);",
-      "ss_part = reinterpret_cast<float*>(static_cast<char*>(workspace) + mhc::prenorm_proj_bytes(T, plan.splits, K));",
-      "const int64_t R = (int64_t)N * C;",
+      `ss_part = reinterpret_cast<float*>(static_cast<char*>(workspace) + mhc::prenorm_proj_bytes(${rows}, plan.splits, K));`,
+      ...(plan.rows > 1 ? ["// Per-stream projection: the GEMM runs over T * ROWS rows of C values (x [T, N, C] is [T * N, C])."] : []),
+      `const int64_t R = ${rowLength};`,
       "const bool vec_ok = R % mhc::vec16<TR>() == 0 && mhc::aligned(x, 16);",
-      withProj.every((s) => plan.maps[s].k % 4 === 0)
+      withProj.every((s) => plan.maps[s].width % 4 === 0)
         ? `Phi phi{${withProj.map((s) => `phi_${s}`).join(", ")}, ${withProj.map((s) => `mhc::aligned(phi_${s}, 16)`).join(" && ")}};`
         : `Phi phi{${withProj.map((s) => `phi_${s}`).join(", ")}};`,
       ...(cfg.mma
@@ -294,14 +352,14 @@ function launchers(plan: ConnectionPlan): string[] {
             "static std::atomic<unsigned long long> smem_raised{0};",
             "const int st = cuda_status(mhc::allow_dynamic_smem(kernel, MMA_SMEM_BYTES, smem_raised));",
             "if (st != MHC_OK) return st;",
-            "const dim3 grid((unsigned)((T + MMA_TM - 1) / MMA_TM), (unsigned)plan.splits);",
-            `kernel<<<grid, ${BLOCK_THREADS}, MMA_SMEM_BYTES, stream>>>(x, T, R, plan.chunk, vec_ok, phi, proj_part, ss_part);`,
+            `const dim3 grid((unsigned)((${rows} + MMA_TM - 1) / MMA_TM), (unsigned)plan.splits);`,
+            `kernel<<<grid, ${BLOCK_THREADS}, MMA_SMEM_BYTES, stream>>>(x, ${rows}, R, plan.chunk, vec_ok, phi, proj_part, ss_part);`,
             "} else {",
             "// fp32 x: the SIMT kernel (fp32 FMAs).",
           ]
         : []),
-      "const dim3 grid((unsigned)((T + SIMT_TM - 1) / SIMT_TM), (unsigned)plan.splits);",
-      `mhc::prenorm_kernel<TR, K, SIMT_WN, SIMT_RN, SIMT_WM, SIMT_RM, SIMT_BK, Phi><<<grid, ${BLOCK_THREADS}, 0, stream>>>(x, T, R, plan.chunk, vec_ok, phi, proj_part, ss_part);`,
+      `const dim3 grid((unsigned)((${rows} + SIMT_TM - 1) / SIMT_TM), (unsigned)plan.splits);`,
+      `mhc::prenorm_kernel<TR, K, SIMT_WN, SIMT_RN, SIMT_WM, SIMT_RM, SIMT_BK, Phi><<<grid, ${BLOCK_THREADS}, 0, stream>>>(x, ${rows}, R, plan.chunk, vec_ok, phi, proj_part, ss_part);`,
       ...(cfg.mma ? ["}"] : []),
       "const int st = cuda_status(cudaGetLastError());",
       "if (st != MHC_OK) return st;",
@@ -428,7 +486,8 @@ export function cudaSource(plan: ConnectionPlan, options: SourceOptions): string
     `constexpr int K = ${plan.k};  // prenorm columns`,
     `constexpr float NORM_EPS = ${floatLiteral(plan.info.norm.eps)};`,
     `constexpr int TARGET_BLOCKS = ${TARGET_BLOCKS};`,
-    `constexpr int COEF_TOKENS = ${coefTokens(plan.k).tokens};  // coefficient tokens per block (knobs.ts coefTokens)`,
+    ...(plan.rows > 1 ? [`constexpr int ROWS = ${plan.rows};  // prenorm rows per token (projection per_stream): row t * ROWS + i is stream i of token t, R = C`] : []),
+    `constexpr int COEF_TOKENS = ${coefTokens(coefficientColumns(plan)).tokens};  // coefficient tokens per block (knobs.ts coefTokens)`,
     `constexpr int FILL_BLOCKS = ${FILL_BLOCKS}, PRENORM_TRAFFIC_DIV = ${PRENORM_TRAFFIC_DIV};`,
   ];
   lines.push(`constexpr int POST_WAVES = ${POST_WAVES};  // post grid: at least this many waves of TARGET_BLOCKS while tokens per block allow`);

@@ -309,7 +309,11 @@ __global__ void __launch_bounds__(256) premix_dx_kernel(const float* __restrict_
 /// tokens' values are loaded into registers before this tile's compute and stored after
 /// it; one barrier per BT tokens). For K > KC the dx kernel reads phi's other columns
 /// through L1.
-template <bool DX, typename TR, int N, int K, int KC, int TT, int BT, class Phi>
+/// Per-stream projection (a connection's `projection per_stream`): the same GEMMs over the
+/// T*n rows of C values, called with T = T*n, N = 1 (h_pre [T*n] is H_pre [T, n], G and s2
+/// are per row); du has one row per token, so row t reads du[t / DU_ROWS] (DU_ROWS = n; a
+/// compile-time 1 for the flat projection, no division).
+template <bool DX, typename TR, int N, int K, int KC, int TT, int BT, class Phi, int DU_ROWS = 1>
 __global__ void __launch_bounds__(256, DX ? 3 : 4) prenorm_backward_kernel(const TR* __restrict__ x, int64_t T, int64_t C, int64_t chunk_tokens, Phi phi,
                                                                           const float* __restrict__ G, const float* __restrict__ s2, const float* __restrict__ h_pre,
                                                                           const TR* __restrict__ du, const TR* dx_in, TR* dx, float* __restrict__ part) {
@@ -393,7 +397,7 @@ __global__ void __launch_bounds__(256, DX ? 3 : 4) prenorm_backward_kernel(const
 #pragma unroll
             for (int tt = 0; tt < TT; ++tt) {
               const bool in = sub + tt < count;
-              dv[tt] = in ? to_float(du[(tb + sub + tt) * C + c]) : 0.0f;
+              dv[tt] = in ? to_float(du[((tb + sub + tt) / DU_ROWS) * C + c]) : 0.0f;
               iv[tt] = (in && dx_in != nullptr) ? to_float(dx_in[(tb + sub + tt) * R + r]) : 0.0f;
             }
 #pragma unroll

@@ -83,8 +83,9 @@ describe("CUDA target: generated sources", () => {
   });
 
   it("rejects what the target does not implement yet with a clear error", () => {
-    expect(() => generateCuda(tiny, "hc")).toThrow(CudaCodegenError);
-    expect(() => generateCuda(tiny, "hc")).toThrow(/rms_stream|per_stream/);
+    const wide = instantiateConnection(tiny, "mhc", { n: 17 });
+    expect(() => generateCuda(tiny, wide)).toThrow(CudaCodegenError);
+    expect(() => generateCuda(tiny, wide)).toThrow(/1 to 16 streams, not 17/);
     expect(() => generateCuda(tiny, "mhc", { name: "not an identifier" })).toThrow(/C identifier/);
   });
 });

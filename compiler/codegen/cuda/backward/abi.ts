@@ -16,9 +16,12 @@ const workspaceArgs: AbiArg[] = [
   { name: "workspace_bytes", ctype: "size_t", role: "scalar", dtype: "size_t", doc: "its size in bytes" },
 ];
 
-/** Columns of the stats row: the K prenorm projections, then the sum of squares. */
+/**
+ * Columns of the stats row: the K prenorm projections, then the sum of squares, for each of
+ * the token's prenorm rows (one for a flat projection, n for per-stream: [n, K + 1] row-major).
+ */
 export function statsWidth(plan: ConnectionPlan): number {
-  return plan.k + 1;
+  return plan.rows * (plan.k + 1);
 }
 
 export function backwardEntryPoints(plan: ConnectionPlan): EntryPoint[] {

@@ -36,7 +36,7 @@ function manifestSection(plan: ConnectionPlan, bw: BackwardPlan): BackwardManife
       doc: ep.doc,
       args: ep.args.map((a) => ({ name: a.name, ctype: a.ctype, role: a.role, ...(a.dtype ? { dtype: a.dtype } : {}), ...(a.shape ? { shape: a.shape } : {}), doc: a.doc })),
     })),
-    stats: { entryPoint: `mhc_${sym}_save_stats`, shape: ["T", statsWidth(plan)], columns: `proj[0..${plan.k}), sum of squares` },
+    stats: { entryPoint: `mhc_${sym}_save_stats`, shape: ["T", statsWidth(plan)], columns: plan.rows > 1 ? `for each stream i < ${plan.rows}: proj[i, 0..${plan.k}), sum of squares of stream i` : `proj[0..${plan.k}), sum of squares` },
     workspace: { entryPoint: `mhc_${sym}_backward_workspace_size`, alignment: 16 },
     kernels: [
       { name: "stats_kernel", item: 5, does: "the forward's split-K partials summed in order into stats [T, K + 1]" },

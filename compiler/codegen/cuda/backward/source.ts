@@ -3,8 +3,8 @@ import { SLOTS } from "../../../sema/checked.js";
 import { prototype, type EntryPoint } from "../abi.js";
 import { LINE_RESTORE, indent } from "../emit-constraint.js";
 import { BLOCK_THREADS } from "../knobs.js";
-import type { ConnectionPlan } from "../plan.js";
-import type { SourceOptions } from "../source.js";
+import { perStreamSource, type ConnectionPlan } from "../plan.js";
+import { perStreamNorm, type SourceOptions } from "../source.js";
 import { backwardEntryPoints, statsWidth } from "./abi.js";
 import { BWD_COEF_TOKENS, BWD_MIN_CHANNELS, BWD_MIN_TOKENS, BWD_PRENORM_TARGET_BLOCKS, BWD_TARGET_BLOCKS, BWD_TOKEN_TILE, prenormBackwardColumns, prenormBackwardTokens, postBackwardRows, postBackwardVector } from "./knobs.js";
 import type { BackwardPlan } from "./plan.js";
@@ -37,16 +37,35 @@ function phiColumns(plan: ConnectionPlan): string[] {
   withProj.forEach((s, i) => {
     const m = plan.maps[s];
     const c0 = m.column as number;
-    const expr = `__ldg(${s} + r * ${m.k} + ${c0 === 0 ? "col" : `(col - ${c0})`})`;
-    lines.push(i === withProj.length - 1 ? `return ${expr};` : `if (col < ${c0 + m.k}) return ${expr};`);
+    const expr = `__ldg(${s} + r * ${m.width} + ${c0 === 0 ? "col" : `(col - ${c0})`})`;
+    lines.push(i === withProj.length - 1 ? `return ${expr};` : `if (col < ${c0 + m.width}) return ${expr};`);
   });
   lines.push("}", "};");
   return lines;
 }
 
+/** s2[i] = 2 d(ss_i) of a per-stream projection's rows, from d(1/r_i) (rms_stream) or their sum (rms, one r). */
+function perStreamS2(norm: "rms" | "rms_stream" | "none"): string[] {
+  if (norm === "rms_stream") return ["#pragma unroll", "for (int i = 0; i < N; ++i) s2[i] = -drinv[i] * rinv[i] * rinv[i] * rinv[i] / (float)C;"];
+  if (norm === "rms") {
+    return [
+      "// one r over all N*C values: ss = sum_i ss_i, so every row gets the same s2",
+      "float d = 0.0f;",
+      "#pragma unroll",
+      "for (int i = 0; i < N; ++i) d += drinv[i];",
+      "const float s2_all = -d * rinv[0] * rinv[0] * rinv[0] / ((float)N * (float)C);",
+      "#pragma unroll",
+      "for (int i = 0; i < N; ++i) s2[i] = s2_all;",
+    ];
+  }
+  return ["(void)drinv;", "#pragma unroll", "for (int i = 0; i < N; ++i) s2[i] = 0.0f;  // norm none: no sum of squares in the forward"];
+}
+
 /** Kernel B3: per token, recompute the logits from the saved stats, reverse each constraint, form G, s2 and the parameter terms. */
 function coefficientsBackward(plan: ConnectionPlan, bw: BackwardPlan, options: SourceOptions): string[] {
   const K = plan.k;
+  // Per-stream projection: the token's N rows of stats ([proj (K), ss] each), N values of 1 / r, N of s2.
+  const perStream = plan.rows > 1;
   const biasArgs = SLOTS.map((s) => `const float* __restrict__ bias_${s}`).join(", ");
   const biasNames = SLOTS.map((s) => `bias_${s}`).join(", ");
   const lines: string[] = [
@@ -55,11 +74,20 @@ function coefficientsBackward(plan: ConnectionPlan, bw: BackwardPlan, options: S
     "// local arrays), then the chain rule through alpha, tanh, the norm and the projection:",
     "//   dbias = dL, dalpha = <dL, z>, dw = alpha dL (* (1 - z^2) for tanh), G = dproj = dw / r,",
     "//   d(1/r) = <dw, proj>, s2 = 2 d(ss) = -d(1/r) / (r^3 N C).",
-    "// Writes G[0..K), *s2 and terms[0..P) (alpha [3], then the biases). Not inlined: one compiled copy.",
+    perStream
+      ? "// Per-stream projection: row i (stream i) has its own proj, ss, G[i*K..), s2[i] (and, for rms_stream, its own r). Writes G[0..N*K), s2[0..N),"
+      : "// Writes G[0..K), *s2 and terms[0..P) (alpha [3], then the biases). Not inlined: one compiled copy.",
+    ...(perStream ? ["// terms[0..P) (alpha [3], then the biases). Not inlined: one compiled copy."] : []),
     `__device__ __noinline__ void token_coefficients_backward(int64_t C, const float* __restrict__ stats, const float* dh_pre, const float* dh_post, const float* dh_res,`,
     `    const float* __restrict__ alpha, ${biasArgs}, float* __restrict__ g, float* __restrict__ s2, float* terms) {`,
   ];
-  if (K > 0) {
+  if (K > 0 && perStream) {
+    lines.push("const float* proj = stats;  // row i at stats[i * (K + 1)]", ...(plan.info.norm.kind === "none" ? [] : ["const float* ss = stats + K;  // row i's sum of squares at ss[i * (K + 1)]"]));
+    lines.push(...lineDirective(options, options.declSpan));
+    lines.push(...perStreamNorm(plan.info.norm, "(K + 1)"));
+    if (options.declSpan) lines.push(LINE_RESTORE);
+    lines.push("float drinv[N];", "#pragma unroll", "for (int i = 0; i < N; ++i) drinv[i] = 0.0f;");
+  } else if (K > 0) {
     lines.push("const float* proj = stats;", "const float ss = stats[K];");
     lines.push(...lineDirective(options, options.declSpan));
     if (plan.info.norm.kind === "rms") {
@@ -83,7 +111,24 @@ function coefficientsBackward(plan: ConnectionPlan, bw: BackwardPlan, options: S
     lines.push(`// ${slot}: ${m.info.mode} ${m.info.constraint}`, "{");
     lines.push(...lineDirective(options, options.mapSpans?.[slot]));
     lines.push(`float A[${k + kh}];  // [logits, dH]`);
-    if (m.column !== undefined) {
+    // Per-stream: logit l reads stream `row`'s projection column `col` (plan.ts perStreamSource); stats rows are K + 1 wide.
+    const src = perStream && m.column !== undefined ? perStreamSource(plan, m) : undefined;
+    const rowIndex = src ? [src.col === "0" ? `const int row = ${src.row};` : `const int row = ${src.row}, col = ${src.col};`] : [];
+    const at = (stride: string): string => [`row * ${stride}`, ...(m.column === 0 ? [] : [String(m.column)]), ...(src?.col === "0" ? [] : ["col"])].join(" + ");
+    if (src) {
+      const tanh = m.info.mode === "dynamic tanh";
+      lines.push(
+        `const float a_m = alpha[${ALPHA_INDEX[slot]}];`,
+        `float z[${k}];`,
+        "#pragma unroll",
+        `for (int l = 0; l < ${k}; ++l) {`,
+        ...rowIndex,
+        `const float w = proj[${at("(K + 1)")}] * rinv[row];`,
+        `z[l] = ${tanh ? "tanhf(w)" : "w"};`,
+        `A[l] = z[l] * a_m + bias_${slot}[l];`,
+        "}",
+      );
+    } else if (m.column !== undefined) {
       const tanh = m.info.mode === "dynamic tanh";
       lines.push(
         `const float a_m = alpha[${ALPHA_INDEX[slot]}];`,
@@ -102,7 +147,21 @@ function coefficientsBackward(plan: ConnectionPlan, bw: BackwardPlan, options: S
     if (gm.fn.usesInput) lines.push(`${gm.fn.name}(A, D);`);
     else lines.push("#pragma unroll", `for (int i = 0; i < ${k}; ++i) D[i] = 0.0f;  // the constraint ignores its logits`);
     lines.push("#pragma unroll", `for (int i = 0; i < ${k}; ++i) terms[${off} + i] = D[i];`);
-    if (m.column !== undefined) {
+    if (src) {
+      const tanh = m.info.mode === "dynamic tanh";
+      lines.push(
+        "float da = 0.0f;",
+        "#pragma unroll",
+        `for (int l = 0; l < ${k}; ++l) {`,
+        ...rowIndex,
+        "da = fmaf(D[l], z[l], da);",
+        `const float dw = D[l] * a_m${tanh ? " * (1.0f - z[l] * z[l])" : ""};`,
+        `g[${at("K")}] = dw * rinv[row];`,
+        `drinv[row] = fmaf(dw, proj[${at("(K + 1)")}], drinv[row]);`,
+        "}",
+        `terms[${ALPHA_INDEX[slot]}] = da;`,
+      );
+    } else if (m.column !== undefined) {
       const tanh = m.info.mode === "dynamic tanh";
       lines.push(
         "float da = 0.0f;",
@@ -120,7 +179,9 @@ function coefficientsBackward(plan: ConnectionPlan, bw: BackwardPlan, options: S
     if (options.mapSpans?.[slot]) lines.push(LINE_RESTORE);
     lines.push("}");
   }
-  if (K > 0) {
+  if (K > 0 && perStream) {
+    lines.push(...perStreamS2(plan.info.norm.kind));
+  } else if (K > 0) {
     lines.push(plan.info.norm.kind === "rms" ? "*s2 = -drinv * rinv * rinv * rinv / ((float)N * (float)C);" : "*s2 = 0.0f;  // norm none: no sum of squares in the forward");
   }
   lines.push(
@@ -147,7 +208,9 @@ function coefficientsBackward(plan: ConnectionPlan, bw: BackwardPlan, options: S
     "#pragma unroll",
     "for (int i = 0; i < N * N; ++i) dhr[i] = dh_res != nullptr ? dh_res[t * N * N + i] : 0.0f;",
     K > 0
-      ? `token_coefficients_backward(C, stats + t * (K + 1), dhp, dhq, dhr, alpha, ${biasNames}, g + t * K, s2 + t, row);`
+      ? perStream
+        ? `token_coefficients_backward(C, stats + t * ROWS * (K + 1), dhp, dhq, dhr, alpha, ${biasNames}, g + t * ROWS * K, s2 + t * ROWS, row);`
+        : `token_coefficients_backward(C, stats + t * (K + 1), dhp, dhq, dhr, alpha, ${biasNames}, g + t * K, s2 + t, row);`
       : `token_coefficients_backward(C, nullptr, dhp, dhq, dhr, alpha, ${biasNames}, nullptr, nullptr, row);`,
     "} else {",
     "for (int v = 0; v < PARAM_TERMS; ++v) row[v] = 0.0f;",
@@ -191,6 +254,8 @@ function forwardSplitBody(forwardText: string): string[] {
 
 function launchers(plan: ConnectionPlan, forwardText: string): string[] {
   const K = plan.k;
+  // Per-stream projection: G, s2 and the prenorm backward run over T * ROWS rows of C values.
+  const perStream = plan.rows > 1;
   const cfg = plan.prenorm;
   const withProj = SLOTS.filter((s) => plan.maps[s].column !== undefined);
   const phiParams = withProj.map((s) => `const float* phi_${s}, float* grad_phi_${s}`).join(", ");
@@ -210,7 +275,13 @@ function launchers(plan: ConnectionPlan, forwardText: string): string[] {
       : []),
     "static mhc::ChannelSlices bwd_slices(int64_t T, int64_t C) { return mhc::channel_slices(T, C, BWD_TARGET_BLOCKS, BWD_MIN_CHANNELS); }",
     "static int64_t bwd_coef_blocks(int64_t T) { return (T + BWD_COEF_TOKENS - 1) / BWD_COEF_TOKENS; }",
-    ...(K > 0 ? [`static mhc::TokenChunks bwd_chunks(int64_t T, int64_t C) { return mhc::token_chunks(T, (int64_t)N * C, ${BLOCK_THREADS}, BWD_PRENORM_TARGET_BLOCKS, BWD_MIN_TOKENS, PRENORM_BWD_BT); }`] : []),
+    ...(K > 0
+      ? [
+          perStream
+            ? `static mhc::TokenChunks bwd_chunks(int64_t T, int64_t C) { return mhc::token_chunks(T * ROWS, C, ${BLOCK_THREADS}, BWD_PRENORM_TARGET_BLOCKS, BWD_MIN_TOKENS, PRENORM_BWD_BT); }  // chunks of the T * ROWS rows`
+            : `static mhc::TokenChunks bwd_chunks(int64_t T, int64_t C) { return mhc::token_chunks(T, (int64_t)N * C, ${BLOCK_THREADS}, BWD_PRENORM_TARGET_BLOCKS, BWD_MIN_TOKENS, PRENORM_BWD_BT); }`,
+        ]
+      : []),
     "",
     "// Workspace of the post backward: the dH partials [slices, T, N*N + N].",
     "static size_t post_backward_bytes(int64_t T, int64_t C) {",
@@ -227,11 +298,11 @@ function launchers(plan: ConnectionPlan, forwardText: string): string[] {
     "PreBackwardLayout l;",
     "size_t at = 0;",
     "l.dpre = at; at += mhc::align256((size_t)bwd_slices(T, C).slices * (size_t)T * N * sizeof(float));",
-    "l.g = at; at += mhc::align256((size_t)T * K * sizeof(float));",
-    "l.s2 = at; at += mhc::align256((size_t)T * sizeof(float));",
+    `l.g = at; at += mhc::align256((size_t)T${perStream ? " * ROWS" : ""} * K * sizeof(float));`,
+    `l.s2 = at; at += mhc::align256((size_t)T${perStream ? " * ROWS" : ""} * sizeof(float));`,
     "l.params = at; at += mhc::align256((size_t)bwd_coef_blocks(T) * PARAM_TERMS * sizeof(float));",
     "l.dphi = at;",
-    K > 0 ? "at += mhc::align256((size_t)bwd_chunks(T, C).chunks * (size_t)N * (size_t)C * K * sizeof(float));" : "(void)C;",
+    K > 0 ? `at += mhc::align256((size_t)bwd_chunks(T, C).chunks * ${perStream ? "" : "(size_t)N * "}(size_t)C * K * sizeof(float));` : "(void)C;",
     "l.total = at;",
     "return l;",
     "}",
@@ -294,19 +365,24 @@ function launchers(plan: ConnectionPlan, forwardText: string): string[] {
     "}",
   ];
   if (K > 0) {
-    const outs = SLOTS.map((s) => (plan.maps[s].column !== undefined ? { ptr: `grad_phi_${s}`, k: plan.maps[s].k } : undefined)).filter((o) => o !== undefined);
+    const outs = SLOTS.map((s) => (plan.maps[s].column !== undefined ? { ptr: `grad_phi_${s}`, k: plan.maps[s].width } : undefined)).filter((o) => o !== undefined);
     const [o0, o1, o2] = [outs[0], outs[1], outs[2]];
     lines.push(
       "// Kernels B5: dx, then the dphi partials (one pass over x per column pass), then dphi summed over chunks.",
       "const mhc::TokenChunks ch = bwd_chunks(T, C);",
       "float* dphi_part = reinterpret_cast<float*>(ws + l.dphi);",
       `PhiColumns phi{${withProj.map((s) => `phi_${s}`).join(", ")}};`,
-      "const int64_t R = (int64_t)N * C;",
+      ...(perStream ? ["// Per-stream projection: the SIMT kernels over the T * ROWS rows of C values (N = 1 there; du has one row per token)."] : []),
+      `const int64_t R = ${perStream ? "C" : "(int64_t)N * C"};`,
       `const dim3 grid((unsigned)((R + ${BLOCK_THREADS - 1}) / ${BLOCK_THREADS}), (unsigned)ch.chunks);`,
-      `mhc::prenorm_backward_kernel<true, TR, N, K, PRENORM_BWD_KC, BWD_TOKEN_TILE, PRENORM_BWD_BT, PhiColumns><<<grid, ${BLOCK_THREADS}, 0, stream>>>(x, T, C, ch.tokens, phi, g, s2, h_pre, du, dx_in, dx, dphi_part);`,
+      perStream
+        ? `mhc::prenorm_backward_kernel<true, TR, 1, K, PRENORM_BWD_KC, BWD_TOKEN_TILE, PRENORM_BWD_BT, PhiColumns, ROWS><<<grid, ${BLOCK_THREADS}, 0, stream>>>(x, T * ROWS, C, ch.tokens, phi, g, s2, h_pre, du, dx_in, dx, dphi_part);`
+        : `mhc::prenorm_backward_kernel<true, TR, N, K, PRENORM_BWD_KC, BWD_TOKEN_TILE, PRENORM_BWD_BT, PhiColumns><<<grid, ${BLOCK_THREADS}, 0, stream>>>(x, T, C, ch.tokens, phi, g, s2, h_pre, du, dx_in, dx, dphi_part);`,
       "st = cuda_status(cudaGetLastError());",
       "if (st != MHC_OK) return st;",
-      `mhc::prenorm_backward_kernel<false, TR, N, K, PRENORM_BWD_KC, BWD_TOKEN_TILE, PRENORM_BWD_BT, PhiColumns><<<grid, ${BLOCK_THREADS}, 0, stream>>>(x, T, C, ch.tokens, phi, g, s2, h_pre, du, dx_in, dx, dphi_part);`,
+      perStream
+        ? `mhc::prenorm_backward_kernel<false, TR, 1, K, PRENORM_BWD_KC, BWD_TOKEN_TILE, PRENORM_BWD_BT, PhiColumns, ROWS><<<grid, ${BLOCK_THREADS}, 0, stream>>>(x, T * ROWS, C, ch.tokens, phi, g, s2, h_pre, du, dx_in, dx, dphi_part);`
+        : `mhc::prenorm_backward_kernel<false, TR, N, K, PRENORM_BWD_KC, BWD_TOKEN_TILE, PRENORM_BWD_BT, PhiColumns><<<grid, ${BLOCK_THREADS}, 0, stream>>>(x, T, C, ch.tokens, phi, g, s2, h_pre, du, dx_in, dx, dphi_part);`,
       "st = cuda_status(cudaGetLastError());",
       "if (st != MHC_OK) return st;",
       `mhc::dphi_reduce_kernel<<<mhc::grid_for(R * K, ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(dphi_part, R, K, ch.chunks, ${o0?.ptr ?? "nullptr"}, ${o0?.k ?? 0}, ${o1?.ptr ?? "nullptr"}, ${o1?.k ?? 0}, ${o2?.ptr ?? "nullptr"});`,
@@ -353,8 +429,9 @@ function entryDefinitions(plan: ConnectionPlan, eps: readonly EntryPoint[]): str
       `if (pre_workspace_bytes < ${ns}::workspace_bytes_for(T, C)) return MHC_ERR_WORKSPACE_TOO_SMALL;`,
       `const mhc::PrenormSplit sp = ${ns}::forward_split(T, C, dtype);`,
       "const float* proj_part = static_cast<const float*>(pre_workspace);",
-      `const float* ss_part = reinterpret_cast<const float*>(static_cast<const char*>(pre_workspace) + mhc::prenorm_proj_bytes(T, sp.splits, ${ns}::K));`,
-      `mhc::stats_kernel<<<mhc::grid_for(T * (${ns}::K + 1), ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(proj_part, ss_part, T, ${ns}::K, sp.splits, stats);`,
+      ...(plan.rows > 1 ? [`// Per-stream projection: the partials are per row, T * ROWS rows; stats [T, ROWS * (K + 1)] is [T * ROWS, K + 1].`, `const int64_t rows = T * ${ns}::ROWS;`] : []),
+      `const float* ss_part = reinterpret_cast<const float*>(static_cast<const char*>(pre_workspace) + mhc::prenorm_proj_bytes(${plan.rows > 1 ? "rows" : "T"}, sp.splits, ${ns}::K));`,
+      `mhc::stats_kernel<<<mhc::grid_for(${plan.rows > 1 ? "rows" : "T"} * (${ns}::K + 1), ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(proj_part, ss_part, ${plan.rows > 1 ? "rows" : "T"}, ${ns}::K, sp.splits, stats);`,
       `return ${ns}::cuda_status(cudaGetLastError());`,
     );
   } else {
