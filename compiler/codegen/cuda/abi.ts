@@ -1,6 +1,7 @@
 import type { Dim } from "../../ir/shape.js";
 import { SLOTS } from "../../sema/checked.js";
 import type { ConnectionPlan } from "./plan.js";
+import { postPreEntryPoints } from "./post-prenorm.js";
 
 /*
  * The C ABI of one connection's library, as data: the generated header, the entry
@@ -89,6 +90,8 @@ export function entryPoints(plan: ConnectionPlan): EntryPoint[] {
       ],
     },
     { name: `mhc_${plan.symbol}_last_cuda_error`, doc: "the cudaError_t behind the calling thread's last MHC_ERR_CUDA (0 if none)", args: [] },
+    // Post of sublayer l with the pre of sublayer l + 1 (design 4.2 item 4; post-prenorm.ts).
+    ...postPreEntryPoints(plan, { x: x(n), dtype: dtypeArg, T: tArg, C: cArg, stream: streamArg }),
   ];
 }
 

@@ -3,6 +3,7 @@ import { SLOTS, type Slot } from "../../sema/checked.js";
 import { entryPoints } from "./abi.js";
 import { BLOCK_THREADS, FILL_BLOCKS, POST_WAVES, PRENORM_SPLIT_OVERHEAD_STEPS, PRENORM_TRAFFIC_DIV, TARGET_BLOCKS, coefTokens, prenormSimtConfig, type PrenormConfig } from "./knobs.js";
 import { coefficientColumns, type ConnectionPlan } from "./plan.js";
+import { postPreKernelManifest } from "./post-prenorm.js";
 import type { BackwardManifest } from "./backward/index.js";
 
 /*
@@ -112,6 +113,7 @@ export function buildCudaManifest(plan: ConnectionPlan, options: { compilerVersi
       ...(cfg ? [simtKernel(prenormSimtConfig(plan.k), cfg.mma ? "f32" : "both")] : []),
       { name: "coefficients_kernel", item: 2, threads: BLOCK_THREADS, maxTokensPerBlock: coefTokens(coefficientColumns(plan)).tokens, grid: "[ceil(T / tpb), channel slices]" },
       { name: "post_kernel", item: 3, threads: BLOCK_THREADS, grid: `[channel slices of <= ${BLOCK_THREADS} vectors, ceil(T / tpb)], tpb <= 8 tokens while the grid keeps >= ${POST_WAVES} * ${TARGET_BLOCKS} blocks` },
+      ...postPreKernelManifest(plan),
     ],
   };
 }

@@ -54,7 +54,7 @@ describe("CUDA target: generated sources", () => {
     expect(m.parameters.map((p) => p.name)).toEqual(["phi_pre", "phi_post", "phi_res", "alpha", "bias_pre", "bias_post", "bias_res"]);
     expect(m.parameters[2]!.shape).toEqual(["4*C", 16]);
     const names = (m.entryPoints as { name: string; args: { name: string }[] }[]).map((e) => e.name);
-    expect(names).toEqual(["mhc_mhc_workspace_size", "mhc_mhc_pre", "mhc_mhc_post", "mhc_mhc_last_cuda_error"]);
+    expect(names).toEqual(["mhc_mhc_workspace_size", "mhc_mhc_pre", "mhc_mhc_post", "mhc_mhc_last_cuda_error", "mhc_mhc_post_pre_workspace_size", "mhc_mhc_post_pre"]);
     const pre = (m.entryPoints as { name: string; args: { name: string }[] }[])[1]!;
     expect(pre.args.map((a) => a.name)).toEqual(["x", "dtype", "T", "C", "phi_pre", "phi_post", "phi_res", "alpha", "bias_pre", "bias_post", "bias_res", "h_pre", "h_post", "h_res", "u", "workspace", "workspace_bytes", "stream"]);
     expect(m.statusCodes["MHC_ERR_MISALIGNED"]).toBe(4);

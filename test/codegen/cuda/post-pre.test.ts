@@ -1,0 +1,105 @@
+import { describe, expect, it } from "vitest";
+import { generateCuda, instantiateConnection } from "../../../compiler/codegen/cuda/index.js";
+import { PRENORM_MMA_SMEM_ONE_BLOCK, PRENORM_MMA_SMEM_TWO_BLOCKS } from "../../../compiler/codegen/cuda/knobs.js";
+import { postPrenormConfig, postPrenormSmemBytes } from "../../../compiler/codegen/cuda/post-prenorm.js";
+import { check } from "./helpers.js";
+
+const tiny = check("examples/tiny.mhc");
+
+interface Arg {
+  readonly name: string;
+  readonly ctype: string;
+  readonly role: string;
+  readonly shape?: readonly (number | string)[];
+}
+interface Entry {
+  readonly name: string;
+  readonly args: readonly Arg[];
+}
+
+function mhcAt(n: number, name = `mhc_n${n}`) {
+  return generateCuda(tiny, instantiateConnection(tiny, "mhc", { n }), { name, compilerVersion: "test" });
+}
+
+describe("CUDA target: post of sublayer l with the pre of sublayer l + 1 (design 4.2 item 4)", () => {
+  const out = mhcAt(4);
+  const entries = out.manifest.entryPoints as readonly Entry[];
+  const byName = new Map(entries.map((e) => [e.name, e]));
+
+  it("states both entry points in the manifest, arguments in ABI order", () => {
+    const ws = byName.get("mhc_mhc_n4_post_pre_workspace_size");
+    expect(ws?.args.map((a) => a.name)).toEqual(["T", "C", "bytes"]);
+    const pp = byName.get("mhc_mhc_n4_post_pre");
+    expect(pp?.args.map((a) => a.name)).toEqual([
+      "x", "f", "dtype", "T", "C", "h_post", "h_res",
+      "phi_pre", "phi_post", "phi_res", "alpha", "bias_pre", "bias_post", "bias_res",
+      "y", "h_pre_next", "h_post_next", "h_res_next", "u_next", "stats_next", "workspace", "workspace_bytes", "stream",
+    ]);
+    const arg = (name: string): Arg => pp!.args.find((a) => a.name === name)!;
+    expect(arg("y")).toMatchObject({ ctype: "void*", role: "output", shape: ["T", 4, "C"] });
+    expect(arg("h_res")).toMatchObject({ ctype: "const float*", role: "input", shape: ["T", 4, 4] });
+    expect(arg("h_res_next")).toMatchObject({ ctype: "float*", role: "output", shape: ["T", 4, 4] });
+    expect(arg("stats_next")).toMatchObject({ ctype: "float*", role: "output", shape: ["T", 25] });
+    expect(arg("workspace").role).toBe("workspace");
+  });
+
+  it("prints their prototypes in the header and their definitions in the source", () => {
+    const h = out.files.get("mhc_n4.h")!;
+    expect(h).toContain("int mhc_mhc_n4_post_pre_workspace_size(int64_t T, int64_t C, size_t* bytes);");
+    expect(h).toMatch(/int mhc_mhc_n4_post_pre\(const void\* x, const void\* f, int dtype, int64_t T, int64_t C, const float\* h_post, const float\* h_res, const float\* phi_pre, [^)]*float\* stats_next, void\* workspace, size_t workspace_bytes, cudaStream_t stream\);/);
+    const cu = out.files.get("mhc_n4.cu")!;
+    expect(cu).toContain('extern "C" int mhc_mhc_n4_post_pre(const void* x,');
+    expect(cu).toContain("mhc::post_prenorm_mma_kernel<N, K, PP_WN, PP_NT, PP_WM, PP_MT, PP_BC, PP_STAGES, PP_PARTS, PP_BLOCKS_PER_SM, Phi>;");
+    // the coefficient kernel runs unchanged on y and the fused partials
+    expect(cu).toContain("coefficients_kernel<__nv_bfloat16, V><<<cgrid, 256, 0, stream>>>(y, T, C, (int)tpb, sp.splits, proj_part, ss_part,");
+    // fp32: post, then pre (the same kernels as the two entry points)
+    expect(cu).toContain("int st = mhc_mhc_n4::launch_post<float>(");
+    expect(cu).toContain("return mhc_mhc_n4_save_stats(dtype, T, C, workspace, workspace_bytes, stats_next, stream);");
+  });
+
+  it("tiles n = 4 as 128 tokens x 16 channels of the 4 streams (64 rows) in a 3-deep ring, two blocks per SM", () => {
+    const k = (out.manifest.kernels as { name: string; tile?: Record<string, unknown>; dynamicSharedMemory?: number }[]).find((x) => x.name === "post_prenorm_mma_kernel");
+    expect(k?.tile).toMatchObject({ tokens: 128, columns: 24, channelsPerStep: 16, bk: 64, stages: 3, phiParts: 3 });
+    expect(k?.dynamicSharedMemory).toBe(postPrenormSmemBytes(4, 128, 24, 16, 3, 3));
+    expect(k?.dynamicSharedMemory).toBeLessThanOrEqual(PRENORM_MMA_SMEM_TWO_BLOCKS);
+  });
+
+  it("chooses a tile that fits for n = 1..8 and falls back to post then pre where none does (n = 16)", () => {
+    for (const n of [1, 2, 3, 4, 6, 8]) {
+      const c = postPrenormConfig(mhcAt(n).plan);
+      expect(c, `n = ${n}`).toBeDefined();
+      expect(c!.bk).toBe(n * c!.bc);
+      expect(c!.bk % 32).toBe(0);
+      expect(c!.bc % 8).toBe(0);
+      expect(c!.kp).toBeGreaterThanOrEqual(2 * n + n * n);
+      expect(c!.smemBytes).toBeLessThanOrEqual(c!.blocksPerSm === 2 ? PRENORM_MMA_SMEM_TWO_BLOCKS : PRENORM_MMA_SMEM_ONE_BLOCK);
+    }
+    const n16 = mhcAt(16);
+    expect(postPrenormConfig(n16.plan)).toBeUndefined();
+    expect((n16.manifest.kernels as { name: string }[]).some((x) => x.name === "post_prenorm_mma_kernel")).toBe(false);
+    const cu = n16.files.get("mhc_n16.cu")!;
+    expect(cu).toContain("// No fused kernel for this connection (its tile does not fit shared memory): post, then pre.");
+    expect(cu).not.toContain("launch_post_pre_fused");
+    expect(n16.manifest.entryPoints.map((e) => (e as Entry).name)).toContain("mhc_mhc_n16_post_pre");
+  });
+
+  it("a connection without a projection still has the entry points (post, then the coefficient kernel alone)", () => {
+    const residual = generateCuda(tiny, "residual", { compilerVersion: "test" });
+    expect(residual.plan.k).toBe(0);
+    const cu = residual.files.get("residual.cu")!;
+    expect(cu).toContain('extern "C" int mhc_residual_post_pre(');
+    expect(cu).toContain("(void)stats_next;  // no projection: the backward needs no stats");
+  });
+
+  it("binds Module.post_pre and the fused autograd function in the PyTorch binding", () => {
+    const py = out.files.get("mhc_n4_torch.py")!;
+    expect(py).toContain('    "post_pre": ("mhc_mhc_n4_post_pre", (');
+    expect(py).toContain("    def post_pre(self, x, f, state, next_module):");
+    expect(py).toContain("class _PostPre(torch.autograd.Function):");
+    expect(py).toContain("    def forward(ctx, lib, link, link_next, x, f, h_post, h_res, *params):");
+    // backward: the pre backward of l + 1 (taking dy and the joined post's dx), then the post backward of l
+    expect(py).toMatch(/gy, grads = _run_pre_backward\(ctx\.lib, y, params, stats, h_pre_next, du, [^\n]*dx_in\)\n\s+dx, df, dh_post_l, dh_res_l = _run_post_backward\(ctx\.lib, x, f, h_post, h_res, gy\)/);
+    expect(py).toContain("def recompute_block(modules, fns, x, segment=None, fuse=True):");
+    expect(py).toContain("        return self.fuse and l + 1 < len(self.modules) and (l + 1) % self.segment != 0");
+  });
+});
