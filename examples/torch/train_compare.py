@@ -1,14 +1,14 @@
-"""Trains the small GPT of gpt.py with the plain residual, Hyper-Connections (hc_flat, n = 4)
-and mHC (the prelude's mhc, n = 4) on the bytes of this repository's text files, writes
-the loss curves, then times training steps at C = 4096 to report mHC's step-time
-overhead over the residual model. Runs on a machine with a CUDA GPU and the generated
+"""Trains the small GPT of gpt.py with the plain residual, Hyper-Connections (the prelude's hc,
+n = 4: per-stream norm and projection) and mHC (the prelude's mhc, n = 4) on the bytes of
+this repository's text files, writes the loss curves, then times training steps at C = 4096
+to report HC's and mHC's step-time overhead over the residual model. Runs on a machine with a CUDA GPU and the generated
 bindings built (see README.md).
 
 Outputs under --out (default $OUT or examples/torch/out): losses.json, losses.png (or
 losses.svg when matplotlib is missing), overhead.json; a summary on stdout.
 
 Usage: python3 examples/torch/train_compare.py --gen scripts/gpu/generated [--steps 300]
-       [--skip-curves] [--skip-overhead]
+       [--skip-curves] [--skip-overhead] [--variants residual,hc,mhc]
 """
 import argparse
 import glob
@@ -26,7 +26,7 @@ from gpt import GPT, load_binding  # noqa: E402
 
 DEV = torch.device("cuda")
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-VARIANTS = [("residual", None), ("hc", "hc_flat_n4"), ("mhc", "mhc_n4")]
+VARIANTS = [("residual", None), ("hc", "hc_n4"), ("mhc", "mhc_n4")]
 
 
 def corpus():
@@ -60,12 +60,14 @@ def make_model(gen_dir, symbol, dim, heads, layers, context, recompute=False):
     return GPT(256, dim, heads, layers, context, connection=cls, recompute=recompute, binding=binding).to(DEV)
 
 
-def train_curves(gen_dir, steps, out):
+def train_curves(gen_dir, steps, out, names=None):
     train, val = corpus()
     cfg = dict(dim=256, heads=4, layers=4, context=256)
     B = 32
     curves = {}
     for name, symbol in VARIANTS:
+        if names is not None and name not in names:
+            continue
         torch.manual_seed(0)
         model = make_model(gen_dir, symbol, **cfg)
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.0)
@@ -182,7 +184,7 @@ def step_time(gen_dir, symbol, recompute=False, iters=10, warmup=3):
 
 def overhead(gen_dir, out):
     rows = {}
-    for name, symbol, rc in [("residual", None, False), ("mhc", "mhc_n4", False), ("mhc_recompute", "mhc_n4", True)]:
+    for name, symbol, rc in [("residual", None, False), ("hc", "hc_n4", False), ("mhc", "mhc_n4", False), ("mhc_recompute", "mhc_n4", True)]:
         t, peak, cfg = step_time(gen_dir, symbol, recompute=rc)
         rows[name] = {"step_ms": round(t * 1e3, 2), "peak_memory_GiB": round(peak / 2**30, 2)}
         print(f"C = 4096 step time, {name}: {t * 1e3:.2f} ms (peak memory {peak / 2**30:.2f} GiB)", flush=True)
@@ -191,12 +193,13 @@ def overhead(gen_dir, out):
         "config": cfg,
         "device": torch.cuda.get_device_properties(0).name,
         "steps": rows,
+        "hc_overhead": round(rows["hc"]["step_ms"] / res - 1, 4),
         "mhc_overhead": round(rows["mhc"]["step_ms"] / res - 1, 4),
         "mhc_recompute_overhead": round(rows["mhc_recompute"]["step_ms"] / res - 1, 4),
     }
     with open(os.path.join(out, "overhead.json"), "w") as fh:
         json.dump(result, fh, indent=1)
-    print(f"mHC step-time overhead at C = 4096: {100 * result['mhc_overhead']:.1f}% (recompute: {100 * result['mhc_recompute_overhead']:.1f}%)", flush=True)
+    print(f"step-time overhead at C = 4096: HC {100 * result['hc_overhead']:.1f}%, mHC {100 * result['mhc_overhead']:.1f}% (recompute: {100 * result['mhc_recompute_overhead']:.1f}%)", flush=True)
     return result
 
 
@@ -207,11 +210,12 @@ def main():
     ap.add_argument("--out", default=os.environ.get("OUT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "out"))
     ap.add_argument("--skip-curves", action="store_true")
     ap.add_argument("--skip-overhead", action="store_true")
+    ap.add_argument("--variants", default=None, help="the loss curves of these variants only (comma-separated names of VARIANTS)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     print(f"device: {torch.cuda.get_device_properties(0).name}; torch {torch.__version__}", flush=True)
     if not a.skip_curves:
-        train_curves(a.gen, a.steps, a.out)
+        train_curves(a.gen, a.steps, a.out, None if a.variants is None else set(a.variants.split(",")))
     if not a.skip_overhead:
         overhead(a.gen, a.out)
 

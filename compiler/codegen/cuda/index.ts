@@ -34,8 +34,8 @@ export interface CudaOutput {
  * generated constraint functions, the kernels, the launchers and the extern "C" entry
  * points; its C header; and `manifest.json`. The sources include `mhc_runtime.cuh`
  * and `mhc.h` from runtime/cuda. Deterministic: byte-identical for the same input.
- * Throws CudaCodegenError for what this target does not implement yet (norm
- * rms_stream, projection per_stream, n > 16).
+ * Throws CudaCodegenError for what this target does not implement yet (n > 16,
+ * norm rms_stream with a flat projection).
  */
 export function generateCuda(result: CheckResult, connection: CheckedConnection | string, options: CudaOptions = {}): CudaOutput {
   const conn = typeof connection === "string" ? result.checked.connections.get(connection) : connection;

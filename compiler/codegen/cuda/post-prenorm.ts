@@ -1,5 +1,6 @@
 import { SLOTS } from "../../sema/checked.js";
 import type { AbiArg, EntryPoint } from "./abi.js";
+import { statsWidth } from "./backward/abi.js";
 import { BLOCK_THREADS, PRENORM_MMA_SMEM_ONE_BLOCK, PRENORM_MMA_SMEM_TWO_BLOCKS, PRENORM_MMA_TWO_BLOCK_ARRAY_REGS, PRENORM_MMA_MAX_ACC, PRENORM_MMA_MAX_MT, PRENORM_MMA_MAX_NT, PRENORM_MMA_MAX_TM, PRENORM_PHI_PARTS, TARGET_BLOCKS } from "./knobs.js";
 import type { ConnectionPlan } from "./plan.js";
 
@@ -138,7 +139,7 @@ export function postPreEntryPoints(plan: ConnectionPlan, common: { readonly x: A
         f32("h_post_next", ["T", n], "output", "sublayer l + 1's H_post[t, i]"),
         f32("h_res_next", ["T", n, n], "output", "sublayer l + 1's H_res[t, out, in]"),
         { name: "u_next", ctype: "void*", role: "output", dtype: "residual", shape: ["T", "C"], doc: "sublayer l + 1's input u = sum_i H_pre[t, i] y[t, i, :] (must not overlap x or y)" },
-        f32("stats_next", ["T", plan.k + 1], "output", `what mhc_${sym}_save_stats would write after sublayer l + 1's pre (NULL: not written)`),
+        f32("stats_next", ["T", statsWidth(plan)], "output", `what mhc_${sym}_save_stats would write after sublayer l + 1's pre (NULL: not written)`),
         { name: "workspace", ctype: "void*", role: "workspace", doc: `device scratch of mhc_${sym}_post_pre_workspace_size(T, C) bytes, 16-byte aligned (NULL allowed when the size is 0)` },
         { name: "workspace_bytes", ctype: "size_t", role: "scalar", dtype: "size_t", doc: "its size in bytes" },
         common.stream,

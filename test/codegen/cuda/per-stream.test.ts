@@ -40,6 +40,10 @@ describe("CUDA target: projection per_stream", () => {
     // save_stats: [n, K + 1] per token.
     expect(statsWidth(plan)).toBe(28);
     expect(manifest.backward?.stats.shape).toEqual(["T", 28]);
+    // post_pre (unfused for per-stream projections) writes the same stats row.
+    const entries = manifest.entryPoints as readonly { name: string; args: readonly { name: string; shape?: readonly (number | string)[] }[] }[];
+    const postPre = entries.find((e) => e.name === "mhc_hc_n4_post_pre");
+    expect(postPre?.args.find((a) => a.name === "stats_next")?.shape).toEqual(["T", 28]);
   });
 
   it("matches the goldens of the prelude hc at n = 4: the per-token coefficient functions, forward and backward", () => {
