@@ -16,7 +16,8 @@ iterations after warm-up; every residual of the stack has its own buffer (no L2 
 Also the single calls at the same shape: pre, post, post_pre. Checks that both stacks give the
 same last residual within bf16 rounding. Writes $OUT/bench_post_pre.json.
 
-Usage: python3 scripts/gpu/bench_post_pre.py [--layers 8] [--iters 20] [--variant mhc_n4]
+Usage: python3 scripts/gpu/bench_post_pre.py [--layers 8] [--iters 20] [--variant mhc_n4] [--json NAME]
+(MHC_GPU_GEN: another generated tree, e.g. one with another tiling of the fused kernel)
 """
 import ctypes
 import datetime
@@ -35,6 +36,7 @@ DEV = torch.device("cuda")
 LAYERS = int(sys.argv[sys.argv.index("--layers") + 1]) if "--layers" in sys.argv else 8
 ITERS = int(sys.argv[sys.argv.index("--iters") + 1]) if "--iters" in sys.argv else 20
 VARIANT = sys.argv[sys.argv.index("--variant") + 1] if "--variant" in sys.argv else "mhc_n4"
+JSON_NAME = sys.argv[sys.argv.index("--json") + 1] if "--json" in sys.argv else "bench_post_pre.json"
 SHAPES = [(8192, 7168), (8192, 4096)]
 
 
@@ -174,9 +176,9 @@ def main():
               f"speedup {r['speedup_fused_vs_unfused']:.3f}x; per sublayer {r['per_sublayer_unfused_ms']:.3f} -> {r['per_sublayer_fused_ms']:.3f} ms "
               f"(floors {r['floor_per_sublayer_unfused_ms']:.3f} / {r['floor_per_sublayer_fused_ms']:.3f}); calls: pre {r['pre_ms']:.3f}, post {r['post_ms']:.3f}, "
               f"post_pre {r['post_pre_ms']:.3f} ms; copy {r['copy_bandwidth_TBps']:.2f} TB/s; last residual rel diff {r['last_residual_max_rel_diff_fused_vs_unfused']:.2e}", flush=True)
-    result = {"what": f"stack of {LAYERS} sublayers (F = identity) of {VARIANT}, bf16: mhc_<v>_post_pre (post of l fused with the prenorm GEMM of l + 1) vs pre + post",
+    result = {"generated": os.path.basename(os.path.normpath(G.GEN)), "what": f"stack of {LAYERS} sublayers (F = identity) of {VARIANT}, bf16: mhc_<v>_post_pre (post of l fused with the prenorm GEMM of l + 1) vs pre + post",
               "device": props.name, "date": datetime.date.today().isoformat(), "torch": torch.__version__, "fused_kernel": fusedk, "rows": rows}
-    with open(os.path.join(out_dir, "bench_post_pre.json"), "w") as fh:
+    with open(os.path.join(out_dir, JSON_NAME), "w") as fh:
         json.dump(result, fh, indent=1)
 
 

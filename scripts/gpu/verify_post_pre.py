@@ -68,12 +68,13 @@ def post_pre_size(lib, T, C):
     return out.value
 
 
-def call_post_pre(lib, x, f, h_post, h_res, params, y, outs, ws, ws_bytes, **over):
-    T, n, C = x.shape
-    kw = dict(x=G.ptr(x), f=G.ptr(f), dtype=G.DTYPE_CODE[x.dtype], T=T, C=C, h_post=G.ptr(h_post), h_res=G.ptr(h_res), y=G.ptr(y),
+def call_post_pre(lib, xt, ft, hpost, hres, prm, yt, outs, ws, ws_bytes, **over):
+    """mhc_<v>_post_pre with tensors; `over` replaces ABI arguments by name (raw pointers, None, bad values)."""
+    T, n, C = xt.shape
+    kw = dict(x=G.ptr(xt), f=G.ptr(ft), dtype=G.DTYPE_CODE[xt.dtype], T=T, C=C, h_post=G.ptr(hpost), h_res=G.ptr(hres), y=G.ptr(yt),
               h_pre_next=G.ptr(outs["H_pre"]), h_post_next=G.ptr(outs["H_post"]), h_res_next=G.ptr(outs["H_res"]), u_next=G.ptr(outs["u"]),
               stats_next=G.ptr(outs.get("stats")), workspace=G.ptr(ws), workspace_bytes=ws_bytes, stream=torch.cuda.current_stream().cuda_stream,
-              **{p: G.ptr(params[p]) for p in lib.params})
+              **{p: G.ptr(prm[p]) for p in lib.params})
     kw.update(over)
     return lib.call("post_pre", **kw)
 

@@ -1,7 +1,18 @@
 import { SLOTS } from "../../sema/checked.js";
 import type { AbiArg, EntryPoint } from "./abi.js";
 import { statsWidth } from "./backward/abi.js";
-import { BLOCK_THREADS, PRENORM_MMA_SMEM_ONE_BLOCK, PRENORM_MMA_SMEM_TWO_BLOCKS, PRENORM_MMA_TWO_BLOCK_ARRAY_REGS, PRENORM_MMA_MAX_ACC, PRENORM_MMA_MAX_MT, PRENORM_MMA_MAX_NT, PRENORM_MMA_MAX_TM, PRENORM_PHI_PARTS, TARGET_BLOCKS } from "./knobs.js";
+import {
+  BLOCK_THREADS,
+  PRENORM_MMA_SMEM_ONE_BLOCK,
+  PRENORM_MMA_SMEM_TWO_BLOCKS,
+  PRENORM_MMA_TWO_BLOCK_ARRAY_REGS,
+  PRENORM_MMA_MAX_ACC,
+  PRENORM_MMA_MAX_MT,
+  PRENORM_MMA_MAX_NT,
+  PRENORM_MMA_MAX_TM,
+  PRENORM_PHI_PARTS,
+  TARGET_BLOCKS,
+} from "./knobs.js";
 import type { ConnectionPlan } from "./plan.js";
 
 /*
@@ -28,6 +39,8 @@ export interface PostPrenormConfig {
   /** Channels of all n streams per reduction step (BK = n * bc rows). */
   readonly bc: number;
   readonly bk: number;
+  /** Rows of one MMA chunk (a fresh fragment each): 64, or 32 where BK is not a multiple of 64. */
+  readonly mk: number;
   readonly stages: number;
   readonly parts: number;
   readonly blocksPerSm: number;
@@ -41,18 +54,28 @@ const POST_PRENORM_MIN_STEPS = 2;
 const phiStride = (kp: number): number => (kp % 16 === 0 ? kp + 8 : kp);
 
 /** mhc_post_prenorm.cuh post_prenorm_smem_bytes. */
-export function postPrenormSmemBytes(n: number, tm: number, kp: number, bc: number, stages: number, parts: number): number {
+export function postPrenormSmemBytes(
+  n: number,
+  tm: number,
+  kp: number,
+  bc: number,
+  stages: number,
+  parts: number,
+): number {
   const bk = n * bc;
-  return stages * (tm * (bk + 8) * 2 + tm * bc * 2 + bk * kp * 4) + parts * bk * phiStride(kp) * 2 + tm * (n * n + 1 + n + 1) * 4;
+  return (
+    stages * (tm * (bk + 8) * 2 + tm * bc * 2 + bk * kp * 4) +
+    parts * bk * phiStride(kp) * 2 +
+    tm * (n * n + 1 + n + 1) * 4
+  );
 }
 
-/** Channels per step: whole 16-byte chunks (8 bf16), n * bc a multiple of 32 and at least 64 rows. */
-function stepChannels(n: number): number {
-  let bc = 8;
-  while ((n * bc) % 32 !== 0) bc += 8;
-  while (n * bc < 64) bc *= 2;
-  return bc;
-}
+/**
+ * Channels per step tried, widest first: each step moves bc * 2 bytes of every row of x, f and y, and
+ * runs of 64 bytes or more keep the DRAM efficient (32-byte runs measured 2.4x slower on an H200).
+ * Whole 16-byte chunks; n * bc a multiple of 32 (the MMA chunks).
+ */
+const STEP_CHANNELS: readonly number[] = [64, 32, 16, 8];
 
 /** a > b in lexicographic order. */
 function lexGreater(a: readonly number[], b: readonly number[]): boolean {
@@ -67,37 +90,83 @@ function lexGreater(a: readonly number[], b: readonly number[]): boolean {
  * prenorm (fewest padded columns first), ring depths and blocks per SM: at least three stages
  * if possible, then the most residual bytes in flight per SM, then the larger token tile.
  */
-export function postPrenormConfig(plan: ConnectionPlan): PostPrenormConfig | undefined {
+export function postPrenormConfig(
+  plan: ConnectionPlan,
+): PostPrenormConfig | undefined {
   const cfg = plan.prenorm;
   if (!cfg?.mma || plan.rows !== 1 || plan.k === 0) return undefined;
   const n = plan.n;
   const k = plan.k;
   const parts = PRENORM_PHI_PARTS;
-  const bc = stepChannels(n);
-  const bk = n * bc;
   const tiles = Math.ceil(k / 8);
   let best: { c: PostPrenormConfig; score: number[] } | undefined;
-  for (const wn of [1, 2, 4, 8]) {
-    const nt = Math.ceil(tiles / wn);
-    if (nt > PRENORM_MMA_MAX_NT) continue;
-    const wm = 8 / wn;
-    const kp = wn * nt * 8;
-    for (let mt = Math.min(PRENORM_MMA_MAX_MT, Math.floor(PRENORM_MMA_MAX_ACC / (nt * 4))); mt >= 1; mt--) {
-      const tm = wm * 16 * mt;
-      if (tm > PRENORM_MMA_MAX_TM) continue;
-      const arrayRegs = mt * nt * 4 + (bk / 16) * mt * 4;
-      for (const [blocksPerSm, budget] of [
-        [2, PRENORM_MMA_SMEM_TWO_BLOCKS],
-        [1, PRENORM_MMA_SMEM_ONE_BLOCK],
-      ] as const) {
-        if (blocksPerSm === 2 && arrayRegs > PRENORM_MMA_TWO_BLOCK_ARRAY_REGS) continue;
-        if (arrayRegs > 2 * PRENORM_MMA_TWO_BLOCK_ARRAY_REGS) continue;
-        for (const stages of [4, 3, 2]) {
-          const smemBytes = postPrenormSmemBytes(n, tm, kp, bc, stages, parts);
-          if (smemBytes > budget) continue;
-          const score = [-kp, stages >= 3 ? 1 : 0, (stages - 1) * tm * bk * blocksPerSm, tm];
-          if (!best || lexGreater(score, best.score)) {
-            best = { c: { wn, nt, wm, mt, tm, kp, bc, bk, stages, parts, blocksPerSm, smemBytes, minSteps: POST_PRENORM_MIN_STEPS }, score };
+  for (const bc of STEP_CHANNELS) {
+    const bk = n * bc;
+    if (bk % 32 !== 0) continue;
+    const mk = bk % 64 === 0 ? 64 : 32;
+    for (const wn of [1, 2, 4, 8]) {
+      const nt = Math.ceil(tiles / wn);
+      if (nt > PRENORM_MMA_MAX_NT) continue;
+      const wm = 8 / wn;
+      const kp = wn * nt * 8;
+      for (
+        let mt = Math.min(
+          PRENORM_MMA_MAX_MT,
+          Math.floor(PRENORM_MMA_MAX_ACC / (nt * 4)),
+        );
+        mt >= 1;
+        mt--
+      ) {
+        const tm = wm * 16 * mt;
+        if (tm > PRENORM_MMA_MAX_TM) continue;
+        const arrayRegs = mt * nt * 4 + (mk / 16) * mt * 4;
+        for (const [blocksPerSm, budget] of [
+          [2, PRENORM_MMA_SMEM_TWO_BLOCKS],
+          [1, PRENORM_MMA_SMEM_ONE_BLOCK],
+        ] as const) {
+          if (blocksPerSm === 2 && arrayRegs > PRENORM_MMA_TWO_BLOCK_ARRAY_REGS)
+            continue;
+          if (arrayRegs > 2 * PRENORM_MMA_TWO_BLOCK_ARRAY_REGS) continue;
+          for (const stages of [4, 3, 2]) {
+            const smemBytes = postPrenormSmemBytes(
+              n,
+              tm,
+              kp,
+              bc,
+              stages,
+              parts,
+            );
+            if (smemBytes > budget) continue;
+            // Runs of at least 64 bytes first (capped: wider only costs shared memory), then the fewest padded
+            // columns, a ring of three or more, the most bytes in flight per SM, the larger token tile.
+            const score = [
+              Math.min(bc, 32),
+              -kp,
+              stages >= 3 ? 1 : 0,
+              (stages - 1) * tm * bk * blocksPerSm,
+              tm,
+            ];
+            if (!best || lexGreater(score, best.score)) {
+              best = {
+                c: {
+                  wn,
+                  nt,
+                  wm,
+                  mt,
+                  tm,
+                  kp,
+                  bc,
+                  bk,
+                  mk,
+                  stages,
+                  parts,
+                  blocksPerSm,
+                  smemBytes,
+                  minSteps: POST_PRENORM_MIN_STEPS,
+                },
+                score,
+              };
+            }
           }
         }
       }
@@ -107,11 +176,39 @@ export function postPrenormConfig(plan: ConnectionPlan): PostPrenormConfig | und
 }
 
 /** The ABI entries (abi.ts appends them to the connection's table). */
-export function postPreEntryPoints(plan: ConnectionPlan, common: { readonly x: AbiArg; readonly dtype: AbiArg; readonly T: AbiArg; readonly C: AbiArg; readonly stream: AbiArg }): EntryPoint[] {
+export function postPreEntryPoints(
+  plan: ConnectionPlan,
+  common: {
+    readonly x: AbiArg;
+    readonly dtype: AbiArg;
+    readonly T: AbiArg;
+    readonly C: AbiArg;
+    readonly stream: AbiArg;
+  },
+): EntryPoint[] {
   const n = plan.n;
   const sym = plan.symbol;
-  const params: AbiArg[] = plan.parameters.map((p) => ({ name: p.name, ctype: "const float*", role: "input", dtype: "f32", shape: p.shape, doc: `sublayer l + 1's ${p.name}` }));
-  const f32 = (name: string, shape: readonly (number | string)[], role: "input" | "output", doc: string): AbiArg => ({ name, ctype: role === "input" ? "const float*" : "float*", role, dtype: "f32", shape, doc });
+  const params: AbiArg[] = plan.parameters.map((p) => ({
+    name: p.name,
+    ctype: "const float*",
+    role: "input",
+    dtype: "f32",
+    shape: p.shape,
+    doc: `sublayer l + 1's ${p.name}`,
+  }));
+  const f32 = (
+    name: string,
+    shape: readonly (number | string)[],
+    role: "input" | "output",
+    doc: string,
+  ): AbiArg => ({
+    name,
+    ctype: role === "input" ? "const float*" : "float*",
+    role,
+    dtype: "f32",
+    shape,
+    doc,
+  });
   return [
     {
       name: `mhc_${sym}_post_pre_workspace_size`,
@@ -119,7 +216,13 @@ export function postPreEntryPoints(plan: ConnectionPlan, common: { readonly x: A
       args: [
         { ...common.T, doc: "tokens" },
         { ...common.C, doc: "hidden size" },
-        { name: "bytes", ctype: "size_t*", role: "output", dtype: "size_t", doc: "host pointer receiving the size" },
+        {
+          name: "bytes",
+          ctype: "size_t*",
+          role: "output",
+          dtype: "size_t",
+          doc: "host pointer receiving the size",
+        },
       ],
     },
     {
@@ -127,21 +230,73 @@ export function postPreEntryPoints(plan: ConnectionPlan, common: { readonly x: A
       doc: `post of sublayer l, then pre of sublayer l + 1 on its output (a stack of sublayers of this connection): y = mhc_${sym}_post(x, f, h_post, h_res), then mhc_${sym}_pre(y) with sublayer l + 1's parameters; bf16 with a flat projection: one fused pass writes y and the next prenorm's partials (design 4.2 item 4); same results as the two calls up to fp32 reassociation of the split-K sums`,
       args: [
         { ...common.x, doc: "sublayer l's residual streams" },
-        { name: "f", ctype: "const void*", role: "input", dtype: "residual", shape: ["T", "C"], doc: "sublayer l's output F(u)" },
+        {
+          name: "f",
+          ctype: "const void*",
+          role: "input",
+          dtype: "residual",
+          shape: ["T", "C"],
+          doc: "sublayer l's output F(u)",
+        },
         common.dtype,
         common.T,
         common.C,
-        f32("h_post", ["T", n], "input", `sublayer l's H_post, as written by mhc_${sym}_pre`),
-        f32("h_res", ["T", n, n], "input", `sublayer l's H_res, as written by mhc_${sym}_pre`),
+        f32(
+          "h_post",
+          ["T", n],
+          "input",
+          `sublayer l's H_post, as written by mhc_${sym}_pre`,
+        ),
+        f32(
+          "h_res",
+          ["T", n, n],
+          "input",
+          `sublayer l's H_res, as written by mhc_${sym}_pre`,
+        ),
         ...params,
-        { name: "y", ctype: "void*", role: "output", dtype: "residual", shape: ["T", n, "C"], doc: "the next residual (may be x itself)" },
+        {
+          name: "y",
+          ctype: "void*",
+          role: "output",
+          dtype: "residual",
+          shape: ["T", n, "C"],
+          doc: "the next residual (may be x itself)",
+        },
         f32("h_pre_next", ["T", n], "output", "sublayer l + 1's H_pre[t, i]"),
         f32("h_post_next", ["T", n], "output", "sublayer l + 1's H_post[t, i]"),
-        f32("h_res_next", ["T", n, n], "output", "sublayer l + 1's H_res[t, out, in]"),
-        { name: "u_next", ctype: "void*", role: "output", dtype: "residual", shape: ["T", "C"], doc: "sublayer l + 1's input u = sum_i H_pre[t, i] y[t, i, :] (must not overlap x or y)" },
-        f32("stats_next", ["T", statsWidth(plan)], "output", `what mhc_${sym}_save_stats would write after sublayer l + 1's pre (NULL: not written)`),
-        { name: "workspace", ctype: "void*", role: "workspace", doc: `device scratch of mhc_${sym}_post_pre_workspace_size(T, C) bytes, 16-byte aligned (NULL allowed when the size is 0)` },
-        { name: "workspace_bytes", ctype: "size_t", role: "scalar", dtype: "size_t", doc: "its size in bytes" },
+        f32(
+          "h_res_next",
+          ["T", n, n],
+          "output",
+          "sublayer l + 1's H_res[t, out, in]",
+        ),
+        {
+          name: "u_next",
+          ctype: "void*",
+          role: "output",
+          dtype: "residual",
+          shape: ["T", "C"],
+          doc: "sublayer l + 1's input u = sum_i H_pre[t, i] y[t, i, :] (must not overlap x or y)",
+        },
+        f32(
+          "stats_next",
+          ["T", statsWidth(plan)],
+          "output",
+          `what mhc_${sym}_save_stats would write after sublayer l + 1's pre (NULL: not written)`,
+        ),
+        {
+          name: "workspace",
+          ctype: "void*",
+          role: "workspace",
+          doc: `device scratch of mhc_${sym}_post_pre_workspace_size(T, C) bytes, 16-byte aligned (NULL allowed when the size is 0)`,
+        },
+        {
+          name: "workspace_bytes",
+          ctype: "size_t",
+          role: "scalar",
+          dtype: "size_t",
+          doc: "its size in bytes",
+        },
         common.stream,
       ],
     },
@@ -152,8 +307,9 @@ export function postPreEntryPoints(plan: ConnectionPlan, common: { readonly x: A
 function constants(c: PostPrenormConfig): string[] {
   return [
     `// Post of sublayer l fused with the prenorm GEMM of l + 1 (mhc_post_prenorm.cuh; post-prenorm.ts): ${c.wm} x ${c.wn} warps, ${c.mt} x ${c.nt} m16n8 tiles`,
-    `// per warp, ${c.tm} tokens x ${c.kp} columns per block, ${c.bc} channels of all N streams (${c.bk} rows) per step, ${c.stages}-deep ring (${c.smemBytes} bytes).`,
-    `constexpr int PP_WN = ${c.wn}, PP_NT = ${c.nt}, PP_WM = ${c.wm}, PP_MT = ${c.mt}, PP_TM = ${c.tm}, PP_BC = ${c.bc}, PP_STAGES = ${c.stages};`,
+    `// per warp, ${c.tm} tokens x ${c.kp} columns per block, ${c.bc} channels of all N streams (${c.bk} rows) per step in MMA chunks of ${c.mk} rows,`,
+    `// ${c.stages}-deep ring (${c.smemBytes} bytes).`,
+    `constexpr int PP_WN = ${c.wn}, PP_NT = ${c.nt}, PP_WM = ${c.wm}, PP_MT = ${c.mt}, PP_TM = ${c.tm}, PP_BC = ${c.bc}, PP_MK = ${c.mk}, PP_STAGES = ${c.stages};`,
     `constexpr int PP_PARTS = ${c.parts}, PP_MIN_STEPS = ${c.minSteps}, PP_BLOCKS_PER_SM = ${c.blocksPerSm}, PP_SMEM_BYTES = ${c.smemBytes};`,
     `static_assert(PP_SMEM_BYTES == mhc::post_prenorm_smem_bytes<N, PP_TM, PP_WN * PP_NT * 8, PP_BC, PP_STAGES, PP_PARTS>(), "post-prenorm.ts and mhc_post_prenorm.cuh agree");`,
   ];
@@ -165,7 +321,10 @@ export function postPreLaunchers(plan: ConnectionPlan): string[] {
   const withProj = SLOTS.filter((s) => plan.maps[s].column !== undefined);
   const phiParams = withProj.map((s) => `const float* phi_${s}`).join(", ");
   const phiArgs = withProj.map((s) => `phi_${s}`).join(", ");
-  const lines: string[] = ["// ---- post of sublayer l + pre of sublayer l + 1 (design 4.2 item 4) ----", ""];
+  const lines: string[] = [
+    "// ---- post of sublayer l + pre of sublayer l + 1 (design 4.2 item 4) ----",
+    "",
+  ];
   if (c) {
     lines.push(
       ...constants(c),
@@ -194,7 +353,7 @@ export function postPreLaunchers(plan: ConnectionPlan): string[] {
       withProj.every((s) => plan.maps[s].width % 4 === 0)
         ? `Phi phi{${phiArgs}, ${withProj.map((s) => `mhc::aligned(phi_${s}, 16)`).join(" && ")}};`
         : `Phi phi{${phiArgs}};`,
-      "const auto kernel = mhc::post_prenorm_mma_kernel<N, K, PP_WN, PP_NT, PP_WM, PP_MT, PP_BC, PP_STAGES, PP_PARTS, PP_BLOCKS_PER_SM, Phi>;",
+      "const auto kernel = mhc::post_prenorm_mma_kernel<N, K, PP_WN, PP_NT, PP_WM, PP_MT, PP_BC, PP_MK, PP_STAGES, PP_PARTS, PP_BLOCKS_PER_SM, Phi>;",
       "static std::atomic<unsigned long long> smem_raised{0};",
       "int st = cuda_status(mhc::allow_dynamic_smem(kernel, PP_SMEM_BYTES, smem_raised));",
       "if (st != MHC_OK) return st;",
@@ -237,15 +396,29 @@ export function postPreLaunchers(plan: ConnectionPlan): string[] {
 }
 
 /** The extern "C" definitions of the two entry points (after source.ts's). */
-export function postPreEntryDefinitions(plan: ConnectionPlan, eps: readonly EntryPoint[], prototype: (ep: EntryPoint) => string): string[] {
+export function postPreEntryDefinitions(
+  plan: ConnectionPlan,
+  eps: readonly EntryPoint[],
+  prototype: (ep: EntryPoint) => string,
+): string[] {
   const ns = `mhc_${plan.symbol}`;
   const wsEp = eps.find((e) => e.name === `${ns}_post_pre_workspace_size`);
   const ep = eps.find((e) => e.name === `${ns}_post_pre`);
-  if (!wsEp || !ep) throw new Error(`the ABI table of ${plan.symbol} has no post_pre entry points`);
+  if (!wsEp || !ep)
+    throw new Error(
+      `the ABI table of ${plan.symbol} has no post_pre entry points`,
+    );
   const fused = postPrenormConfig(plan) !== undefined;
   const withProj = SLOTS.filter((s) => plan.maps[s].column !== undefined);
   const phiArgs = withProj.map((s) => `phi_${s}`).join(", ");
-  const required = ep.args.filter((a) => a.ctype.endsWith("*") && a.name !== "workspace" && a.name !== "stats_next").map((a) => a.name);
+  const required = ep.args
+    .filter(
+      (a) =>
+        a.ctype.endsWith("*") &&
+        a.name !== "workspace" &&
+        a.name !== "stats_next",
+    )
+    .map((a) => a.name);
   const floatPtrs = ep.args.filter((a) => a.dtype === "f32").map((a) => a.name);
   const unfused = (tr: string): string[] => [
     `int st = ${ns}::launch_post<${tr}>(static_cast<const ${tr}*>(x), static_cast<const ${tr}*>(f), T, C, h_post, h_res, static_cast<${tr}*>(y), stream);`,
@@ -273,7 +446,10 @@ export function postPreEntryDefinitions(plan: ConnectionPlan, eps: readonly Entr
     "if (need > 0 && !mhc::aligned(workspace, 16)) return MHC_ERR_MISALIGNED;",
     "if (T == 0) return MHC_OK;",
   ];
-  if (plan.k === 0) lines.push("(void)stats_next;  // no projection: the backward needs no stats");
+  if (plan.k === 0)
+    lines.push(
+      "(void)stats_next;  // no projection: the backward needs no stats",
+    );
   if (fused) {
     lines.push(
       "if (dtype == MHC_DTYPE_BF16) {",
@@ -283,7 +459,14 @@ export function postPreEntryDefinitions(plan: ConnectionPlan, eps: readonly Entr
       ...unfused("float"),
     );
   } else {
-    lines.push("int st;", "if (dtype == MHC_DTYPE_BF16) {", ...unfused("__nv_bfloat16").map((l) => l.replace(/^int st = /, "st = ")), "} else {", ...unfused("float").map((l) => l.replace(/^int st = /, "st = ")), "}");
+    lines.push(
+      "int st;",
+      "if (dtype == MHC_DTYPE_BF16) {",
+      ...unfused("__nv_bfloat16").map((l) => l.replace(/^int st = /, "st = ")),
+      "} else {",
+      ...unfused("float").map((l) => l.replace(/^int st = /, "st = ")),
+      "}",
+    );
   }
   if (plan.k > 0) {
     lines.push(
@@ -303,7 +486,9 @@ export function postPreEntryDefinitions(plan: ConnectionPlan, eps: readonly Entr
 }
 
 /** manifest.json: the fused kernel's entry in `kernels` (none where the connection has no fused tile). */
-export function postPreKernelManifest(plan: ConnectionPlan): Record<string, unknown>[] {
+export function postPreKernelManifest(
+  plan: ConnectionPlan,
+): Record<string, unknown>[] {
   const c = postPrenormConfig(plan);
   if (!c) return [];
   return [
@@ -312,7 +497,17 @@ export function postPreKernelManifest(plan: ConnectionPlan): Record<string, unkn
       item: 4,
       dtype: "bf16",
       threads: BLOCK_THREADS,
-      tile: { tokens: c.tm, columns: c.kp, warps: [c.wm, c.wn], mmaTiles: [c.mt, c.nt], channelsPerStep: c.bc, bk: c.bk, stages: c.stages, phiParts: c.parts },
+      tile: {
+        tokens: c.tm,
+        columns: c.kp,
+        warps: [c.wm, c.wn],
+        mmaTiles: [c.mt, c.nt],
+        channelsPerStep: c.bc,
+        bk: c.bk,
+        mmaChunk: c.mk,
+        stages: c.stages,
+        phiParts: c.parts,
+      },
       dynamicSharedMemory: c.smemBytes,
       grid: "[ceil(T / tokens), S], S channel ranges of all n streams",
       targetBlocks: TARGET_BLOCKS,

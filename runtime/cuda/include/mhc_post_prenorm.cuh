@@ -22,7 +22,9 @@
 // cp.async through a STAGES-deep ring; the block splits phi into PARTS bf16 terms and
 // computes y in place over the ring slot's x tile (each item reads its N inputs before it
 // writes its N outputs, the items are disjoint), storing y to global memory as it goes; then
-// the MMAs (fresh fragment per step, FADD into fp32 accumulators; sums of squares as A . A^T).
+// the MMAs, MK rows at a time (fresh fragment per chunk, FADD into fp32 accumulators; sums of squares as A . A^T).
+// A step is wide in channels (BC of them: 64 or 32 bytes of each row of x, f and y) so that the residual moves
+// in long runs; the MMA chunk stays short so that the A fragments fit in registers.
 // y may alias x: a block reads and writes only its own tokens x channels.
 #pragma once
 
@@ -37,14 +39,15 @@ template <int N, int TM, int KP, int BC, int STAGES, int PARTS> __host__ __devic
          TM * (N * N + 1 + N + 1) * 4;
 }
 
-template <int N, int K, int WN, int NT, int WM, int MT, int BC, int STAGES, int PARTS, int MIN_BLOCKS, class Phi>
+template <int N, int K, int WN, int NT, int WM, int MT, int BC, int MK, int STAGES, int PARTS, int MIN_BLOCKS, class Phi>
 __global__ void __launch_bounds__(256, MIN_BLOCKS)
     post_prenorm_mma_kernel(const __nv_bfloat16* x, const __nv_bfloat16* __restrict__ f, const float* __restrict__ h_post, const float* __restrict__ h_res,
                             __nv_bfloat16* y, int64_t T, int64_t C, int64_t chunk, bool vec_ok, Phi phi, float* __restrict__ proj_part,
                             float* __restrict__ ss_part) {
   constexpr int BK = N * BC;  // reduction rows per step
   static_assert(WN * WM == 8, "256 threads");
-  static_assert(BK % 32 == 0, "BK is a multiple of 32 (B fragments of two k16 steps per ldmatrix.x4)");
+  static_assert(MK % 32 == 0, "MK is a multiple of 32 (B fragments of two k16 steps per ldmatrix.x4)");
+  static_assert(BK % MK == 0, "whole MMA chunks per step");
   static_assert(BC % 8 == 0, "a step's channels are whole 16-byte chunks");
   static_assert(STAGES >= 2, "at least double buffering");
   static_assert(PARTS >= 1 && PARTS <= 3, "1 to 3 bf16 parts of phi");
@@ -64,7 +67,7 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS)
   constexpr int P4 = KP / 4;
   constexpr int PITEMS = BK * P4;
   constexpr int PPT = (PITEMS + 255) / 256;
-  constexpr int KK = BK / 16;
+  constexpr int KK = MK / 16;  // k16 steps per MMA chunk
   // The post's vector: 8 channels (16 bytes), 4 above n = 8 (at most 64 fp32 inputs per item).
   constexpr int VEC = N <= 8 ? 8 : 4;
   static_assert(BC % VEC == 0, "whole vectors per step");
@@ -256,55 +259,61 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS)
     }
   };
 
+  // The MMAs of one ring slot, MK rows (a multiple of 32) at a time: each chunk's A fragments are loaded, its
+  // PARTS x MK / 16 MMAs per n8 tile go into a fresh fragment, then one FADD into the accumulators (as
+  // prenorm_mma_kernel does per BK-row step, so the accumulation error is the same).
   auto compute = [&](int slot) {
     const __nv_bfloat16* xt = xs + slot * X_STAGE;
     const __nv_bfloat16* pt = ps;
-    uint32_t a[KK][MT][4];
+#pragma unroll 1
+    for (int kc = 0; kc < BK / MK; ++kc) {
+      uint32_t a[KK][MT][4];
 #pragma unroll
-    for (int k = 0; k < KK; ++k)
+      for (int k = 0; k < KK; ++k)
 #pragma unroll
-      for (int m = 0; m < MT; ++m) {
-        const int row = wm * MT * 16 + m * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
-        ldmatrix_x4(a[k][m], xt + row * XS + k * 16 + (lane >> 4) * 8);
-      }
-    if (wn == 0) {
-#pragma unroll
-      for (int m = 0; m < MT; ++m) {
-        float lo[4] = {0.0f, 0.0f, 0.0f, 0.0f}, hi[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll
-        for (int k = 0; k < KK; ++k) {
-          mma_bf16_16x8x16(lo, a[k][m], a[k][m][0], a[k][m][2]);
-          mma_bf16_16x8x16(hi, a[k][m], a[k][m][1], a[k][m][3]);
+        for (int m = 0; m < MT; ++m) {
+          const int row = wm * MT * 16 + m * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
+          ldmatrix_x4(a[k][m], xt + row * XS + kc * MK + k * 16 + (lane >> 4) * 8);
         }
-        ss[m][0] += (g & 1) ? lo[1] : lo[0];
-        ss[m][1] += (g & 1) ? hi[3] : hi[2];
+      if (wn == 0) {
+#pragma unroll
+        for (int m = 0; m < MT; ++m) {
+          float lo[4] = {0.0f, 0.0f, 0.0f, 0.0f}, hi[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+          for (int k = 0; k < KK; ++k) {
+            mma_bf16_16x8x16(lo, a[k][m], a[k][m][0], a[k][m][2]);
+            mma_bf16_16x8x16(hi, a[k][m], a[k][m][1], a[k][m][3]);
+          }
+          ss[m][0] += (g & 1) ? lo[1] : lo[0];
+          ss[m][1] += (g & 1) ? hi[3] : hi[2];
+        }
       }
-    }
 #pragma unroll
-    for (int j = 0; j < NT; ++j) {
-      float d[MT][4];
+      for (int j = 0; j < NT; ++j) {
+        float d[MT][4];
 #pragma unroll
-      for (int m = 0; m < MT; ++m)
+        for (int m = 0; m < MT; ++m)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) d[m][e] = 0.0f;
-      const int col = (wn * NT + j) * 8;
+          for (int e = 0; e < 4; ++e) d[m][e] = 0.0f;
+        const int col = (wn * NT + j) * 8;
 #pragma unroll
-      for (int s = PARTS - 1; s >= 0; --s) {
+        for (int s = PARTS - 1; s >= 0; --s) {
 #pragma unroll
-        for (int k2 = 0; k2 < KK / 2; ++k2) {
-          uint32_t b[4];
-          ldmatrix_x4_trans(b, pt + (s * BK + k2 * 32 + lane) * PS + col);
+          for (int k2 = 0; k2 < KK / 2; ++k2) {
+            uint32_t b[4];
+            ldmatrix_x4_trans(b, pt + (s * BK + kc * MK + k2 * 32 + lane) * PS + col);
 #pragma unroll
-          for (int m = 0; m < MT; ++m) {
-            mma_bf16_16x8x16(d[m], a[2 * k2][m], b[0], b[1]);
-            mma_bf16_16x8x16(d[m], a[2 * k2 + 1][m], b[2], b[3]);
+            for (int m = 0; m < MT; ++m) {
+              mma_bf16_16x8x16(d[m], a[2 * k2][m], b[0], b[1]);
+              mma_bf16_16x8x16(d[m], a[2 * k2 + 1][m], b[2], b[3]);
+            }
           }
         }
+#pragma unroll
+        for (int m = 0; m < MT; ++m)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) acc[m][j][e] += d[m][e];
       }
-#pragma unroll
-      for (int m = 0; m < MT; ++m)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) acc[m][j][e] += d[m][e];
     }
   };
 

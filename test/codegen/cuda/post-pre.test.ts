@@ -49,7 +49,7 @@ describe("CUDA target: post of sublayer l with the pre of sublayer l + 1 (design
     expect(h).toMatch(/int mhc_mhc_n4_post_pre\(const void\* x, const void\* f, int dtype, int64_t T, int64_t C, const float\* h_post, const float\* h_res, const float\* phi_pre, [^)]*float\* stats_next, void\* workspace, size_t workspace_bytes, cudaStream_t stream\);/);
     const cu = out.files.get("mhc_n4.cu")!;
     expect(cu).toContain('extern "C" int mhc_mhc_n4_post_pre(const void* x,');
-    expect(cu).toContain("mhc::post_prenorm_mma_kernel<N, K, PP_WN, PP_NT, PP_WM, PP_MT, PP_BC, PP_STAGES, PP_PARTS, PP_BLOCKS_PER_SM, Phi>;");
+    expect(cu).toContain("mhc::post_prenorm_mma_kernel<N, K, PP_WN, PP_NT, PP_WM, PP_MT, PP_BC, PP_MK, PP_STAGES, PP_PARTS, PP_BLOCKS_PER_SM, Phi>;");
     // the coefficient kernel runs unchanged on y and the fused partials
     expect(cu).toContain("coefficients_kernel<__nv_bfloat16, V><<<cgrid, 256, 0, stream>>>(y, T, C, (int)tpb, sp.splits, proj_part, ss_part,");
     // fp32: post, then pre (the same kernels as the two entry points)
@@ -57,11 +57,11 @@ describe("CUDA target: post of sublayer l with the pre of sublayer l + 1 (design
     expect(cu).toContain("return mhc_mhc_n4_save_stats(dtype, T, C, workspace, workspace_bytes, stats_next, stream);");
   });
 
-  it("tiles n = 4 as 128 tokens x 16 channels of the 4 streams (64 rows) in a 3-deep ring, two blocks per SM", () => {
+  it("tiles n = 4 as 128 tokens x 32 channels of the 4 streams (128 rows, 64-byte runs of each row) in a 3-deep ring", () => {
     const k = (out.manifest.kernels as { name: string; tile?: Record<string, unknown>; dynamicSharedMemory?: number }[]).find((x) => x.name === "post_prenorm_mma_kernel");
-    expect(k?.tile).toMatchObject({ tokens: 128, columns: 24, channelsPerStep: 16, bk: 64, stages: 3, phiParts: 3 });
-    expect(k?.dynamicSharedMemory).toBe(postPrenormSmemBytes(4, 128, 24, 16, 3, 3));
-    expect(k?.dynamicSharedMemory).toBeLessThanOrEqual(PRENORM_MMA_SMEM_TWO_BLOCKS);
+    expect(k?.tile).toMatchObject({ tokens: 128, columns: 24, channelsPerStep: 32, bk: 128, mmaChunk: 64, stages: 3, phiParts: 3 });
+    expect(k?.dynamicSharedMemory).toBe(postPrenormSmemBytes(4, 128, 24, 32, 3, 3));
+    expect(k?.dynamicSharedMemory).toBeLessThanOrEqual(PRENORM_MMA_SMEM_ONE_BLOCK);
   });
 
   it("chooses a tile that fits for n = 1..8 and falls back to post then pre where none does (n = 16)", () => {
@@ -69,7 +69,9 @@ describe("CUDA target: post of sublayer l with the pre of sublayer l + 1 (design
       const c = postPrenormConfig(mhcAt(n).plan);
       expect(c, `n = ${n}`).toBeDefined();
       expect(c!.bk).toBe(n * c!.bc);
-      expect(c!.bk % 32).toBe(0);
+      expect(c!.bk % c!.mk).toBe(0);
+      expect(c!.mk % 32).toBe(0);
+      expect(c!.bc * 2, `n = ${n}: runs of at least 32 bytes`).toBeGreaterThanOrEqual(32);
       expect(c!.bc % 8).toBe(0);
       expect(c!.kp).toBeGreaterThanOrEqual(2 * n + n * n);
       expect(c!.smemBytes).toBeLessThanOrEqual(c!.blocksPerSm === 2 ? PRENORM_MMA_SMEM_TWO_BLOCKS : PRENORM_MMA_SMEM_ONE_BLOCK);
