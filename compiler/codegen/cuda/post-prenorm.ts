@@ -43,6 +43,8 @@ export interface PostPrenormConfig {
   readonly mk: number;
   readonly stages: number;
   readonly parts: number;
+  /** L2 prefetch size (bytes) of the x and f copies, 0: none. */
+  readonly l2Prefetch: number;
   readonly blocksPerSm: number;
   readonly smemBytes: number;
   readonly minSteps: number;
@@ -50,6 +52,12 @@ export interface PostPrenormConfig {
 
 /** Each split walks at least this many steps (as the unfused tensor-core prenorm). */
 const POST_PRENORM_MIN_STEPS = 2;
+
+/**
+ * L2 prefetch (bytes) of the fused kernel's x and f copies: a step reads bc * 2 bytes of each row,
+ * and the prefetch has the DRAM deliver the row's next bytes with them (used by the next steps).
+ */
+export const POST_PRENORM_L2_PREFETCH = 128;
 
 const phiStride = (kp: number): number => (kp % 16 === 0 ? kp + 8 : kp);
 
@@ -160,6 +168,7 @@ export function postPrenormConfig(
                   mk,
                   stages,
                   parts,
+                  l2Prefetch: POST_PRENORM_L2_PREFETCH,
                   blocksPerSm,
                   smemBytes,
                   minSteps: POST_PRENORM_MIN_STEPS,
@@ -310,7 +319,7 @@ function constants(c: PostPrenormConfig): string[] {
     `// per warp, ${c.tm} tokens x ${c.kp} columns per block, ${c.bc} channels of all N streams (${c.bk} rows) per step in MMA chunks of ${c.mk} rows,`,
     `// ${c.stages}-deep ring (${c.smemBytes} bytes).`,
     `constexpr int PP_WN = ${c.wn}, PP_NT = ${c.nt}, PP_WM = ${c.wm}, PP_MT = ${c.mt}, PP_TM = ${c.tm}, PP_BC = ${c.bc}, PP_MK = ${c.mk}, PP_STAGES = ${c.stages};`,
-    `constexpr int PP_PARTS = ${c.parts}, PP_MIN_STEPS = ${c.minSteps}, PP_BLOCKS_PER_SM = ${c.blocksPerSm}, PP_SMEM_BYTES = ${c.smemBytes};`,
+    `constexpr int PP_PARTS = ${c.parts}, PP_L2_PREFETCH = ${c.l2Prefetch}, PP_MIN_STEPS = ${c.minSteps}, PP_BLOCKS_PER_SM = ${c.blocksPerSm}, PP_SMEM_BYTES = ${c.smemBytes};`,
     `static_assert(PP_SMEM_BYTES == mhc::post_prenorm_smem_bytes<N, PP_TM, PP_WN * PP_NT * 8, PP_BC, PP_STAGES, PP_PARTS>(), "post-prenorm.ts and mhc_post_prenorm.cuh agree");`,
   ];
 }
@@ -353,7 +362,7 @@ export function postPreLaunchers(plan: ConnectionPlan): string[] {
       withProj.every((s) => plan.maps[s].width % 4 === 0)
         ? `Phi phi{${phiArgs}, ${withProj.map((s) => `mhc::aligned(phi_${s}, 16)`).join(" && ")}};`
         : `Phi phi{${phiArgs}};`,
-      "const auto kernel = mhc::post_prenorm_mma_kernel<N, K, PP_WN, PP_NT, PP_WM, PP_MT, PP_BC, PP_MK, PP_STAGES, PP_PARTS, PP_BLOCKS_PER_SM, Phi>;",
+      "const auto kernel = mhc::post_prenorm_mma_kernel<N, K, PP_WN, PP_NT, PP_WM, PP_MT, PP_BC, PP_MK, PP_STAGES, PP_PARTS, PP_L2_PREFETCH, PP_BLOCKS_PER_SM, Phi>;",
       "static std::atomic<unsigned long long> smem_raised{0};",
       "int st = cuda_status(mhc::allow_dynamic_smem(kernel, PP_SMEM_BYTES, smem_raised));",
       "if (st != MHC_OK) return st;",
@@ -507,6 +516,7 @@ export function postPreKernelManifest(
         mmaChunk: c.mk,
         stages: c.stages,
         phiParts: c.parts,
+        l2Prefetch: c.l2Prefetch,
       },
       dynamicSharedMemory: c.smemBytes,
       grid: "[ceil(T / tokens), S], S channel ranges of all n streams",

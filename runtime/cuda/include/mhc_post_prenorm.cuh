@@ -32,6 +32,22 @@
 
 namespace mhc {
 
+/// cp_async16 (mhc_mma.cuh) with an L2 prefetch of the PREFETCH-byte block around the source (0: none): a step
+/// reads BC * 2 bytes of each row, and the prefetch makes the DRAM fetch the rest of the line for the next steps.
+template <int PREFETCH>
+__device__ __forceinline__ void cp_async16_prefetch(void* dst, const void* src, int bytes) {
+  static_assert(PREFETCH == 0 || PREFETCH == 64 || PREFETCH == 128 || PREFETCH == 256, "L2 prefetch of 0, 64, 128 or 256 bytes");
+  if constexpr (PREFETCH == 256) {
+    asm volatile("cp.async.cg.shared.global.L2::256B [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(bytes) : "memory");
+  } else if constexpr (PREFETCH == 128) {
+    asm volatile("cp.async.cg.shared.global.L2::128B [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(bytes) : "memory");
+  } else if constexpr (PREFETCH == 64) {
+    asm volatile("cp.async.cg.shared.global.L2::64B [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(bytes) : "memory");
+  } else {
+    cp_async16(dst, src, bytes);
+  }
+}
+
 /// Dynamic shared memory of post_prenorm_mma_kernel: STAGES x (x/y tile, bf16, + f tile, bf16, + raw phi tile,
 /// fp32) + one set of phi parts (bf16) + the block's coefficients (fp32, rows padded by one float).
 template <int N, int TM, int KP, int BC, int STAGES, int PARTS> __host__ __device__ constexpr int post_prenorm_smem_bytes() {
@@ -39,7 +55,7 @@ template <int N, int TM, int KP, int BC, int STAGES, int PARTS> __host__ __devic
          TM * (N * N + 1 + N + 1) * 4;
 }
 
-template <int N, int K, int WN, int NT, int WM, int MT, int BC, int MK, int STAGES, int PARTS, int MIN_BLOCKS, class Phi>
+template <int N, int K, int WN, int NT, int WM, int MT, int BC, int MK, int STAGES, int PARTS, int PREFETCH, int MIN_BLOCKS, class Phi>
 __global__ void __launch_bounds__(256, MIN_BLOCKS)
     post_prenorm_mma_kernel(const __nv_bfloat16* x, const __nv_bfloat16* __restrict__ f, const float* __restrict__ h_post, const float* __restrict__ h_res,
                             __nv_bfloat16* y, int64_t T, int64_t C, int64_t chunk, bool vec_ok, Phi phi, float* __restrict__ proj_part,
@@ -135,7 +151,7 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS)
       const __nv_bfloat16* src = x + (t * N + i) * C + c;
       if (vec_ok) {
         const bool live = t < T && c < c_end;  // C % 8 == 0: a chunk is whole or past the end
-        cp_async16(dst, live ? (const void*)src : (const void*)x, live ? 16 : 0);
+        cp_async16_prefetch<PREFETCH>(dst, live ? (const void*)src : (const void*)x, live ? 16 : 0);
       } else {
         union { uint4 raw; __nv_bfloat16 e[8]; } v;
 #pragma unroll
@@ -155,7 +171,7 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS)
       const __nv_bfloat16* src = f + t * C + c;
       if (vec_ok) {
         const bool live = t < T && c < c_end;
-        cp_async16(dst, live ? (const void*)src : (const void*)f, live ? 16 : 0);
+        cp_async16_prefetch<PREFETCH>(dst, live ? (const void*)src : (const void*)f, live ? 16 : 0);
       } else {
         union { uint4 raw; __nv_bfloat16 e[8]; } v;
 #pragma unroll

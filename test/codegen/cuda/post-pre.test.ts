@@ -49,7 +49,7 @@ describe("CUDA target: post of sublayer l with the pre of sublayer l + 1 (design
     expect(h).toMatch(/int mhc_mhc_n4_post_pre\(const void\* x, const void\* f, int dtype, int64_t T, int64_t C, const float\* h_post, const float\* h_res, const float\* phi_pre, [^)]*float\* stats_next, void\* workspace, size_t workspace_bytes, cudaStream_t stream\);/);
     const cu = out.files.get("mhc_n4.cu")!;
     expect(cu).toContain('extern "C" int mhc_mhc_n4_post_pre(const void* x,');
-    expect(cu).toContain("mhc::post_prenorm_mma_kernel<N, K, PP_WN, PP_NT, PP_WM, PP_MT, PP_BC, PP_MK, PP_STAGES, PP_PARTS, PP_BLOCKS_PER_SM, Phi>;");
+    expect(cu).toContain("mhc::post_prenorm_mma_kernel<N, K, PP_WN, PP_NT, PP_WM, PP_MT, PP_BC, PP_MK, PP_STAGES, PP_PARTS, PP_L2_PREFETCH, PP_BLOCKS_PER_SM, Phi>;");
     // the coefficient kernel runs unchanged on y and the fused partials
     expect(cu).toContain("coefficients_kernel<__nv_bfloat16, V><<<cgrid, 256, 0, stream>>>(y, T, C, (int)tpb, sp.splits, proj_part, ss_part,");
     // fp32: post, then pre (the same kernels as the two entry points)
