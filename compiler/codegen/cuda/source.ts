@@ -6,7 +6,6 @@ import { LINE_RESTORE, finishSource, floatLiteral, indent } from "./emit-constra
 import { BLOCK_THREADS, FILL_BLOCKS, PRENORM_SPLIT_OVERHEAD_STEPS, PRENORM_TRAFFIC_DIV, POST_WAVES, TARGET_BLOCKS, coefTokens, prenormSimtConfig } from "./knobs.js";
 import { coefficientColumns, perStreamSource, type ConnectionPlan } from "./plan.js";
 import { postPreEntryDefinitions, postPreLaunchers } from "./post-prenorm.js";
-import { postPreEntryDefinitions, postPreLaunchers } from "./post-prenorm.js";
 
 export interface SourceOptions {
   readonly compilerVersion: string;
@@ -522,10 +521,8 @@ export function cudaSource(plan: ConnectionPlan, options: SourceOptions): string
   lines.push(...indent(coefficientKernel(plan, options), 0), "");
   lines.push(...indent(launchers(plan), 0), "");
   lines.push(...indent(postPreLaunchers(plan), 0), "");
-  lines.push(...indent(postPreLaunchers(plan), 0), "");
   lines.push(`}  // namespace mhc_${plan.symbol}`, "", "// ---- C ABI (see the header for the arguments) ----", "");
   lines.push(...indent(entryDefinitions(plan, eps), 0));
-  lines.push("", ...indent(postPreEntryDefinitions(plan, eps, prototype), 0));
   lines.push("", ...indent(postPreEntryDefinitions(plan, eps, prototype), 0));
   return finishSource(lines, fileName);
 }
