@@ -64,6 +64,8 @@ describe("CUDA target: projection per_stream", () => {
     expect(cu).toContain("mhc::sum_split_partials<K>(proj_part, ss_part, T * ROWS, t0 * ROWS, count * ROWS, splits, s_proj, s_ss, s_tmp);");
     expect(cu).toMatch(/mhc::prenorm_backward_kernel<true, TR, 1, K, PRENORM_BWD_KC, BWD_TOKEN_TILE, PRENORM_BWD_BT, PhiColumns, ROWS><<<grid, 256, 0, stream>>>\(x, T \* ROWS, C,/);
     expect(cu).toContain("for (int i = 0; i < N; ++i) s2[i] = -drinv[i] * rinv[i] * rinv[i] * rinv[i] / (float)C;");
+    // The tensor-core prenorm backward is for flat projections (rows of n*C): per-stream stays on the SIMT kernel.
+    expect(cu).not.toContain("prenorm_backward_mma_kernel");
   });
 
   it("norm rms with a per-stream projection: one r over all n*C values, the same s2 for every row", () => {
