@@ -3,7 +3,7 @@ import { SLOTS, type Slot } from "../../sema/checked.js";
 import { ALPHA_INDEX } from "../../lower/parameters.js";
 import { entryPoints, prototype, type EntryPoint } from "./abi.js";
 import { LINE_RESTORE, finishSource, floatLiteral, indent } from "./emit-constraint.js";
-import { BLOCK_THREADS, FILL_BLOCKS, PRENORM_SPLIT_OVERHEAD_STEPS, PRENORM_TRAFFIC_DIV, POST_WAVES, TARGET_BLOCKS, coefTokens, prenormSimtConfig } from "./knobs.js";
+import { BLOCK_THREADS, FILL_BLOCKS, OVERLAP_LAUNCHES, OVERLAP_MAX_BLOCKS, PRENORM_SPLIT_OVERHEAD_STEPS, PRENORM_TRAFFIC_DIV, POST_WAVES, TARGET_BLOCKS, coefTokens, prenormSimtConfig } from "./knobs.js";
 import { coefficientColumns, perStreamSource, type ConnectionPlan } from "./plan.js";
 import { postPreEntryDefinitions, postPreLaunchers } from "./post-prenorm.js";
 
@@ -230,11 +230,15 @@ function coefficientKernel(plan: ConnectionPlan, options: SourceOptions): string
     "// Phase 1: thread tt < tpb computes token t0 + tt's norm and H_pre; blockIdx.y == 0 stores the coefficients.",
     "// Phase 2: warp 0 computes the post and res constraints while warps 1.. form u = sum_i H_pre[i] x[i, :]",
     "// for the block's tokens and channels, so the pre-mix's memory traffic hides the constraint's latency.",
+    "// Launched overlapped (mhc_pdl.cuh): the blocks may start while the prenorm GEMM runs and wait for its end",
+    "// before the first read; then the post kernel may start its blocks (they wait for this kernel's end).",
     "template <typename TR, int VEC>",
     `__global__ void __launch_bounds__(${BLOCK_THREADS}) coefficients_kernel(const TR* __restrict__ x, int64_t T, int64_t C, int tpb, int64_t splits,`,
     `    const float* __restrict__ proj_part, const float* __restrict__ ss_part, const float* __restrict__ alpha, ${biasArgs},`,
     "    float* __restrict__ h_pre, float* __restrict__ h_post, float* __restrict__ h_res, TR* __restrict__ u) {",
     "static_assert(COEF_TOKENS <= 32, \"the tokens' threads are warp 0\");",
+    "mhc::wait_prior_grids();",
+    "mhc::allow_dependent_grids();",
     "__shared__ float s_pre[COEF_TOKENS * N];",
     `__shared__ float s_rinv[COEF_TOKENS${perStream ? " * N" : ""}];`,
     "const int64_t t0 = (int64_t)blockIdx.x * tpb;",
@@ -383,11 +387,11 @@ function launchers(plan: ConnectionPlan): string[] {
     "if (gy > chunks) gy = chunks;",
     "if (gy < 1) gy = 1;",
     "const dim3 grid((unsigned)gx, (unsigned)gy);",
+    "// Overlapped with the GEMM only when the grid is resident at once (OVERLAP_MAX_BLOCKS, knobs.ts OVERLAP_LAUNCHES).",
+    "const bool overlap = OVERLAP_LAUNCHES && gx * gy <= OVERLAP_MAX_BLOCKS;",
     "if (vec)",
-    `  coefficients_kernel<TR, V><<<grid, ${BLOCK_THREADS}, 0, stream>>>(x, T, C, (int)tpb, splits, proj_part, ss_part, alpha, bias_pre, bias_post, bias_res, h_pre, h_post, h_res, u);`,
-    "else",
-    `  coefficients_kernel<TR, 1><<<grid, ${BLOCK_THREADS}, 0, stream>>>(x, T, C, (int)tpb, splits, proj_part, ss_part, alpha, bias_pre, bias_post, bias_res, h_pre, h_post, h_res, u);`,
-    "return cuda_status(cudaGetLastError());",
+    `  return cuda_status(mhc::launch_overlapped(overlap, coefficients_kernel<TR, V>, grid, dim3(${BLOCK_THREADS}), 0, stream, x, T, C, (int)tpb, splits, proj_part, ss_part, alpha, bias_pre, bias_post, bias_res, h_pre, h_post, h_res, u));`,
+    `return cuda_status(mhc::launch_overlapped(overlap, coefficients_kernel<TR, 1>, grid, dim3(${BLOCK_THREADS}), 0, stream, x, T, C, (int)tpb, splits, proj_part, ss_part, alpha, bias_pre, bias_post, bias_res, h_pre, h_post, h_res, u));`,
     "}",
     "",
     "template <typename TR>",
@@ -403,12 +407,11 @@ function launchers(plan: ConnectionPlan): string[] {
     "if (tpb > mhc::POST_MAX_TOKENS) tpb = mhc::POST_MAX_TOKENS;",
     "if (tpb < 1) tpb = 1;",
     "const dim3 grid((unsigned)slices, (unsigned)((T + tpb - 1) / tpb));",
-    "if (vec) {",
-    `mhc::post_kernel<TR, N, V><<<grid, ${BLOCK_THREADS}, 0, stream>>>(x, f, h_post, h_res, y, T, C, (int)tpb);`,
-    "} else {",
-    `mhc::post_kernel<TR, N, 1><<<grid, ${BLOCK_THREADS}, 0, stream>>>(x, f, h_post, h_res, y, T, C, (int)tpb);`,
-    "}",
-    "return cuda_status(cudaGetLastError());",
+    "// Launched overlapped (its blocks may start during the kernel before it and wait for that kernel's end) when resident at once.",
+    "const bool overlap = OVERLAP_LAUNCHES && slices * ((T + tpb - 1) / tpb) <= OVERLAP_MAX_BLOCKS;",
+    "if (vec)",
+    `  return cuda_status(mhc::launch_overlapped(overlap, mhc::post_kernel<TR, N, V>, grid, dim3(${BLOCK_THREADS}), 0, stream, x, f, h_post, h_res, y, T, C, (int)tpb));`,
+    `return cuda_status(mhc::launch_overlapped(overlap, mhc::post_kernel<TR, N, 1>, grid, dim3(${BLOCK_THREADS}), 0, stream, x, f, h_post, h_res, y, T, C, (int)tpb));`,
     "}",
   );
   return lines;
@@ -492,6 +495,8 @@ export function cudaSource(plan: ConnectionPlan, options: SourceOptions): string
     `constexpr int FILL_BLOCKS = ${FILL_BLOCKS}, PRENORM_TRAFFIC_DIV = ${PRENORM_TRAFFIC_DIV};`,
   ];
   lines.push(`constexpr int POST_WAVES = ${POST_WAVES};  // post grid: at least this many waves of TARGET_BLOCKS while tokens per block allow`);
+  lines.push(`constexpr bool OVERLAP_LAUNCHES = ${OVERLAP_LAUNCHES};  // kernels 2 and 3 may start during the kernel before them (mhc_pdl.cuh)`);
+  lines.push(`constexpr int64_t OVERLAP_MAX_BLOCKS = ${OVERLAP_MAX_BLOCKS};  // ... when their grid has at most this many blocks`);
   if (cfg?.mma) {
     lines.push(
       `// Prenorm on tensor cores for a bf16 residual (knobs.ts, mhc_mma.cuh): ${cfg.wm} x ${cfg.wn} warps, ${cfg.mt} x ${cfg.nt} m16n8 tiles per warp,`,

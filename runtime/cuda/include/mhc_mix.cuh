@@ -12,6 +12,7 @@
 #pragma once
 
 #include "mhc_vec.cuh"
+#include "mhc_pdl.cuh"
 
 namespace mhc {
 
@@ -70,7 +71,7 @@ __device__ __forceinline__ void premix_tokens(const TR* x, TR* u, const float* h
 /// Tokens per post block at most (their coefficients are staged in shared memory).
 constexpr int POST_MAX_TOKENS = 8;
 
-/// Kernel 3. Block (blockIdx.x, blockIdx.y) = tokens [y * tpb, y * tpb + tpb) x a contiguous
+/// Kernel 3 (launched overlapped, mhc_pdl.cuh). Block (blockIdx.x, blockIdx.y) = tokens [y * tpb, y * tpb + tpb) x a contiguous
 /// slice x of the channel vectors. The block first copies its tokens' H_post and H_res into
 /// shared memory (each thread then reads them as warp-wide broadcasts instead of N^2 + N
 /// global loads per item), then walks the flattened (token, vector) items of its slice.
@@ -79,6 +80,7 @@ __global__ void __launch_bounds__(256) post_kernel(const TR* x, const TR* f, con
                                                    int64_t T, int64_t C, int tpb) {
   __shared__ __align__(16) float s_res[POST_MAX_TOKENS * N * N];
   __shared__ __align__(16) float s_post[POST_MAX_TOKENS * N];
+  wait_prior_grids();  // launched overlapped: nothing is read before the kernels before it have finished
   const int64_t t0 = (int64_t)blockIdx.y * tpb;
   const int count = (int)(T - t0 < tpb ? T - t0 : tpb);
   for (int i = threadIdx.x; i < count * N * N; i += blockDim.x) s_res[i] = h_res[t0 * N * N + i];

@@ -36,6 +36,7 @@
 #pragma once
 
 #include "mhc_vec.cuh"
+#include "mhc_pdl.cuh"
 
 namespace mhc {
 
@@ -126,6 +127,9 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_mma_kernel(const __nv
   const int steps = (int)((r_end - r_begin + BK - 1) / BK);
   bool phi_async = false;  // raw phi by cp.async (Phi::QUADS layouts with 16-byte aligned pointers)
   if constexpr (Phi::QUADS) phi_async = phi.vec4;
+  // The coefficient kernel (launched overlapped) may place its blocks now; it reads the partials only after this grid's end.
+  wait_prior_grids();
+  allow_dependent_grids();
 
   float acc[MT][NT][4];
 #pragma unroll

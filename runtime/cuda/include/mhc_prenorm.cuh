@@ -25,6 +25,7 @@
 #pragma once
 
 #include "mhc_vec.cuh"
+#include "mhc_pdl.cuh"
 
 namespace mhc {
 
@@ -116,6 +117,9 @@ __global__ void __launch_bounds__(256, 2) prenorm_kernel(const TX* __restrict__ 
   const int64_t r_begin = (int64_t)blockIdx.y * chunk;
   const int64_t r_end = r_begin + chunk < R ? r_begin + chunk : R;
   const int steps = (int)((r_end - r_begin + BK - 1) / BK);
+  // The coefficient kernel (launched overlapped) may place its blocks now; it reads the partials only after this grid's end.
+  wait_prior_grids();
+  allow_dependent_grids();
 
   float acc[RM][RN];
   float ss[RM];

@@ -29,6 +29,23 @@ __device__ __forceinline__ float block_sum(float v) {
   return warp_sum(v);
 }
 
+/// acc + p[first * stride] + p[(first + step) * stride] + ... over indices < end, added in that order. The loads
+/// go out SUM_BATCH at a time before their adds (one memory latency per batch instead of per value); the order
+/// of the additions, and so the bits of the result, do not depend on the batching.
+constexpr int SUM_BATCH = 16;
+__device__ __forceinline__ float strided_sum(const float* __restrict__ p, int64_t stride, int64_t first, int64_t end, int64_t step, float acc) {
+  int64_t s = first;
+  for (; s + (SUM_BATCH - 1) * step < end; s += SUM_BATCH * step) {
+    float v[SUM_BATCH];
+#pragma unroll
+    for (int b = 0; b < SUM_BATCH; ++b) v[b] = p[(s + b * step) * stride];
+#pragma unroll
+    for (int b = 0; b < SUM_BATCH; ++b) acc += v[b];
+  }
+  for (; s < end; s += step) acc += p[s * stride];
+  return acc;
+}
+
 /// Split-K sum of the prenorm partials for the `count` consecutive tokens t0.. of one
 /// block, with the whole block (the coefficient kernel's phase 0). Inputs: proj_part
 /// [splits, T, K] and ss_part [splits, T] (fp32). Outputs (shared memory):
@@ -54,9 +71,7 @@ __device__ __forceinline__ void sum_split_partials(const float* __restrict__ pro
     for (int o = (int)threadIdx.x; o < O; o += nt) {
       const float* p = o < PK ? proj_part + t0 * K + o : ss_part + t0 + (o - PK);
       const int64_t stride = o < PK ? T * K : T;
-      float acc = 0.0f;
-#pragma unroll 8  // loads in flight together (the adds stay in order)
-      for (int64_t s = 0; s < splits; ++s) acc += p[s * stride];
+      const float acc = strided_sum(p, stride, 0, splits, 1, 0.0f);
       if (o < PK) out_proj[o] = acc; else out_ss[o - PK] = acc;
     }
     return;
@@ -67,8 +82,7 @@ __device__ __forceinline__ void sum_split_partials(const float* __restrict__ pro
   if (g < G) {
     const float* p = o < PK ? proj_part + t0 * K + o : ss_part + t0 + (o - PK);
     const int64_t stride = o < PK ? T * K : T;
-#pragma unroll 8
-    for (int64_t s = g; s < splits; s += G) acc += p[s * stride];
+    acc = strided_sum(p, stride, g, splits, G, 0.0f);
     tmp[w] = acc;
   }
   for (int half = G / 2; half > 0; half >>= 1) {  // G is uniform over the block: every thread reaches each barrier
