@@ -1,5 +1,7 @@
 """A stack of L sublayers of one connection (F = identity: f = u), fused against unfused,
-through the C ABI of the generated library (design 4.2 item 4):
+through the C ABI of the generated library (design 4.2 item 4). The fused kernel is off by
+default (post-prenorm.ts POST_PRENORM_FUSED), so post_pre is post then pre unless the tree was
+generated with `generate.ts --fuse-post-prenorm` (point MHC_GPU_GEN at it):
 
   unfused: L x (mhc_<v>_pre(x_l), mhc_<v>_post(x_l, u_l) -> x_{l+1})
   fused:   mhc_<v>_pre(x_0); (L - 1) x mhc_<v>_post_pre(x_l, u_l -> x_{l+1}, u_{l+1}, coefficients);

@@ -10,7 +10,7 @@
  *   generated/runtime/                  a copy of runtime/cuda (mhc.h, include/*.cuh)
  *   generated/variants.json             the list, with n, k and the parameter shapes
  *
- * Usage (repo root): npx tsx scripts/gpu/generate.ts [--only name,name]
+ * Usage (repo root): npx tsx scripts/gpu/generate.ts [--only name,name] [--fuse-post-prenorm]
  */
 import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -59,6 +59,8 @@ function graphJson(result: CheckResult, conn: Parameters<typeof buildSublayerGra
 
 function main(): void {
   const only = process.argv.includes("--only") ? new Set((process.argv[process.argv.indexOf("--only") + 1] ?? "").split(",")) : undefined;
+  // --fuse-post-prenorm: mhc_<v>_post_pre on the fused post + prenorm kernel (off by default, post-prenorm.ts).
+  const fusePostPrenorm = process.argv.includes("--fuse-post-prenorm");
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   cpSync(join(root, "runtime", "cuda"), join(outDir, "runtime"), { recursive: true });
@@ -73,7 +75,7 @@ function main(): void {
       checks.set(v.file, result);
     }
     const conn = instantiateConnection(result, v.connection, v.args);
-    const out = generateCuda(result, conn, { name: v.symbol, compilerVersion: "gpu-check" });
+    const out = generateCuda(result, conn, { name: v.symbol, compilerVersion: "gpu-check", ...(fusePostPrenorm ? { fusePostPrenorm } : {}) });
     const dir = join(outDir, v.symbol);
     mkdirSync(dir, { recursive: true });
     for (const [path, text] of out.files) writeFileSync(join(dir, path), text);

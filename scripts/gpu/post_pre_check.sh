@@ -2,8 +2,12 @@
 # The GPU check of mhc_<name>_post_pre alone (design 4.2 item 4), one command from the repo root:
 # builds the variants it needs (n = 16, the slowest to compile, in the background while the others
 # are verified), verify_post_pre.py, compute-sanitizer memcheck on small shapes, bench_post_pre.py.
-# Needs scripts/gpu/generated/ with mhc_n1, mhc_n4, mhc_n8, mhc_n16 (npx tsx scripts/gpu/generate.ts
-# --only mhc_n1,mhc_n4,mhc_n8,mhc_n16). Results under $OUT. Exit status 0 when every step passed.
+# The fused kernel is off by default (post-prenorm.ts POST_PRENORM_FUSED: measured slower); to check it,
+# generate a tree with it on and point MHC_GPU_GEN at it:
+#   MHC_GPU_GEN=scripts/gpu/generated-fused npx tsx scripts/gpu/generate.ts --only mhc_n1,mhc_n4,mhc_n8,mhc_n16 --fuse-post-prenorm
+#   MHC_GPU_GEN=scripts/gpu/generated-fused bash scripts/gpu/post_pre_check.sh
+# (without MHC_GPU_GEN: scripts/gpu/generated, where post_pre is post then pre). Results under $OUT.
+# Exit status 0 when every step passed.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 gen="${MHC_GPU_GEN:-$here/generated}"

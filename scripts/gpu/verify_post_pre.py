@@ -12,6 +12,9 @@ parameters drawn separately):
   stats        vs float64 y @ [phi] and sum y^2: <= 1e-5 of the column group's max
 Writes $OUT/verify_post_pre.json; prints PASS/FAIL lines; exit 1 on any failure.
 
+The fused kernel is off by default (post-prenorm.ts POST_PRENORM_FUSED); a tree generated with
+`generate.ts --fuse-post-prenorm` (MHC_GPU_GEN) has it on where it applies; each variant's line says which.
+
 Usage: python3 scripts/gpu/verify_post_pre.py [--tiny] [--only v1,v2] [--no-binding]
 """
 import importlib.util

@@ -20,6 +20,8 @@ export interface CudaOptions {
   readonly compilerVersion?: string;
   /** Symbol name used in file names and entry points (`mhc_<name>_pre`); default the connection's name. */
   readonly name?: string;
+  /** mhc_<name>_post_pre on the fused post + prenorm kernel where it applies (default post-prenorm.ts POST_PRENORM_FUSED: off). */
+  readonly fusePostPrenorm?: boolean;
 }
 
 export interface CudaOutput {
@@ -44,14 +46,15 @@ export function generateCuda(result: CheckResult, connection: CheckedConnection 
   const compilerVersion = options.compilerVersion ?? "0.0.0";
   const source = entryDisplayPath(result);
   const mapSpans: Record<Slot, { file: string; start: number }> = { pre: conn.maps.pre.span, post: conn.maps.post.span, res: conn.maps.res.span };
-  const srcOptions = { compilerVersion, source, sources: result.sources, declSpan: conn.decl.span, mapSpans };
+  const fusePostPrenorm = options.fusePostPrenorm;
+  const srcOptions = { compilerVersion, source, sources: result.sources, declSpan: conn.decl.span, mapSpans, ...(fusePostPrenorm !== undefined ? { fusePostPrenorm } : {}) };
   const files = new Map<string, string>();
   const forward = cudaSource(plan, srcOptions);
   // The backward (design.md 4.2 item 5) is appended to the same translation unit and header.
   const backward = generateBackward(result, conn, plan, srcOptions, forward);
   files.set(`${plan.symbol}.cu`, forward + backward.cuda);
   files.set(`${plan.symbol}.h`, headerSource(plan, srcOptions) + backward.header);
-  const manifest: CudaManifest = { ...buildCudaManifest(plan, { compilerVersion, source }), backward: backward.manifest };
+  const manifest: CudaManifest = { ...buildCudaManifest(plan, { compilerVersion, source, ...(fusePostPrenorm !== undefined ? { fusePostPrenorm } : {}) }), backward: backward.manifest };
   files.set("manifest.json", JSON.stringify(manifest, null, 2) + "\n");
   files.set(`${plan.symbol}_torch.py`, torchBindingSource(manifest));
   return { files, manifest, plan };

@@ -41,7 +41,7 @@ const STATUS = {
   MHC_ERR_UNSUPPORTED: 7,
 };
 
-export function buildCudaManifest(plan: ConnectionPlan, options: { compilerVersion: string; source: string }): CudaManifest {
+export function buildCudaManifest(plan: ConnectionPlan, options: { compilerVersion: string; source: string; fusePostPrenorm?: boolean }): CudaManifest {
   const info = plan.info;
   const maps = {} as Record<Slot, unknown>;
   for (const slot of SLOTS) {
@@ -113,7 +113,7 @@ export function buildCudaManifest(plan: ConnectionPlan, options: { compilerVersi
       ...(cfg ? [simtKernel(prenormSimtConfig(plan.k), cfg.mma ? "f32" : "both")] : []),
       { name: "coefficients_kernel", item: 2, threads: BLOCK_THREADS, maxTokensPerBlock: coefTokens(coefficientColumns(plan)).tokens, grid: "[ceil(T / tpb), channel slices]" },
       { name: "post_kernel", item: 3, threads: BLOCK_THREADS, grid: `[channel slices of <= ${BLOCK_THREADS} vectors, ceil(T / tpb)], tpb <= 8 tokens while the grid keeps >= ${POST_WAVES} * ${TARGET_BLOCKS} blocks` },
-      ...postPreKernelManifest(plan),
+      ...postPreKernelManifest(plan, options.fusePostPrenorm),
     ],
   };
 }

@@ -79,8 +79,9 @@ export function postPrenormSmemBytes(
 }
 
 /**
- * Channels per step tried, widest first: each step moves bc * 2 bytes of every row of x, f and y, and
- * runs of 64 bytes or more keep the DRAM efficient (32-byte runs measured 2.4x slower on an H200).
+ * Channels per step tried, widest first: each step moves bc * 2 bytes of every row of x, f and y
+ * (runs of 64 bytes are preferred; on an H200 32-byte steps were 18% slower, 128-byte ones 1-3% faster,
+ * see POST_PRENORM_FUSED).
  * Whole 16-byte chunks; n * bc a multiple of 32 (the MMA chunks).
  */
 const STEP_CHANNELS: readonly number[] = [64, 32, 16, 8];
@@ -92,13 +93,25 @@ function lexGreater(a: readonly number[], b: readonly number[]): boolean {
 }
 
 /**
+ * Whether mhc_<name>_post_pre runs the fused kernel where it applies (CudaOptions.fusePostPrenorm
+ * overrides it). Off: on an H200 (T = 8192, n = 4, bf16, 2026-11-26) the fused call took 0.908 ms
+ * against 0.291 + 0.393 for post + pre at C = 7168 and 0.507 against 0.168 + 0.232 at C = 4096, and a
+ * stack of 8 sublayers 6.76 instead of 5.03 ms: the kernel runs the post's arithmetic, the phi split
+ * and the MMAs one after another in each step (one block per SM), so it is bound by neither the bytes
+ * nor the tensor cores. Other tilings measured in the same run did not help: 64-channel steps 0.877 ms,
+ * no L2 prefetch 0.886, 16-channel steps (two blocks per SM) 1.071 with a 256-byte prefetch (1.041
+ * without, in an earlier run). Off, post_pre is post then pre: the same bits as the two entry points.
+ */
+export const POST_PRENORM_FUSED = false;
+
+/**
  * The fused kernel's tiling for a connection, or undefined where it does not apply (no
  * tensor-core prenorm, a per-stream projection, or no tile that fits shared memory, e.g.
  * n = 16, whose raw phi tile alone exceeds it). Among the warp layouts of the tensor-core
  * prenorm (fewest padded columns first), ring depths and blocks per SM: at least three stages
  * if possible, then the most residual bytes in flight per SM, then the larger token tile.
  */
-export function postPrenormConfig(
+export function postPrenormTiling(
   plan: ConnectionPlan,
 ): PostPrenormConfig | undefined {
   const cfg = plan.prenorm;
@@ -182,6 +195,14 @@ export function postPrenormConfig(
     }
   }
   return best?.c;
+}
+
+/** The tiling mhc_<name>_post_pre runs with: undefined where the fused kernel is off or does not apply. */
+export function postPrenormConfig(
+  plan: ConnectionPlan,
+  fused: boolean = POST_PRENORM_FUSED,
+): PostPrenormConfig | undefined {
+  return fused ? postPrenormTiling(plan) : undefined;
 }
 
 /** The ABI entries (abi.ts appends them to the connection's table). */
@@ -325,8 +346,11 @@ function constants(c: PostPrenormConfig): string[] {
 }
 
 /** Host launchers of mhc_<symbol>_post_pre, inside the connection's namespace (after source.ts's launchers). */
-export function postPreLaunchers(plan: ConnectionPlan): string[] {
-  const c = postPrenormConfig(plan);
+export function postPreLaunchers(
+  plan: ConnectionPlan,
+  fused: boolean = POST_PRENORM_FUSED,
+): string[] {
+  const c = postPrenormConfig(plan, fused);
   const withProj = SLOTS.filter((s) => plan.maps[s].column !== undefined);
   const phiParams = withProj.map((s) => `const float* phi_${s}`).join(", ");
   const phiArgs = withProj.map((s) => `phi_${s}`).join(", ");
@@ -395,7 +419,7 @@ export function postPreLaunchers(plan: ConnectionPlan): string[] {
     );
   } else {
     lines.push(
-      `// No fused kernel for this connection (${!plan.prenorm ? "no projection" : plan.rows !== 1 ? "per-stream projection" : !plan.prenorm.mma ? "no tensor-core prenorm" : "its tile does not fit shared memory"}): post, then pre.`,
+      `// No fused kernel for this connection (${!plan.prenorm ? "no projection" : plan.rows !== 1 ? "per-stream projection" : !plan.prenorm.mma ? "no tensor-core prenorm" : !fused ? "off: post-prenorm.ts POST_PRENORM_FUSED, CudaOptions.fusePostPrenorm" : "its tile does not fit shared memory"}): post, then pre.`,
       "static size_t post_pre_workspace_bytes(int64_t T, int64_t C) {",
       "return workspace_bytes_for(T, C);",
       "}",
@@ -409,6 +433,7 @@ export function postPreEntryDefinitions(
   plan: ConnectionPlan,
   eps: readonly EntryPoint[],
   prototype: (ep: EntryPoint) => string,
+  fusedOption: boolean = POST_PRENORM_FUSED,
 ): string[] {
   const ns = `mhc_${plan.symbol}`;
   const wsEp = eps.find((e) => e.name === `${ns}_post_pre_workspace_size`);
@@ -417,7 +442,7 @@ export function postPreEntryDefinitions(
     throw new Error(
       `the ABI table of ${plan.symbol} has no post_pre entry points`,
     );
-  const fused = postPrenormConfig(plan) !== undefined;
+  const fused = postPrenormConfig(plan, fusedOption) !== undefined;
   const withProj = SLOTS.filter((s) => plan.maps[s].column !== undefined);
   const phiArgs = withProj.map((s) => `phi_${s}`).join(", ");
   const required = ep.args
@@ -497,8 +522,9 @@ export function postPreEntryDefinitions(
 /** manifest.json: the fused kernel's entry in `kernels` (none where the connection has no fused tile). */
 export function postPreKernelManifest(
   plan: ConnectionPlan,
+  fused: boolean = POST_PRENORM_FUSED,
 ): Record<string, unknown>[] {
-  const c = postPrenormConfig(plan);
+  const c = postPrenormConfig(plan, fused);
   if (!c) return [];
   return [
     {

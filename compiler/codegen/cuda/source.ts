@@ -15,6 +15,8 @@ export interface SourceOptions {
   /** Span of the connection declaration, for `#line` directives in the coefficient kernel. */
   readonly declSpan?: { readonly file: string; readonly start: number };
   readonly mapSpans?: Readonly<Record<Slot, { readonly file: string; readonly start: number }>>;
+  /** mhc_<name>_post_pre on the fused kernel where it applies (default post-prenorm.ts POST_PRENORM_FUSED). */
+  readonly fusePostPrenorm?: boolean;
 }
 
 function banner(plan: ConnectionPlan, options: SourceOptions, what: string): string[] {
@@ -525,9 +527,9 @@ export function cudaSource(plan: ConnectionPlan, options: SourceOptions): string
   if (cfg) lines.push(...indent(phiStruct(plan), 0), "");
   lines.push(...indent(coefficientKernel(plan, options), 0), "");
   lines.push(...indent(launchers(plan), 0), "");
-  lines.push(...indent(postPreLaunchers(plan), 0), "");
+  lines.push(...indent(postPreLaunchers(plan, options.fusePostPrenorm), 0), "");
   lines.push(`}  // namespace mhc_${plan.symbol}`, "", "// ---- C ABI (see the header for the arguments) ----", "");
   lines.push(...indent(entryDefinitions(plan, eps), 0));
-  lines.push("", ...indent(postPreEntryDefinitions(plan, eps, prototype), 0));
+  lines.push("", ...indent(postPreEntryDefinitions(plan, eps, prototype, options.fusePostPrenorm), 0));
   return finishSource(lines, fileName);
 }

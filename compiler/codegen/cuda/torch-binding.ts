@@ -105,7 +105,7 @@ export function torchBindingSource(manifest: CudaManifest, options: TorchBinding
     `Loads lib${symbol}.so (next to this file unless a path is given) through ctypes and exposes`,
     `\`${cls}(C)\`, a torch.nn.Module with parameters ${paramNames.join(", ")} and methods`,
     "pre(x) -> (u, state), post(x, f, state) -> y, forward(x, fn) -> y, for x of shape [..., n, C];",
-    "post_pre(x, f, state, next_module) -> (y, u_next, state_next) for stacked sublayers (post and the next pre in one pass).",
+    "post_pre(x, f, state, next_module) -> (y, u_next, state_next) for stacked sublayers (post and the next pre in one call).",
     ...(backward
       ? [
           "Gradients: torch.autograd.Function backward through the library's backward kernels (x, f, every",

@@ -24,7 +24,10 @@
 // writes its N outputs, the items are disjoint), storing y to global memory as it goes; then
 // the MMAs, MK rows at a time (fresh fragment per chunk, FADD into fp32 accumulators; sums of squares as A . A^T).
 // A step is wide in channels (BC of them: 64 or 32 bytes of each row of x, f and y) so that the residual moves
-// in long runs; the MMA chunk stays short so that the A fragments fit in registers.
+// in longer runs and the per-step costs spread over more of it; the MMA chunk stays short so that the A
+// fragments fit in registers. Off by default (compiler/codegen/cuda/post-prenorm.ts POST_PRENORM_FUSED): on an
+// H200 the kernel was slower than post_kernel + prenorm_mma_kernel, its phases (the post's arithmetic, the phi
+// split, the MMAs) running one after another in each step.
 // y may alias x: a block reads and writes only its own tokens x channels.
 #pragma once
 

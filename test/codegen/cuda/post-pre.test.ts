@@ -1,8 +1,12 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { generateCuda, instantiateConnection } from "../../../compiler/codegen/cuda/index.js";
 import { PRENORM_MMA_SMEM_ONE_BLOCK, PRENORM_MMA_SMEM_TWO_BLOCKS } from "../../../compiler/codegen/cuda/knobs.js";
-import { postPrenormConfig, postPrenormSmemBytes } from "../../../compiler/codegen/cuda/post-prenorm.js";
-import { check } from "./helpers.js";
+import { POST_PRENORM_FUSED, postPrenormConfig, postPrenormSmemBytes, postPrenormTiling } from "../../../compiler/codegen/cuda/post-prenorm.js";
+import { compileCuda, findNvcc, requireNvccInCi } from "../../helpers/nvcc.js";
+import { check, root } from "./helpers.js";
 
 const tiny = check("examples/tiny.mhc");
 
@@ -17,11 +21,11 @@ interface Entry {
   readonly args: readonly Arg[];
 }
 
-function mhcAt(n: number, name = `mhc_n${n}`) {
-  return generateCuda(tiny, instantiateConnection(tiny, "mhc", { n }), { name, compilerVersion: "test" });
+function mhcAt(n: number, fusePostPrenorm = true, name = `mhc_n${n}`) {
+  return generateCuda(tiny, instantiateConnection(tiny, "mhc", { n }), { name, compilerVersion: "test", fusePostPrenorm });
 }
 
-describe("CUDA target: post of sublayer l with the pre of sublayer l + 1 (design 4.2 item 4)", () => {
+describe("CUDA target: post of sublayer l with the pre of sublayer l + 1 (design 4.2 item 4), fused kernel on", () => {
   const out = mhcAt(4);
   const entries = out.manifest.entryPoints as readonly Entry[];
   const byName = new Map(entries.map((e) => [e.name, e]));
@@ -66,7 +70,7 @@ describe("CUDA target: post of sublayer l with the pre of sublayer l + 1 (design
 
   it("chooses a tile that fits for n = 1..8 and falls back to post then pre where none does (n = 16)", () => {
     for (const n of [1, 2, 3, 4, 6, 8]) {
-      const c = postPrenormConfig(mhcAt(n).plan);
+      const c = postPrenormTiling(mhcAt(n).plan);
       expect(c, `n = ${n}`).toBeDefined();
       expect(c!.bk).toBe(n * c!.bc);
       expect(c!.bk % c!.mk).toBe(0);
@@ -77,7 +81,7 @@ describe("CUDA target: post of sublayer l with the pre of sublayer l + 1 (design
       expect(c!.smemBytes).toBeLessThanOrEqual(c!.blocksPerSm === 2 ? PRENORM_MMA_SMEM_TWO_BLOCKS : PRENORM_MMA_SMEM_ONE_BLOCK);
     }
     const n16 = mhcAt(16);
-    expect(postPrenormConfig(n16.plan)).toBeUndefined();
+    expect(postPrenormTiling(n16.plan)).toBeUndefined();
     expect((n16.manifest.kernels as { name: string }[]).some((x) => x.name === "post_prenorm_mma_kernel")).toBe(false);
     const cu = n16.files.get("mhc_n16.cu")!;
     expect(cu).toContain("// No fused kernel for this connection (its tile does not fit shared memory): post, then pre.");
@@ -85,8 +89,23 @@ describe("CUDA target: post of sublayer l with the pre of sublayer l + 1 (design
     expect(n16.manifest.entryPoints.map((e) => (e as Entry).name)).toContain("mhc_mhc_n16_post_pre");
   });
 
+  it("is off by default (measured slower than post then pre): post_pre is then post, then pre, for both dtypes", () => {
+    expect(POST_PRENORM_FUSED).toBe(false);
+    const off = generateCuda(tiny, instantiateConnection(tiny, "mhc", { n: 4 }), { name: "mhc_n4", compilerVersion: "test" });
+    expect(postPrenormConfig(off.plan)).toBeUndefined();
+    expect(postPrenormTiling(off.plan)).toBeDefined();
+    const cu = off.files.get("mhc_n4.cu")!;
+    expect(cu).toContain("// No fused kernel for this connection (off: post-prenorm.ts POST_PRENORM_FUSED, CudaOptions.fusePostPrenorm): post, then pre.");
+    expect(cu).not.toContain("post_prenorm_mma_kernel<");
+    expect(cu).toContain("st = mhc_mhc_n4::launch_post<__nv_bfloat16>(");
+    expect((off.manifest.kernels as { name: string }[]).some((x) => x.name === "post_prenorm_mma_kernel")).toBe(false);
+    // the ABI does not depend on the option
+    expect(off.manifest.entryPoints).toEqual(out.manifest.entryPoints);
+    expect(off.files.get("mhc_n4.h")).toBe(out.files.get("mhc_n4.h"));
+  });
+
   it("a connection without a projection still has the entry points (post, then the coefficient kernel alone)", () => {
-    const residual = generateCuda(tiny, "residual", { compilerVersion: "test" });
+    const residual = generateCuda(tiny, "residual", { compilerVersion: "test", fusePostPrenorm: true });
     expect(residual.plan.k).toBe(0);
     const cu = residual.files.get("residual.cu")!;
     expect(cu).toContain('extern "C" int mhc_residual_post_pre(');
@@ -103,5 +122,22 @@ describe("CUDA target: post of sublayer l with the pre of sublayer l + 1 (design
     expect(py).toMatch(/gy, grads = _run_pre_backward\(ctx\.lib, y, params, stats, h_pre_next, du, [^\n]*dx_in\)\n\s+dx, df, dh_post_l, dh_res_l = _run_post_backward\(ctx\.lib, x, f, h_post, h_res, gy\)/);
     expect(py).toContain("def recompute_block(modules, fns, x, segment=None, fuse=True):");
     expect(py).toContain("        return self.fuse and l + 1 < len(self.modules) and (l + 1) % self.segment != 0");
+  });
+});
+
+const nvcc = findNvcc();
+requireNvccInCi(nvcc);
+
+describe.skipIf(!nvcc)("CUDA target: nvcc compiles the fused post + prenorm kernel (off by default, so not in the other compile tests)", () => {
+  it("mhc at n = 4 with fusePostPrenorm, to PTX", { timeout: 120_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mhc-post-pre-"));
+    try {
+      const out = mhcAt(4);
+      for (const [path, text] of out.files) if (!path.endsWith(".json")) writeFileSync(join(dir, path), text);
+      const r = await compileCuda(nvcc!, root, dir, "mhc_n4.cu", { mode: "ptx", defines: ["MHC_NO_BACKWARD"] });
+      expect(r.code, `nvcc failed on ${join(dir, r.file)}\ncommand: ${r.command}\n${r.log}`).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

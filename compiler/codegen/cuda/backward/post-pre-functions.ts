@@ -111,9 +111,10 @@ export function postPreFunctionLines(options: TorchFunctionsOptions): string[] {
 export function postPreMethodLines(): string[] {
   return [
     "    def post_pre(self, x, f, state, next_module):",
-    '        """Sublayer l\'s post and sublayer l + 1\'s pre in one call (design 4.2 item 4: for bf16 one fused pass writes',
-    "        y and the next prenorm's partials): (y, u_next, state_next), the values of y = self.post(x, f, state);",
-    "        u_next, state_next = next_module.pre(y) up to fp32 reassociation of the prenorm's split-K sums (y exactly).",
+    '        """Sublayer l\'s post and sublayer l + 1\'s pre in one call (design 4.2 item 4): (y, u_next, state_next), the',
+    "        values of y = self.post(x, f, state); u_next, state_next = next_module.pre(y); the same bits, or, for a bf16",
+    "        residual and a library generated with the fused post + prenorm kernel, y exactly and the rest up to fp32",
+    "        reassociation of the prenorm's split-K sums.",
     '        next_module: a module of this binding with the same C (it may be self); differentiable like post and pre."""',
     '        _check_residual("x", x, N, self.C)',
     '        _check_residual("f", f, None, self.C)',
