@@ -50,3 +50,40 @@ export function prenormBackwardTokens(k: number): number {
   const fit = Math.floor(BWD_SHARED_TILE_BYTES / (2 * kp * 4));
   return Math.max(BWD_TOKEN_TILE, Math.min(BWD_MAX_SHARED_TOKENS, fit - (fit % BWD_TOKEN_TILE)));
 }
+
+/**
+ * Prenorm backward on tensor cores (runtime/cuda/include/mhc_bwd_mma.cuh), for a bf16 residual
+ * with a flat projection: blocks of 128 rows of R x token tiles of BWD_MMA_TOKENS, a ring of
+ * BWD_MMA_STAGES tiles of x, dx_in, du (bf16) and G, s2, H_pre (fp32). Up to BWD_MMA_MAX_K
+ * columns (n <= 8); beyond that the G and phi parts outgrow shared memory and the SIMT kernel runs.
+ */
+export const BWD_MMA_ROWS = 128;
+export const BWD_MMA_TOKENS = 32;
+export const BWD_MMA_STAGES = 2;
+export const BWD_MMA_MAX_K = 80;
+/** Shared memory of an H100/H200 SM available to blocks (227 KB), and the 1 KB the driver reserves per block. */
+const SM_SHARED_BYTES = 228 * 1024;
+const BLOCK_RESERVED_BYTES = 1024;
+/** SMs the split plans assume (as BWD_TARGET_BLOCKS). */
+const PLAN_SMS = 132;
+
+/** Bytes of mhc::BwdMmaLayout<N, K, 128, BWD_MMA_TOKENS, BWD_MMA_STAGES>::BYTES (the two must agree; a static_assert checks it). */
+export function bwdMmaSmemBytes(n: number, k: number): number {
+  const kp16 = Math.ceil(k / 16) * 16;
+  const xs = BWD_MMA_ROWS + 8;
+  const gs = kp16 + 8;
+  const tile = BWD_MMA_TOKENS * xs * 2;
+  const gRaw = Math.ceil((BWD_MMA_TOKENS * k * 4) / 16) * 16;
+  const hp = Math.ceil((BWD_MMA_TOKENS * n * 4) / 16) * 16;
+  const stage = 3 * tile + gRaw + BWD_MMA_TOKENS * 4 + hp;
+  return BWD_MMA_STAGES * stage + 2 * BWD_MMA_ROWS * gs * 2 + 3 * BWD_MMA_TOKENS * gs * 2;
+}
+
+/** The tensor-core prenorm backward's shape for (n, K), or undefined where the SIMT kernel runs. */
+export function prenormBackwardMma(n: number, k: number): { readonly smemBytes: number; readonly blocksPerSm: number; readonly targetBlocks: number } | undefined {
+  if (k < 1 || k > BWD_MMA_MAX_K) return undefined;
+  const smemBytes = bwdMmaSmemBytes(n, k);
+  const blocksPerSm = Math.min(2, Math.floor(SM_SHARED_BYTES / (smemBytes + BLOCK_RESERVED_BYTES)));
+  if (blocksPerSm < 1) return undefined;
+  return { smemBytes, blocksPerSm, targetBlocks: blocksPerSm * PLAN_SMS };
+}

@@ -6,7 +6,22 @@ import { BLOCK_THREADS } from "../knobs.js";
 import { perStreamSource, type ConnectionPlan } from "../plan.js";
 import { perStreamNorm, type SourceOptions } from "../source.js";
 import { backwardEntryPoints, statsWidth } from "./abi.js";
-import { BWD_COEF_TOKENS, BWD_MIN_CHANNELS, BWD_MIN_TOKENS, BWD_PRENORM_TARGET_BLOCKS, BWD_TARGET_BLOCKS, BWD_TOKEN_TILE, prenormBackwardColumns, prenormBackwardTokens, postBackwardRows, postBackwardVector } from "./knobs.js";
+import {
+  BWD_COEF_TOKENS,
+  BWD_MIN_CHANNELS,
+  BWD_MIN_TOKENS,
+  BWD_MMA_ROWS,
+  BWD_MMA_STAGES,
+  BWD_MMA_TOKENS,
+  BWD_PRENORM_TARGET_BLOCKS,
+  BWD_TARGET_BLOCKS,
+  BWD_TOKEN_TILE,
+  prenormBackwardColumns,
+  prenormBackwardMma,
+  prenormBackwardTokens,
+  postBackwardRows,
+  postBackwardVector,
+} from "./knobs.js";
 import type { BackwardPlan } from "./plan.js";
 
 /*
@@ -18,7 +33,8 @@ import type { BackwardPlan } from "./plan.js";
  *   B2 premix_backward_kernel          dH_pre += <du, x_i> partials       (mhc_bwd.cuh)
  *   B3 coefficients_backward_kernel    generated: the constraints' reverse mode per token
  *   B4 parameter_gradients_kernel      generated: alpha and bias gradients, blocks summed in order
- *   B5 prenorm_backward_kernel (+ reduce) dx and dphi, both GEMMs in one pass over x (mhc_bwd.cuh)
+ *   B5 prenorm_backward_mma_kernel (+ reduce) dx and dphi, both GEMMs in one pass over x, on tensor
+ *      cores (bf16 residual, mhc_bwd_mma.cuh); otherwise prenorm_backward_kernel, dx then dphi (mhc_bwd.cuh)
  */
 
 function lineDirective(options: SourceOptions, span: { readonly file: string; readonly start: number } | undefined): string[] {
@@ -252,11 +268,31 @@ function forwardSplitBody(forwardText: string): string[] {
   return ["(void)dtype;", `return ${simt}(T, C);`];
 }
 
+/** Constants of the tensor-core prenorm backward (knobs.ts), checked against mhc_bwd_mma.cuh's layout. */
+function mmaConstants(plan: ConnectionPlan): string[] {
+  const mma = backwardMma(plan);
+  if (!mma) return [];
+  return [
+    `// Prenorm backward on tensor cores (knobs.ts, mhc_bwd_mma.cuh): ${BWD_MMA_ROWS} rows of R x ${BWD_MMA_TOKENS}-token tiles, a ring of ${BWD_MMA_STAGES},`,
+    `// ${mma.smemBytes} bytes of shared memory, ${mma.blocksPerSm} block(s) per SM.`,
+    `constexpr int BWD_MMA_ROWS = ${BWD_MMA_ROWS}, BWD_MMA_TOKENS = ${BWD_MMA_TOKENS}, BWD_MMA_STAGES = ${BWD_MMA_STAGES};`,
+    `constexpr int BWD_MMA_SMEM_BYTES = ${mma.smemBytes}, BWD_MMA_BLOCKS_PER_SM = ${mma.blocksPerSm}, BWD_MMA_TARGET_BLOCKS = ${mma.targetBlocks};`,
+    `static_assert(BWD_MMA_SMEM_BYTES == mhc::BwdMmaLayout<N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES>::BYTES, "knobs.ts and mhc_bwd_mma.cuh agree");`,
+  ];
+}
+
+/** The tensor-core prenorm backward's shape for this connection, or undefined (SIMT only). */
+function backwardMma(plan: ConnectionPlan): ReturnType<typeof prenormBackwardMma> {
+  // A per-stream projection (plan.rows > 1) stays on the SIMT kernel, which runs over its T*n rows of C.
+  return plan.k > 0 && plan.rows === 1 ? prenormBackwardMma(plan.n, plan.k) : undefined;
+}
+
 function launchers(plan: ConnectionPlan, forwardText: string): string[] {
   const K = plan.k;
   // Per-stream projection: G, s2 and the prenorm backward run over T * ROWS rows of C values.
   const perStream = plan.rows > 1;
   const cfg = plan.prenorm;
+  const mma = backwardMma(plan);
   const withProj = SLOTS.filter((s) => plan.maps[s].column !== undefined);
   const phiParams = withProj.map((s) => `const float* phi_${s}, float* grad_phi_${s}`).join(", ");
   const biasParams = SLOTS.map((s) => `const float* bias_${s}`).join(", ");
@@ -282,6 +318,18 @@ function launchers(plan: ConnectionPlan, forwardText: string): string[] {
             : `static mhc::TokenChunks bwd_chunks(int64_t T, int64_t C) { return mhc::token_chunks(T, (int64_t)N * C, ${BLOCK_THREADS}, BWD_PRENORM_TARGET_BLOCKS, BWD_MIN_TOKENS, PRENORM_BWD_BT); }`,
         ]
       : []),
+    ...(mma
+      ? [
+          "static mhc::TokenChunks bwd_chunks_mma(int64_t T, int64_t C) { return mhc::token_chunks(T, (int64_t)N * C, BWD_MMA_ROWS, BWD_MMA_TARGET_BLOCKS, BWD_MIN_TOKENS, BWD_MMA_TOKENS); }",
+          "// dphi partials: the larger chunk count of the two kernels (the layout depends on (T, C) alone, not on the dtype).",
+          "static int64_t bwd_dphi_chunks(int64_t T, int64_t C) {",
+          "const int64_t a = bwd_chunks(T, C).chunks, b = bwd_chunks_mma(T, C).chunks;",
+          "return a > b ? a : b;",
+          "}",
+        ]
+      : K > 0
+        ? ["static int64_t bwd_dphi_chunks(int64_t T, int64_t C) { return bwd_chunks(T, C).chunks; }"]
+        : []),
     "",
     "// Workspace of the post backward: the dH partials [slices, T, N*N + N].",
     "static size_t post_backward_bytes(int64_t T, int64_t C) {",
@@ -302,7 +350,7 @@ function launchers(plan: ConnectionPlan, forwardText: string): string[] {
     `l.s2 = at; at += mhc::align256((size_t)T${perStream ? " * ROWS" : ""} * sizeof(float));`,
     "l.params = at; at += mhc::align256((size_t)bwd_coef_blocks(T) * PARAM_TERMS * sizeof(float));",
     "l.dphi = at;",
-    K > 0 ? `at += mhc::align256((size_t)bwd_chunks(T, C).chunks * ${perStream ? "" : "(size_t)N * "}(size_t)C * K * sizeof(float));` : "(void)C;",
+    K > 0 ? `at += mhc::align256((size_t)bwd_dphi_chunks(T, C) * ${perStream ? "" : "(size_t)N * "}(size_t)C * K * sizeof(float));` : "(void)C;",
     "l.total = at;",
     "return l;",
     "}",
@@ -368,12 +416,33 @@ function launchers(plan: ConnectionPlan, forwardText: string): string[] {
     const outs = SLOTS.map((s) => (plan.maps[s].column !== undefined ? { ptr: `grad_phi_${s}`, k: plan.maps[s].width } : undefined)).filter((o) => o !== undefined);
     const [o0, o1, o2] = [outs[0], outs[1], outs[2]];
     lines.push(
-      "// Kernels B5: dx, then the dphi partials (one pass over x per column pass), then dphi summed over chunks.",
-      "const mhc::TokenChunks ch = bwd_chunks(T, C);",
+      "// Kernels B5: dx and the dphi partials, then dphi summed over token chunks in order.",
       "float* dphi_part = reinterpret_cast<float*>(ws + l.dphi);",
       `PhiColumns phi{${withProj.map((s) => `phi_${s}`).join(", ")}};`,
       ...(perStream ? ["// Per-stream projection: the SIMT kernels over the T * ROWS rows of C values (N = 1 there; du has one row per token)."] : []),
       `const int64_t R = ${perStream ? "C" : "(int64_t)N * C"};`,
+      ...(mma
+        ? [
+            "if constexpr (std::is_same<TR, __nv_bfloat16>::value) {",
+            "if (mhc::prenorm_backward_mma_fits(C, x, du, dx_in, dx, h_pre)) {",
+            "// bf16 x: both GEMMs on tensor cores in one pass over x (mhc_bwd_mma.cuh).",
+            "const mhc::TokenChunks cm = bwd_chunks_mma(T, C);",
+            "const auto kernel = mhc::prenorm_backward_mma_kernel<N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES, BWD_MMA_BLOCKS_PER_SM, PhiColumns>;",
+            "static std::atomic<unsigned long long> smem_raised{0};",
+            "st = cuda_status(mhc::allow_dynamic_smem(kernel, BWD_MMA_SMEM_BYTES, smem_raised));",
+            "if (st != MHC_OK) return st;",
+            "const dim3 grid_mma((unsigned)((R + BWD_MMA_ROWS - 1) / BWD_MMA_ROWS), (unsigned)cm.chunks);",
+            `kernel<<<grid_mma, ${BLOCK_THREADS}, BWD_MMA_SMEM_BYTES, stream>>>(x, T, C, cm.tokens, phi, g, s2, h_pre, du, dx_in, dx, dphi_part);`,
+            "st = cuda_status(cudaGetLastError());",
+            "if (st != MHC_OK) return st;",
+            `mhc::dphi_reduce_kernel<<<mhc::grid_for(R * K, ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(dphi_part, R, K, cm.chunks, ${o0?.ptr ?? "nullptr"}, ${o0?.k ?? 0}, ${o1?.ptr ?? "nullptr"}, ${o1?.k ?? 0}, ${o2?.ptr ?? "nullptr"});`,
+            "return cuda_status(cudaGetLastError());",
+            "}",
+            "}",
+            "// SIMT: dx, then the dphi partials (one pass over x per column pass).",
+          ]
+        : []),
+      "const mhc::TokenChunks ch = bwd_chunks(T, C);",
       `const dim3 grid((unsigned)((R + ${BLOCK_THREADS - 1}) / ${BLOCK_THREADS}), (unsigned)ch.chunks);`,
       perStream
         ? `mhc::prenorm_backward_kernel<true, TR, 1, K, PRENORM_BWD_KC, BWD_TOKEN_TILE, PRENORM_BWD_BT, PhiColumns, ROWS><<<grid, ${BLOCK_THREADS}, 0, stream>>>(x, T * ROWS, C, ch.tokens, phi, g, s2, h_pre, du, dx_in, dx, dphi_part);`
@@ -510,6 +579,7 @@ export function backwardCudaSection(plan: ConnectionPlan, bw: BackwardPlan, opti
     "#ifndef MHC_NO_BACKWARD",
     "",
     `#include "mhc_bwd.cuh"`,
+    ...(backwardMma(plan) ? [`#include "mhc_bwd_mma.cuh"`] : []),
     "",
     `namespace mhc_${plan.symbol} {`,
     "",
@@ -524,6 +594,7 @@ export function backwardCudaSection(plan: ConnectionPlan, bw: BackwardPlan, opti
           `constexpr int PRENORM_BWD_BT = ${prenormBackwardTokens(K)};  // prenorm backward: tokens of G rows per shared-memory buffer`,
         ]
       : []),
+    ...mmaConstants(plan),
     "",
     "// ---- the constraints' reverse mode, generated from the IR's autodiff (one per map) ----",
     "",

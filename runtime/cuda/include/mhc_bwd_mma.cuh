@@ -1,0 +1,297 @@
+// mhc_bwd_mma.cuh: the prenorm backward of design.md 4.2 item 5 on tensor cores, for a bf16 residual
+// with a flat projection (mhc_bwd.cuh's SIMT prenorm_backward_kernel covers everything else).
+//
+// With G = dproj [T, K] and s2 [T] from the coefficient backward, per token t and row r = i*C + c of R = N*C:
+//   dx[t, r]   = dx_in[t, r] + H_pre[t, i] du[t, c] + s2[t] x[t, r] + sum_j G[t, j] phi[r, j]
+//   dphi[r, j] = sum_t x[t, r] G[t, j]
+// Both GEMMs in ONE pass over x: a block owns TR = 128 rows of R and a chunk of tokens; it streams
+// BT-token tiles of x, dx_in and du (bf16, cp.async, 16 bytes at a time) and of G, s2, H_pre
+// through a STAGES-deep ring of shared memory, and for each tile
+//   * dphi:  x^T (TR x BT) . G (BT x K), warp w owning rows 16w..16w+15 of the tile and all columns;
+//   * dx:    G (BT x K) . phi^T (K x TR), warp w owning the same 16 rows of R (as columns of dx) for all
+//            the tile's tokens, then the element-wise terms and a bf16 store.
+//
+// Accuracy:
+//   * dphi is a parameter gradient (fp32): x is exact in bf16 and G is split into three bf16 parts
+//     (|G - g0 - g1 - g2| <= 2^-27 |G|), so every product is exact; as in prenorm_mma_kernel each tile's
+//     MMAs go into a fresh fragment that is then added to fp32 accumulators with a rounding FADD (the
+//     MMA's own fp32 accumulation truncates).
+//   * dx is stored in bf16 (8 significant bits): G and phi are each split into two bf16 parts and the
+//     three products g0 p0 + g0 p1 + g1 p0 kept, ~2^-16 relative to sum |G phi|, far below bf16's 2^-9.
+// Determinism: no atomics; each block writes its chunk's dphi partials to part[s, r, :], summed over
+// chunks in order by dphi_reduce_kernel (mhc_bwd.cuh), as the SIMT path does.
+//
+// Requirements (checked by prenorm_backward_mma_fits on the host; otherwise the SIMT kernel runs):
+// C % 8 == 0 (a 16-byte run of 8 rows never straddles two streams), x, du, dx, dx_in, H_pre 16-byte
+// aligned (G and s2 live in the 256-byte aligned workspace).
+#pragma once
+
+#include "mhc_mma.cuh"
+
+namespace mhc {
+
+/// Shared-memory layout of prenorm_backward_mma_kernel (bytes), shared by the kernel and its launcher.
+template <int N, int K, int TR, int BT, int STAGES>
+struct BwdMmaLayout {
+  static constexpr int KP8 = (K + 7) / 8 * 8;      // dphi: n8 tiles of columns
+  static constexpr int KP16 = (K + 15) / 16 * 16;  // dx: k16 steps over the columns
+  static constexpr int XS = TR + 8;                // tile row stride (bf16): rows 16 bytes apart modulo 128
+  static constexpr int GS = KP16 + 8;              // parts row stride (bf16), likewise
+  static constexpr int TILE = BT * XS * 2;         // one bf16 tile
+  static constexpr int G_RAW = (BT * K * 4 + 15) / 16 * 16;
+  static constexpr int S2 = BT * 4;
+  static constexpr int HP = (BT * N * 4 + 15) / 16 * 16;
+  static constexpr int STAGE = 3 * TILE + G_RAW + S2 + HP;  // x, dx_in, du, G, s2, H_pre
+  static constexpr int PHI_PARTS = 2 * TR * GS * 2;         // phi hi/lo of the block's rows [2][TR][GS]
+  static constexpr int G_PARTS = 3 * BT * GS * 2;           // the tile's G in three parts [3][BT][GS]
+  static constexpr int BYTES = STAGES * STAGE + PHI_PARTS + G_PARTS;
+};
+
+/// Whether the tensor-core prenorm backward takes these operands (else the SIMT kernel runs).
+template <typename TR>
+inline bool prenorm_backward_mma_fits(int64_t C, const TR* x, const TR* du, const TR* dx_in, const TR* dx, const float* h_pre) {
+  return C % 8 == 0 && aligned(x, 16) && aligned(du, 16) && aligned(dx, 16) && (dx_in == nullptr || aligned(dx_in, 16)) && aligned(h_pre, 16);
+}
+
+template <int N, int K, int TR, int BT, int STAGES, int MIN_BLOCKS, class Phi>
+__global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(const __nv_bfloat16* __restrict__ x, int64_t T, int64_t C, int64_t chunk_tokens, Phi phi,
+                                                                             const float* __restrict__ G, const float* __restrict__ s2, const float* __restrict__ h_pre,
+                                                                             const __nv_bfloat16* __restrict__ du, const __nv_bfloat16* dx_in, __nv_bfloat16* dx,
+                                                                             float* __restrict__ part) {
+  using L = BwdMmaLayout<N, K, TR, BT, STAGES>;
+  static_assert(TR == 128, "8 warps x 16 rows of R");
+  static_assert(BT % 16 == 0, "whole k16 steps of tokens");
+  static_assert(STAGES >= 2, "at least double buffering");
+  constexpr int XS = L::XS, GS = L::GS, KP16 = L::KP16;
+  constexpr int NP = KP16 / 16;      // dphi: pairs of n8 tiles (the B fragments of one ldmatrix.x4)
+  constexpr int NT = L::KP8 / 8;     // dphi n8 tiles that hold columns < K
+  constexpr int KS = KP16 / 16;      // dx k16 steps
+  constexpr int CPR = TR / 8;        // 16-byte chunks per tile row
+  constexpr int CHUNKS = BT * CPR;   // per tile
+  constexpr int CPT = (CHUNKS + 255) / 256;
+
+  extern __shared__ __align__(16) unsigned char bwd_smem[];
+  __nv_bfloat16* const pp = reinterpret_cast<__nv_bfloat16*>(bwd_smem + STAGES * L::STAGE);       // [2][TR][GS]
+  __nv_bfloat16* const gp = reinterpret_cast<__nv_bfloat16*>(bwd_smem + STAGES * L::STAGE + L::PHI_PARTS);  // [3][BT][GS]
+  auto tile_x = [&](int slot) { return reinterpret_cast<__nv_bfloat16*>(bwd_smem + slot * L::STAGE); };
+  auto tile_in = [&](int slot) { return reinterpret_cast<__nv_bfloat16*>(bwd_smem + slot * L::STAGE + L::TILE); };
+  auto tile_du = [&](int slot) { return reinterpret_cast<__nv_bfloat16*>(bwd_smem + slot * L::STAGE + 2 * L::TILE); };
+  auto tile_g = [&](int slot) { return reinterpret_cast<float*>(bwd_smem + slot * L::STAGE + 3 * L::TILE); };
+  auto tile_s2 = [&](int slot) { return reinterpret_cast<float*>(bwd_smem + slot * L::STAGE + 3 * L::TILE + L::G_RAW); };
+  auto tile_hp = [&](int slot) { return reinterpret_cast<float*>(bwd_smem + slot * L::STAGE + 3 * L::TILE + L::G_RAW + L::S2); };
+
+  const int tid = threadIdx.x;
+  const int warp = tid >> 5, lane = tid & 31;
+  const int g = lane >> 2, tq = lane & 3;
+  const int64_t R = (int64_t)N * C;
+  const int64_t r0 = (int64_t)blockIdx.x * TR;
+  const int64_t t_begin = (int64_t)blockIdx.y * chunk_tokens;
+  const int64_t t_end = t_begin + chunk_tokens < T ? t_begin + chunk_tokens : T;
+  const int steps = t_end > t_begin ? (int)((t_end - t_begin + BT - 1) / BT) : 0;
+
+  // This thread's 16-byte chunks of each bf16 tile: the same rows of R at every step (their stream split
+  // off once here, not per step), the token moving by BT.
+  int chunk_c[CPT];  // channel of the chunk's first row, -1 where the chunk is past R or the tile
+#pragma unroll
+  for (int q = 0; q < CPT; ++q) {
+    const int ch = tid + q * 256;
+    const int64_t r = r0 + (ch % CPR) * 8;
+    chunk_c[q] = ch < CHUNKS && r < R ? (int)(r - (r / C) * C) : -1;  // R % 8 == 0: a chunk is whole or past the end
+  }
+  // G [T, K], s2 [T] and H_pre [T, N] hold a tile's values contiguously: 16-byte copies, the last one
+  // partial (cp.async zero-fills the rest of a short copy).
+  constexpr int GQ = BT * K / 4, SQ = BT / 4, HQ = BT * N / 4;
+  static_assert((BT * K) % 4 == 0 && (BT * N) % 4 == 0 && BT % 4 == 0, "whole quads per tile");
+
+  // Tile `step` (tokens tb .. tb + BT - 1) into ring slot `slot`; rows past the chunk are zero-filled.
+  auto load_stage = [&](int slot, int step) {
+    const int64_t tb = t_begin + (int64_t)step * BT;
+    const int rows = (int)(t_end - tb < BT ? t_end - tb : BT);
+    const int slot_off = slot * (L::STAGE / 2);  // bf16 elements
+    __nv_bfloat16* xd = tile_x(0) + slot_off;
+    __nv_bfloat16* id = tile_in(0) + slot_off;
+    __nv_bfloat16* ud = tile_du(0) + slot_off;
+#pragma unroll
+    for (int q = 0; q < CPT; ++q) {
+      const int ch = tid + q * 256;
+      const int tl = ch / CPR, col = (ch % CPR) * 8, at_smem = tl * XS + col;
+      const bool live = chunk_c[q] >= 0 && tl < rows;
+      const int64_t t = tb + tl;
+      const int64_t at = live ? t * R + r0 + col : 0;
+      cp_async16(xd + at_smem, x + at, live ? 16 : 0);
+      cp_async16(id + at_smem, dx_in != nullptr ? dx_in + at : x, (live && dx_in != nullptr) ? 16 : 0);
+      cp_async16(ud + at_smem, live ? du + t * C + chunk_c[q] : du, live ? 16 : 0);
+    }
+    auto quad = [&](float* dst, const float* src, int qd, int valid) {  // valid: floats of the tile that exist
+      int bytes = (valid - 4 * qd) * 4;
+      bytes = bytes < 0 ? 0 : (bytes > 16 ? 16 : bytes);
+      cp_async16(dst + 4 * qd, bytes > 0 ? src + 4 * qd : src, bytes);
+    };
+#pragma unroll
+    for (int qd = tid; qd < GQ + SQ + HQ; qd += 256) {
+      if (qd < GQ) quad(tile_g(slot), G + tb * K, qd, rows * K);
+      else if (qd < GQ + SQ) quad(tile_s2(slot), s2 + tb, qd - GQ, rows);
+      else quad(tile_hp(slot), h_pre + tb * N, qd - GQ - SQ, rows * N);
+    }
+  };
+
+  // The tile's G into three bf16 parts [3][BT][GS] (columns K .. KP16 - 1 zero).
+  auto split_g = [&](int slot) {
+    const float* gsrc = tile_g(slot);
+#pragma unroll
+    for (int e = tid; e < BT * KP16; e += 256) {
+      const int tl = e / KP16, j = e - tl * KP16;
+      __nv_bfloat16 p[3];
+      split_bf16<3>(j < K ? gsrc[tl * K + j] : 0.0f, p);
+#pragma unroll
+      for (int s = 0; s < 3; ++s) gp[(s * BT + tl) * GS + j] = p[s];
+    }
+  };
+
+  // Warp w's rows of R: 16w .. 16w + 15 of the block's TR (dphi rows, dx columns).
+  const int wrow = 16 * warp;
+  // Stream of dx columns 2 tq, 2 tq + 1 of each of the warp's two n8 tiles (C % 8 == 0: one stream per n8 tile).
+  int stream_of[2];
+#pragma unroll
+  for (int nt = 0; nt < 2; ++nt) {
+    const int64_t r = r0 + wrow + nt * 8;
+    stream_of[nt] = r < R ? (int)(r / C) : 0;
+  }
+  float acc[2 * NP][4];  // dphi: rows wrow + g (+8), columns 8 nt + 2 tq (+1); tiles NT.. are padding
+#pragma unroll
+  for (int nt = 0; nt < 2 * NP; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) acc[nt][e] = 0.0f;
+
+  auto compute = [&](int slot, int64_t tb) {
+    const __nv_bfloat16* xt = tile_x(slot);
+    // ---- dphi += x^T G over the tile's tokens ----
+    uint32_t a[BT / 16][4];  // x^T fragments (rows of R x tokens), from the [token][row] tile by ldmatrix.trans
+#pragma unroll
+    for (int kk = 0; kk < BT / 16; ++kk) ldmatrix_x4_trans(a[kk], xt + (kk * 16 + (lane >> 4) * 8 + (lane & 7)) * XS + wrow + ((lane >> 3) & 1) * 8);
+#pragma unroll
+    for (int np = 0; np < NP; ++np) {
+      float d[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
+#pragma unroll
+      for (int s = 2; s >= 0; --s) {  // small parts first
+#pragma unroll
+        for (int kk = 0; kk < BT / 16; ++kk) {
+          // k 0-7 and 8-15 of n8 tile 2 np (lanes 0-15), then of tile 2 np + 1 (lanes 16-31)
+          uint32_t b[4];
+          ldmatrix_x4_trans(b, gp + (s * BT + kk * 16 + (lane & 15)) * GS + (2 * np + (lane >> 4)) * 8);
+          if (2 * np < NT) mma_bf16_16x8x16(d[0], a[kk], b[0], b[1]);
+          if (2 * np + 1 < NT) mma_bf16_16x8x16(d[1], a[kk], b[2], b[3]);
+        }
+      }
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        acc[2 * np][e] += d[0][e];
+        acc[2 * np + 1][e] += d[1][e];
+      }
+    }
+    // ---- dx = G phi^T (+ the element-wise terms) for the tile's tokens x the warp's 16 rows of R ----
+    float o[BT / 16][2][4];
+#pragma unroll
+    for (int mt = 0; mt < BT / 16; ++mt)
+#pragma unroll
+      for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) o[mt][nt][e] = 0.0f;
+#pragma unroll
+    for (int ks = 0; ks < KS; ++ks) {
+      uint32_t b[2][4];  // phi part p: n8 tiles 0 and 1 of the warp, k 0-7 and 8-15 of step ks
+#pragma unroll
+      for (int p = 0; p < 2; ++p) ldmatrix_x4(b[p], pp + (p * TR + wrow + (lane & 7) + (lane >> 4) * 8) * GS + ks * 16 + ((lane >> 3) & 1) * 8);
+#pragma unroll
+      for (int mt = 0; mt < BT / 16; ++mt) {
+        uint32_t ga[2][4];  // G parts 0 and 1, tokens of m tile mt
+#pragma unroll
+        for (int s = 0; s < 2; ++s) ldmatrix_x4(ga[s], gp + (s * BT + mt * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * GS + ks * 16 + (lane >> 4) * 8);
+#pragma unroll
+        for (int nt = 0; nt < 2; ++nt) {  // g1 p0 + g0 p1 + g0 p0, small terms first
+          mma_bf16_16x8x16(o[mt][nt], ga[1], b[0][2 * nt], b[0][2 * nt + 1]);
+          mma_bf16_16x8x16(o[mt][nt], ga[0], b[1][2 * nt], b[1][2 * nt + 1]);
+          mma_bf16_16x8x16(o[mt][nt], ga[0], b[0][2 * nt], b[0][2 * nt + 1]);
+        }
+      }
+    }
+    const __nv_bfloat16* it = tile_in(slot);
+    const __nv_bfloat16* ut = tile_du(slot);
+    const float* st = tile_s2(slot);
+    const float* ht = tile_hp(slot);
+#pragma unroll
+    for (int mt = 0; mt < BT / 16; ++mt)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int tl = mt * 16 + g + 8 * h;
+        const int64_t t = tb + tl;
+        if (t >= t_end) continue;
+        const float s2t = st[tl];
+#pragma unroll
+        for (int nt = 0; nt < 2; ++nt) {
+          const int col = wrow + nt * 8 + 2 * tq;
+          const int64_t r = r0 + col;
+          if (r >= R) continue;
+          const float hp = ht[tl * N + stream_of[nt]];
+          const float2 xv = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(xt + tl * XS + col));
+          const float2 iv = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(it + tl * XS + col));
+          const float2 uv = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(ut + tl * XS + col));
+          const float v0 = o[mt][nt][2 * h] + iv.x + fmaf(s2t, xv.x, hp * uv.x);
+          const float v1 = o[mt][nt][2 * h + 1] + iv.y + fmaf(s2t, xv.y, hp * uv.y);
+          *reinterpret_cast<__nv_bfloat162*>(dx + t * R + r) = __floats2bfloat162_rn(v0, v1);
+        }
+      }
+  };
+
+  // Prologue: ring slots 0 .. STAGES-2, one commit each (empty past the end) so the group count is uniform.
+#pragma unroll
+  for (int s = 0; s < STAGES - 1; ++s) {
+    if (s < steps) load_stage(s, s);
+    cp_async_commit();
+  }
+
+  // phi's rows of this block, split once into hi/lo parts (zero past R and past K), while the first tiles load.
+#pragma unroll 8
+  for (int e = tid; e < TR * KP16; e += 256) {
+    const int rr = e / KP16, j = e - rr * KP16;
+    const float v = (r0 + rr < R && j < K) ? phi(r0 + rr, j) : 0.0f;
+    __nv_bfloat16 p[2];
+    split_bf16<2>(v, p);
+    pp[rr * GS + j] = p[0];
+    pp[(TR + rr) * GS + j] = p[1];
+  }
+
+  for (int step = 0; step < steps; ++step) {
+    const int slot = step % STAGES;
+    cp_async_wait<STAGES - 2>();  // this thread's copies of `step` have landed
+    __syncthreads();              // everyone's have; everyone is done with step - 1 (its slot, the G parts); phi parts written
+    split_g(slot);
+    const int next = step + STAGES - 1;
+    if (next < steps) load_stage(next % STAGES, next);  // in flight during the MMAs below
+    cp_async_commit();
+    __syncthreads();  // the G parts are visible
+    compute(slot, t_begin + (int64_t)step * BT);
+  }
+  cp_async_wait<0>();
+
+  // dphi partials of this chunk: part[(s * R + r) * K + j].
+  const int64_t sp = blockIdx.y;
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int64_t r = r0 + wrow + g + 8 * h;
+    if (r >= R) continue;
+    float* out = part + (sp * R + r) * K;
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+      const int j = nt * 8 + 2 * tq;
+      if constexpr (K % 2 == 0) {
+        if (j < K) *reinterpret_cast<float2*>(out + j) = make_float2(acc[nt][2 * h], acc[nt][2 * h + 1]);
+      } else {
+        if (j < K) out[j] = acc[nt][2 * h];
+        if (j + 1 < K) out[j + 1] = acc[nt][2 * h + 1];
+      }
+    }
+  }
+}
+
+}  // namespace mhc

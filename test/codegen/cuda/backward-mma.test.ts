@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { BWD_MMA_MAX_K, bwdMmaSmemBytes, prenormBackwardMma } from "../../../compiler/codegen/cuda/backward/knobs.js";
+import { generateCuda, instantiateConnection } from "../../../compiler/codegen/cuda/index.js";
+import { check } from "./helpers.js";
+
+const tiny = check("examples/tiny.mhc");
+
+function backwardSection(n: number): string {
+  const out = generateCuda(tiny, instantiateConnection(tiny, "mhc", { n }), { name: `mhc_n${n}` });
+  const cu = out.files.get(`mhc_n${n}.cu`)!;
+  return cu.slice(cu.indexOf("// ==== backward"));
+}
+
+describe("CUDA backward: the prenorm backward on tensor cores", () => {
+  it("sizes its shared memory as mhc::BwdMmaLayout does, and fits two blocks per SM at n = 4, one at n = 8", () => {
+    // 2 stages x (3 bf16 tiles 32 x 136 + G 32 x 24 + s2 32 + H_pre 32 x 4, fp32) + phi parts 2 x 128 x 40 + G parts 3 x 32 x 40 (bf16)
+    expect(bwdMmaSmemBytes(4, 24)).toBe(2 * (3 * 32 * 136 * 2 + 32 * 24 * 4 + 32 * 4 + 32 * 4 * 4) + 2 * 128 * 40 * 2 + 3 * 32 * 40 * 2);
+    expect(prenormBackwardMma(4, 24)).toEqual({ smemBytes: bwdMmaSmemBytes(4, 24), blocksPerSm: 2, targetBlocks: 264 });
+    expect(prenormBackwardMma(8, 80)?.blocksPerSm).toBe(1);
+    expect(prenormBackwardMma(16, 288)).toBeUndefined();
+    expect(prenormBackwardMma(4, 0)).toBeUndefined();
+    expect(BWD_MMA_MAX_K).toBeGreaterThanOrEqual(80);
+  });
+
+  it("is launched for bf16 with a flat projection up to n = 8 (SIMT kept for fp32 and as the fallback), not at n = 16", () => {
+    for (const n of [1, 3, 4, 8]) {
+      const section = backwardSection(n);
+      expect(section).toContain('#include "mhc_bwd_mma.cuh"');
+      expect(section).toContain("mhc::prenorm_backward_mma_kernel<N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES, BWD_MMA_BLOCKS_PER_SM, PhiColumns>");
+      expect(section).toContain("if constexpr (std::is_same<TR, __nv_bfloat16>::value) {");
+      expect(section).toContain("if (mhc::prenorm_backward_mma_fits(C, x, du, dx_in, dx, h_pre)) {");
+      // the SIMT kernels stay for fp32 x and for operands the tensor-core kernel does not take
+      expect(section).toContain("mhc::prenorm_backward_kernel<true, TR, N, K");
+      expect(section).toContain(`BWD_MMA_SMEM_BYTES = ${bwdMmaSmemBytes(n, n * n + 2 * n)}`);
+    }
+    const n16 = backwardSection(16);
+    expect(n16).not.toContain("prenorm_backward_mma_kernel");
+    expect(n16).not.toContain("mhc_bwd_mma.cuh");
+    expect(n16).toContain("mhc::prenorm_backward_kernel<true, TR, N, K");
+  });
+
+  it("sizes the dphi partials for the larger chunk count of the two kernels", () => {
+    const section = backwardSection(4);
+    expect(section).toContain("at += mhc::align256((size_t)bwd_dphi_chunks(T, C) * (size_t)N * (size_t)C * K * sizeof(float));");
+    expect(section).toContain("const int64_t a = bwd_chunks(T, C).chunks, b = bwd_chunks_mma(T, C).chunks;");
+  });
+});
