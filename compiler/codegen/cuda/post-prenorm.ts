@@ -62,20 +62,9 @@ export const POST_PRENORM_L2_PREFETCH = 128;
 const phiStride = (kp: number): number => (kp % 16 === 0 ? kp + 8 : kp);
 
 /** mhc_post_prenorm.cuh post_prenorm_smem_bytes. */
-export function postPrenormSmemBytes(
-  n: number,
-  tm: number,
-  kp: number,
-  bc: number,
-  stages: number,
-  parts: number,
-): number {
+export function postPrenormSmemBytes(n: number, tm: number, kp: number, bc: number, stages: number, parts: number): number {
   const bk = n * bc;
-  return (
-    stages * (tm * (bk + 8) * 2 + tm * bc * 2 + bk * kp * 4) +
-    parts * bk * phiStride(kp) * 2 +
-    tm * (n * n + 1 + n + 1) * 4
-  );
+  return stages * (tm * (bk + 8) * 2 + tm * bc * 2 + bk * kp * 4) + parts * bk * phiStride(kp) * 2 + tm * (n * n + 1 + n + 1) * 4;
 }
 
 /**
@@ -107,13 +96,12 @@ export const POST_PRENORM_FUSED = false;
 /**
  * The fused kernel's tiling for a connection, or undefined where it does not apply (no
  * tensor-core prenorm, a per-stream projection, or no tile that fits shared memory, e.g.
- * n = 16, whose raw phi tile alone exceeds it). Among the warp layouts of the tensor-core
- * prenorm (fewest padded columns first), ring depths and blocks per SM: at least three stages
- * if possible, then the most residual bytes in flight per SM, then the larger token tile.
+ * n = 16, whose raw phi tile alone exceeds it). Among the step widths (STEP_CHANNELS), the warp
+ * layouts of the tensor-core prenorm, ring depths and blocks per SM: steps of at least 32 channels
+ * if possible, then the fewest padded columns, at least three stages, the most residual bytes in
+ * flight per SM, the larger token tile.
  */
-export function postPrenormTiling(
-  plan: ConnectionPlan,
-): PostPrenormConfig | undefined {
+export function postPrenormTiling(plan: ConnectionPlan): PostPrenormConfig | undefined {
   const cfg = plan.prenorm;
   if (!cfg?.mma || plan.rows !== 1 || plan.k === 0) return undefined;
   const n = plan.n;
@@ -130,14 +118,7 @@ export function postPrenormTiling(
       if (nt > PRENORM_MMA_MAX_NT) continue;
       const wm = 8 / wn;
       const kp = wn * nt * 8;
-      for (
-        let mt = Math.min(
-          PRENORM_MMA_MAX_MT,
-          Math.floor(PRENORM_MMA_MAX_ACC / (nt * 4)),
-        );
-        mt >= 1;
-        mt--
-      ) {
+      for (let mt = Math.min(PRENORM_MMA_MAX_MT, Math.floor(PRENORM_MMA_MAX_ACC / (nt * 4))); mt >= 1; mt--) {
         const tm = wm * 16 * mt;
         if (tm > PRENORM_MMA_MAX_TM) continue;
         const arrayRegs = mt * nt * 4 + (mk / 16) * mt * 4;
@@ -145,28 +126,14 @@ export function postPrenormTiling(
           [2, PRENORM_MMA_SMEM_TWO_BLOCKS],
           [1, PRENORM_MMA_SMEM_ONE_BLOCK],
         ] as const) {
-          if (blocksPerSm === 2 && arrayRegs > PRENORM_MMA_TWO_BLOCK_ARRAY_REGS)
-            continue;
+          if (blocksPerSm === 2 && arrayRegs > PRENORM_MMA_TWO_BLOCK_ARRAY_REGS) continue;
           if (arrayRegs > 2 * PRENORM_MMA_TWO_BLOCK_ARRAY_REGS) continue;
           for (const stages of [4, 3, 2]) {
-            const smemBytes = postPrenormSmemBytes(
-              n,
-              tm,
-              kp,
-              bc,
-              stages,
-              parts,
-            );
+            const smemBytes = postPrenormSmemBytes(n, tm, kp, bc, stages, parts);
             if (smemBytes > budget) continue;
             // Runs of at least 64 bytes first (capped: wider only costs shared memory), then the fewest padded
             // columns, a ring of three or more, the most bytes in flight per SM, the larger token tile.
-            const score = [
-              Math.min(bc, 32),
-              -kp,
-              stages >= 3 ? 1 : 0,
-              (stages - 1) * tm * bk * blocksPerSm,
-              tm,
-            ];
+            const score = [Math.min(bc, 32), -kp, stages >= 3 ? 1 : 0, (stages - 1) * tm * bk * blocksPerSm, tm];
             if (!best || lexGreater(score, best.score)) {
               best = {
                 c: {
@@ -198,10 +165,7 @@ export function postPrenormTiling(
 }
 
 /** The tiling mhc_<name>_post_pre runs with: undefined where the fused kernel is off or does not apply. */
-export function postPrenormConfig(
-  plan: ConnectionPlan,
-  fused: boolean = POST_PRENORM_FUSED,
-): PostPrenormConfig | undefined {
+export function postPrenormConfig(plan: ConnectionPlan, fused: boolean = POST_PRENORM_FUSED): PostPrenormConfig | undefined {
   return fused ? postPrenormTiling(plan) : undefined;
 }
 
@@ -226,12 +190,7 @@ export function postPreEntryPoints(
     shape: p.shape,
     doc: `sublayer l + 1's ${p.name}`,
   }));
-  const f32 = (
-    name: string,
-    shape: readonly (number | string)[],
-    role: "input" | "output",
-    doc: string,
-  ): AbiArg => ({
+  const f32 = (name: string, shape: readonly (number | string)[], role: "input" | "output", doc: string): AbiArg => ({
     name,
     ctype: role === "input" ? "const float*" : "float*",
     role,
@@ -271,18 +230,8 @@ export function postPreEntryPoints(
         common.dtype,
         common.T,
         common.C,
-        f32(
-          "h_post",
-          ["T", n],
-          "input",
-          `sublayer l's H_post, as written by mhc_${sym}_pre`,
-        ),
-        f32(
-          "h_res",
-          ["T", n, n],
-          "input",
-          `sublayer l's H_res, as written by mhc_${sym}_pre`,
-        ),
+        f32("h_post", ["T", n], "input", `sublayer l's H_post, as written by mhc_${sym}_pre`),
+        f32("h_res", ["T", n, n], "input", `sublayer l's H_res, as written by mhc_${sym}_pre`),
         ...params,
         {
           name: "y",
@@ -294,12 +243,7 @@ export function postPreEntryPoints(
         },
         f32("h_pre_next", ["T", n], "output", "sublayer l + 1's H_pre[t, i]"),
         f32("h_post_next", ["T", n], "output", "sublayer l + 1's H_post[t, i]"),
-        f32(
-          "h_res_next",
-          ["T", n, n],
-          "output",
-          "sublayer l + 1's H_res[t, out, in]",
-        ),
+        f32("h_res_next", ["T", n, n], "output", "sublayer l + 1's H_res[t, out, in]"),
         {
           name: "u_next",
           ctype: "void*",
@@ -308,12 +252,7 @@ export function postPreEntryPoints(
           shape: ["T", "C"],
           doc: "sublayer l + 1's input u = sum_i H_pre[t, i] y[t, i, :] (must not overlap x or y)",
         },
-        f32(
-          "stats_next",
-          ["T", statsWidth(plan)],
-          "output",
-          `what mhc_${sym}_save_stats would write after sublayer l + 1's pre (NULL: not written)`,
-        ),
+        f32("stats_next", ["T", statsWidth(plan)], "output", `what mhc_${sym}_save_stats would write after sublayer l + 1's pre (NULL: not written)`),
         {
           name: "workspace",
           ctype: "void*",
@@ -346,18 +285,12 @@ function constants(c: PostPrenormConfig): string[] {
 }
 
 /** Host launchers of mhc_<symbol>_post_pre, inside the connection's namespace (after source.ts's launchers). */
-export function postPreLaunchers(
-  plan: ConnectionPlan,
-  fused: boolean = POST_PRENORM_FUSED,
-): string[] {
+export function postPreLaunchers(plan: ConnectionPlan, fused: boolean = POST_PRENORM_FUSED): string[] {
   const c = postPrenormConfig(plan, fused);
   const withProj = SLOTS.filter((s) => plan.maps[s].column !== undefined);
   const phiParams = withProj.map((s) => `const float* phi_${s}`).join(", ");
   const phiArgs = withProj.map((s) => `phi_${s}`).join(", ");
-  const lines: string[] = [
-    "// ---- post of sublayer l + pre of sublayer l + 1 (design 4.2 item 4) ----",
-    "",
-  ];
+  const lines: string[] = ["// ---- post of sublayer l + pre of sublayer l + 1 (design 4.2 item 4) ----", ""];
   if (c) {
     lines.push(
       ...constants(c),
@@ -383,9 +316,7 @@ export function postPreLaunchers(
       "float* proj_part = static_cast<float*>(workspace);",
       "float* ss_part = reinterpret_cast<float*>(static_cast<char*>(workspace) + mhc::prenorm_proj_bytes(T, sp.splits, K));",
       "const bool vec_ok = C % 8 == 0 && mhc::aligned(x, 16) && mhc::aligned(f, 16) && mhc::aligned(y, 16);",
-      withProj.every((s) => plan.maps[s].width % 4 === 0)
-        ? `Phi phi{${phiArgs}, ${withProj.map((s) => `mhc::aligned(phi_${s}, 16)`).join(" && ")}};`
-        : `Phi phi{${phiArgs}};`,
+      withProj.every((s) => plan.maps[s].width % 4 === 0) ? `Phi phi{${phiArgs}, ${withProj.map((s) => `mhc::aligned(phi_${s}, 16)`).join(" && ")}};` : `Phi phi{${phiArgs}};`,
       "const auto kernel = mhc::post_prenorm_mma_kernel<N, K, PP_WN, PP_NT, PP_WM, PP_MT, PP_BC, PP_MK, PP_STAGES, PP_PARTS, PP_L2_PREFETCH, PP_BLOCKS_PER_SM, Phi>;",
       "static std::atomic<unsigned long long> smem_raised{0};",
       "int st = cuda_status(mhc::allow_dynamic_smem(kernel, PP_SMEM_BYTES, smem_raised));",
@@ -429,30 +360,15 @@ export function postPreLaunchers(
 }
 
 /** The extern "C" definitions of the two entry points (after source.ts's). */
-export function postPreEntryDefinitions(
-  plan: ConnectionPlan,
-  eps: readonly EntryPoint[],
-  prototype: (ep: EntryPoint) => string,
-  fusedOption: boolean = POST_PRENORM_FUSED,
-): string[] {
+export function postPreEntryDefinitions(plan: ConnectionPlan, eps: readonly EntryPoint[], prototype: (ep: EntryPoint) => string, fusedOption: boolean = POST_PRENORM_FUSED): string[] {
   const ns = `mhc_${plan.symbol}`;
   const wsEp = eps.find((e) => e.name === `${ns}_post_pre_workspace_size`);
   const ep = eps.find((e) => e.name === `${ns}_post_pre`);
-  if (!wsEp || !ep)
-    throw new Error(
-      `the ABI table of ${plan.symbol} has no post_pre entry points`,
-    );
+  if (!wsEp || !ep) throw new Error(`the ABI table of ${plan.symbol} has no post_pre entry points`);
   const fused = postPrenormConfig(plan, fusedOption) !== undefined;
   const withProj = SLOTS.filter((s) => plan.maps[s].column !== undefined);
   const phiArgs = withProj.map((s) => `phi_${s}`).join(", ");
-  const required = ep.args
-    .filter(
-      (a) =>
-        a.ctype.endsWith("*") &&
-        a.name !== "workspace" &&
-        a.name !== "stats_next",
-    )
-    .map((a) => a.name);
+  const required = ep.args.filter((a) => a.ctype.endsWith("*") && a.name !== "workspace" && a.name !== "stats_next").map((a) => a.name);
   const floatPtrs = ep.args.filter((a) => a.dtype === "f32").map((a) => a.name);
   const unfused = (tr: string): string[] => [
     `int st = ${ns}::launch_post<${tr}>(static_cast<const ${tr}*>(x), static_cast<const ${tr}*>(f), T, C, h_post, h_res, static_cast<${tr}*>(y), stream);`,
@@ -480,10 +396,7 @@ export function postPreEntryDefinitions(
     "if (need > 0 && !mhc::aligned(workspace, 16)) return MHC_ERR_MISALIGNED;",
     "if (T == 0) return MHC_OK;",
   ];
-  if (plan.k === 0)
-    lines.push(
-      "(void)stats_next;  // no projection: the backward needs no stats",
-    );
+  if (plan.k === 0) lines.push("(void)stats_next;  // no projection: the backward needs no stats");
   if (fused) {
     lines.push(
       "if (dtype == MHC_DTYPE_BF16) {",
@@ -520,10 +433,7 @@ export function postPreEntryDefinitions(
 }
 
 /** manifest.json: the fused kernel's entry in `kernels` (none where the connection has no fused tile). */
-export function postPreKernelManifest(
-  plan: ConnectionPlan,
-  fused: boolean = POST_PRENORM_FUSED,
-): Record<string, unknown>[] {
+export function postPreKernelManifest(plan: ConnectionPlan, fused: boolean = POST_PRENORM_FUSED): Record<string, unknown>[] {
   const c = postPrenormConfig(plan, fused);
   if (!c) return [];
   return [
