@@ -5,11 +5,14 @@
 //   dx[t, r]   = dx_in[t, r] + H_pre[t, i] du[t, c] + s2[t] x[t, r] + sum_j G[t, j] phi[r, j]
 //   dphi[r, j] = sum_t x[t, r] G[t, j]
 // Both GEMMs in ONE pass over x: a block owns TR = 128 rows of R and a chunk of tokens; it streams
-// BT-token tiles of x, dx_in and du (bf16, cp.async, 16 bytes at a time) and of G, s2, H_pre
+// BT-token tiles of x, dx_in and du (bf16, cp.async, 16 bytes at a time), of G (split into bf16 parts
+// once by split_g_kernel), s2 and H_pre
 // through a STAGES-deep ring of shared memory, and for each tile
 //   * dphi:  x^T (TR x BT) . G (BT x K), warp w owning rows 16w..16w+15 of the tile and all columns;
 //   * dx:    G (BT x K) . phi^T (K x TR), warp w owning the same 16 rows of R (as columns of dx) for all
-//            the tile's tokens, then the element-wise terms and a bf16 store.
+//            the tile's tokens, then the element-wise terms; the bf16 results replace dx_in in its tile
+//            and the block stores whole rows (512 contiguous bytes a warp instruction: storing from the
+//            MMA fragments, 16 bytes of each of 8 rows an instruction, took 20% longer on an H200).
 //
 // Accuracy:
 //   * dphi is a parameter gradient (fp32): x is exact in bf16 and G is split into three bf16 parts
@@ -38,14 +41,28 @@ struct BwdMmaLayout {
   static constexpr int XS = TR + 8;                // tile row stride (bf16): rows 16 bytes apart modulo 128
   static constexpr int GS = KP16 + 8;              // parts row stride (bf16), likewise
   static constexpr int TILE = BT * XS * 2;         // one bf16 tile
-  static constexpr int G_RAW = (BT * K * 4 + 15) / 16 * 16;
+  static constexpr int G_PARTS = 3 * BT * GS * 2;  // the tile's G in three bf16 parts [3][BT][GS]
   static constexpr int S2 = BT * 4;
   static constexpr int HP = (BT * N * 4 + 15) / 16 * 16;
-  static constexpr int STAGE = 3 * TILE + G_RAW + S2 + HP;  // x, dx_in, du, G, s2, H_pre
-  static constexpr int PHI_PARTS = 2 * TR * GS * 2;         // phi hi/lo of the block's rows [2][TR][GS]
-  static constexpr int G_PARTS = 3 * BT * GS * 2;           // the tile's G in three parts [3][BT][GS]
-  static constexpr int BYTES = STAGES * STAGE + PHI_PARTS + G_PARTS;
+  static constexpr int STAGE = 3 * TILE + G_PARTS + S2 + HP;  // x, dx_in, du, G parts, s2, H_pre
+  static constexpr int PHI_PARTS = 2 * TR * GS * 2;           // phi hi/lo of the block's rows [2][TR][GS]
+  static constexpr int BYTES = STAGES * STAGE + PHI_PARTS;
 };
+
+/// G [T, K] (fp32) into three bf16 parts [3][T][KP16], columns K .. KP16 - 1 zero: the operand the
+/// tensor-core prenorm backward streams (split once here rather than by every block of rows).
+template <int K, int KP16>
+__global__ void __launch_bounds__(256) split_g_kernel(const float* __restrict__ G, int64_t T, __nv_bfloat16* __restrict__ parts) {
+  const int64_t items = T * KP16;
+  for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < items; e += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t t = e / KP16;
+    const int j = (int)(e - t * KP16);
+    __nv_bfloat16 p[3];
+    split_bf16<3>(j < K ? G[t * K + j] : 0.0f, p);
+#pragma unroll
+    for (int q = 0; q < 3; ++q) parts[q * items + e] = p[q];
+  }
+}
 
 /// Whether the tensor-core prenorm backward takes these operands (else the SIMT kernel runs).
 template <typename TR>
@@ -55,7 +72,7 @@ inline bool prenorm_backward_mma_fits(int64_t C, const TR* x, const TR* du, cons
 
 template <int N, int K, int TR, int BT, int STAGES, int MIN_BLOCKS, class Phi>
 __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(const __nv_bfloat16* __restrict__ x, int64_t T, int64_t C, int64_t chunk_tokens, Phi phi,
-                                                                             const float* __restrict__ G, const float* __restrict__ s2, const float* __restrict__ h_pre,
+                                                                             const __nv_bfloat16* __restrict__ g_parts, const float* __restrict__ s2, const float* __restrict__ h_pre,
                                                                              const __nv_bfloat16* __restrict__ du, const __nv_bfloat16* dx_in, __nv_bfloat16* dx,
                                                                              float* __restrict__ part) {
   using L = BwdMmaLayout<N, K, TR, BT, STAGES>;
@@ -71,14 +88,13 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
   constexpr int CPT = (CHUNKS + 255) / 256;
 
   extern __shared__ __align__(16) unsigned char bwd_smem[];
-  __nv_bfloat16* const pp = reinterpret_cast<__nv_bfloat16*>(bwd_smem + STAGES * L::STAGE);       // [2][TR][GS]
-  __nv_bfloat16* const gp = reinterpret_cast<__nv_bfloat16*>(bwd_smem + STAGES * L::STAGE + L::PHI_PARTS);  // [3][BT][GS]
+  __nv_bfloat16* const pp = reinterpret_cast<__nv_bfloat16*>(bwd_smem + STAGES * L::STAGE);  // [2][TR][GS]
   auto tile_x = [&](int slot) { return reinterpret_cast<__nv_bfloat16*>(bwd_smem + slot * L::STAGE); };
   auto tile_in = [&](int slot) { return reinterpret_cast<__nv_bfloat16*>(bwd_smem + slot * L::STAGE + L::TILE); };
   auto tile_du = [&](int slot) { return reinterpret_cast<__nv_bfloat16*>(bwd_smem + slot * L::STAGE + 2 * L::TILE); };
-  auto tile_g = [&](int slot) { return reinterpret_cast<float*>(bwd_smem + slot * L::STAGE + 3 * L::TILE); };
-  auto tile_s2 = [&](int slot) { return reinterpret_cast<float*>(bwd_smem + slot * L::STAGE + 3 * L::TILE + L::G_RAW); };
-  auto tile_hp = [&](int slot) { return reinterpret_cast<float*>(bwd_smem + slot * L::STAGE + 3 * L::TILE + L::G_RAW + L::S2); };
+  auto tile_g = [&](int slot) { return reinterpret_cast<__nv_bfloat16*>(bwd_smem + slot * L::STAGE + 3 * L::TILE); };  // [3][BT][GS]
+  auto tile_s2 = [&](int slot) { return reinterpret_cast<float*>(bwd_smem + slot * L::STAGE + 3 * L::TILE + L::G_PARTS); };
+  auto tile_hp = [&](int slot) { return reinterpret_cast<float*>(bwd_smem + slot * L::STAGE + 3 * L::TILE + L::G_PARTS + L::S2); };
 
   const int tid = threadIdx.x;
   const int warp = tid >> 5, lane = tid & 31;
@@ -98,10 +114,11 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
     const int64_t r = r0 + (ch % CPR) * 8;
     chunk_c[q] = ch < CHUNKS && r < R ? (int)(r - (r / C) * C) : -1;  // R % 8 == 0: a chunk is whole or past the end
   }
-  // G [T, K], s2 [T] and H_pre [T, N] hold a tile's values contiguously: 16-byte copies, the last one
-  // partial (cp.async zero-fills the rest of a short copy).
-  constexpr int GQ = BT * K / 4, SQ = BT / 4, HQ = BT * N / 4;
-  static_assert((BT * K) % 4 == 0 && (BT * N) % 4 == 0 && BT % 4 == 0, "whole quads per tile");
+  // The G parts: rows of KP16 bf16 (whole 16-byte chunks); s2 [T] and H_pre [T, N] hold a tile's values
+  // contiguously: 16-byte copies, the last one partial (cp.async zero-fills the rest of a short copy).
+  constexpr int GCR = KP16 / 8, GCH = 3 * BT * GCR;
+  constexpr int SQ = BT / 4, HQ = BT * N / 4;
+  static_assert((BT * N) % 4 == 0 && BT % 4 == 0, "whole quads per tile");
 
   // Tile `step` (tokens tb .. tb + BT - 1) into ring slot `slot`; rows past the chunk are zero-filled.
   auto load_stage = [&](int slot, int step) {
@@ -127,24 +144,18 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
       bytes = bytes < 0 ? 0 : (bytes > 16 ? 16 : bytes);
       cp_async16(dst + 4 * qd, bytes > 0 ? src + 4 * qd : src, bytes);
     };
+    __nv_bfloat16* gd = tile_g(slot);
 #pragma unroll
-    for (int qd = tid; qd < GQ + SQ + HQ; qd += 256) {
-      if (qd < GQ) quad(tile_g(slot), G + tb * K, qd, rows * K);
-      else if (qd < GQ + SQ) quad(tile_s2(slot), s2 + tb, qd - GQ, rows);
-      else quad(tile_hp(slot), h_pre + tb * N, qd - GQ - SQ, rows * N);
-    }
-  };
-
-  // The tile's G into three bf16 parts [3][BT][GS] (columns K .. KP16 - 1 zero).
-  auto split_g = [&](int slot) {
-    const float* gsrc = tile_g(slot);
-#pragma unroll
-    for (int e = tid; e < BT * KP16; e += 256) {
-      const int tl = e / KP16, j = e - tl * KP16;
-      __nv_bfloat16 p[3];
-      split_bf16<3>(j < K ? gsrc[tl * K + j] : 0.0f, p);
-#pragma unroll
-      for (int s = 0; s < 3; ++s) gp[(s * BT + tl) * GS + j] = p[s];
+    for (int e = tid; e < GCH + SQ + HQ; e += 256) {
+      if (e < GCH) {
+        const int row = e / GCR, part = row / BT, tl = row - part * BT, c8 = (e - row * GCR) * 8;
+        const bool live = tl < rows;
+        cp_async16(gd + row * GS + c8, live ? g_parts + ((int64_t)part * T + tb + tl) * KP16 + c8 : g_parts, live ? 16 : 0);
+      } else if (e < GCH + SQ) {
+        quad(tile_s2(slot), s2 + tb, e - GCH, rows);
+      } else {
+        quad(tile_hp(slot), h_pre + tb * N, e - GCH - SQ, rows * N);
+      }
     }
   };
 
@@ -165,6 +176,7 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
 
   auto compute = [&](int slot, int64_t tb) {
     const __nv_bfloat16* xt = tile_x(slot);
+    const __nv_bfloat16* gp = tile_g(slot);
     // ---- dphi += x^T G over the tile's tokens ----
     uint32_t a[BT / 16][4];  // x^T fragments (rows of R x tokens), from the [token][row] tile by ldmatrix.trans
 #pragma unroll
@@ -215,7 +227,9 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
         }
       }
     }
-    const __nv_bfloat16* it = tile_in(slot);
+    // Epilogue: each dx pair replaces its dx_in pair in the slot's tile (the same thread reads and writes
+    // it), then the block stores the tile's rows whole, 16 bytes a lane (512 contiguous bytes a warp).
+    __nv_bfloat16* it = tile_in(slot);
     const __nv_bfloat16* ut = tile_du(slot);
     const float* st = tile_s2(slot);
     const float* ht = tile_hp(slot);
@@ -224,23 +238,28 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         const int tl = mt * 16 + g + 8 * h;
-        const int64_t t = tb + tl;
-        if (t >= t_end) continue;
         const float s2t = st[tl];
 #pragma unroll
         for (int nt = 0; nt < 2; ++nt) {
           const int col = wrow + nt * 8 + 2 * tq;
-          const int64_t r = r0 + col;
-          if (r >= R) continue;
           const float hp = ht[tl * N + stream_of[nt]];
+          __nv_bfloat162* io = reinterpret_cast<__nv_bfloat162*>(it + tl * XS + col);
           const float2 xv = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(xt + tl * XS + col));
-          const float2 iv = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(it + tl * XS + col));
+          const float2 iv = __bfloat1622float2(*io);
           const float2 uv = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(ut + tl * XS + col));
           const float v0 = o[mt][nt][2 * h] + iv.x + fmaf(s2t, xv.x, hp * uv.x);
           const float v1 = o[mt][nt][2 * h + 1] + iv.y + fmaf(s2t, xv.y, hp * uv.y);
-          *reinterpret_cast<__nv_bfloat162*>(dx + t * R + r) = __floats2bfloat162_rn(v0, v1);
+          *io = __floats2bfloat162_rn(v0, v1);
         }
       }
+    __syncthreads();  // the tile's dx is complete
+#pragma unroll
+    for (int q = 0; q < CPT; ++q) {
+      const int ch = tid + q * 256;
+      const int tl = ch / CPR, col = (ch % CPR) * 8;
+      const int64_t t = tb + tl;
+      if (chunk_c[q] >= 0 && t < t_end) *reinterpret_cast<uint4*>(dx + t * R + r0 + col) = *reinterpret_cast<const uint4*>(it + tl * XS + col);
+    }
   };
 
   // Prologue: ring slots 0 .. STAGES-2, one commit each (empty past the end) so the group count is uniform.
@@ -264,12 +283,10 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
   for (int step = 0; step < steps; ++step) {
     const int slot = step % STAGES;
     cp_async_wait<STAGES - 2>();  // this thread's copies of `step` have landed
-    __syncthreads();              // everyone's have; everyone is done with step - 1 (its slot, the G parts); phi parts written
-    split_g(slot);
+    __syncthreads();              // everyone's have; everyone is done with step - 1 (its slot); the phi parts are written
     const int next = step + STAGES - 1;
     if (next < steps) load_stage(next % STAGES, next);  // in flight during the MMAs below
     cp_async_commit();
-    __syncthreads();  // the G parts are visible
     compute(slot, t_begin + (int64_t)step * BT);
   }
   cp_async_wait<0>();

@@ -13,8 +13,8 @@ function backwardSection(n: number): string {
 
 describe("CUDA backward: the prenorm backward on tensor cores", () => {
   it("sizes its shared memory as mhc::BwdMmaLayout does, and fits two blocks per SM at n = 4, one at n = 8", () => {
-    // 2 stages x (3 bf16 tiles 32 x 136 + G 32 x 24 + s2 32 + H_pre 32 x 4, fp32) + phi parts 2 x 128 x 40 + G parts 3 x 32 x 40 (bf16)
-    expect(bwdMmaSmemBytes(4, 24)).toBe(2 * (3 * 32 * 136 * 2 + 32 * 24 * 4 + 32 * 4 + 32 * 4 * 4) + 2 * 128 * 40 * 2 + 3 * 32 * 40 * 2);
+    // 2 stages x (3 bf16 tiles 32 x 136 + G parts 3 x 32 x 40 (bf16) + s2 32 + H_pre 32 x 4 (fp32)) + phi parts 2 x 128 x 40 (bf16)
+    expect(bwdMmaSmemBytes(4, 24)).toBe(2 * (3 * 32 * 136 * 2 + 3 * 32 * 40 * 2 + 32 * 4 + 32 * 4 * 4) + 2 * 128 * 40 * 2);
     expect(prenormBackwardMma(4, 24)).toEqual({ smemBytes: bwdMmaSmemBytes(4, 24), blocksPerSm: 2, targetBlocks: 264 });
     expect(prenormBackwardMma(8, 80)?.blocksPerSm).toBe(1);
     expect(prenormBackwardMma(16, 288)).toBeUndefined();
@@ -39,8 +39,10 @@ describe("CUDA backward: the prenorm backward on tensor cores", () => {
     expect(n16).toContain("mhc::prenorm_backward_kernel<true, TR, N, K");
   });
 
-  it("sizes the dphi partials for the larger chunk count of the two kernels", () => {
+  it("sizes the dphi partials for the larger chunk count of the two kernels, and splits G once into bf16 parts", () => {
     const section = backwardSection(4);
+    expect(section).toContain("l.g_parts = at; at += mhc::align256((size_t)3 * T * BWD_MMA_KP16 * sizeof(__nv_bfloat16));");
+    expect(section).toContain("mhc::split_g_kernel<K, BWD_MMA_KP16><<<");
     expect(section).toContain("at += mhc::align256((size_t)bwd_dphi_chunks(T, C) * (size_t)N * (size_t)C * K * sizeof(float));");
     expect(section).toContain("const int64_t a = bwd_chunks(T, C).chunks, b = bwd_chunks_mma(T, C).chunks;");
   });

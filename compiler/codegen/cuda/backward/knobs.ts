@@ -73,10 +73,10 @@ export function bwdMmaSmemBytes(n: number, k: number): number {
   const xs = BWD_MMA_ROWS + 8;
   const gs = kp16 + 8;
   const tile = BWD_MMA_TOKENS * xs * 2;
-  const gRaw = Math.ceil((BWD_MMA_TOKENS * k * 4) / 16) * 16;
+  const gParts = 3 * BWD_MMA_TOKENS * gs * 2;
   const hp = Math.ceil((BWD_MMA_TOKENS * n * 4) / 16) * 16;
-  const stage = 3 * tile + gRaw + BWD_MMA_TOKENS * 4 + hp;
-  return BWD_MMA_STAGES * stage + 2 * BWD_MMA_ROWS * gs * 2 + 3 * BWD_MMA_TOKENS * gs * 2;
+  const stage = 3 * tile + gParts + BWD_MMA_TOKENS * 4 + hp;
+  return BWD_MMA_STAGES * stage + 2 * BWD_MMA_ROWS * gs * 2;
 }
 
 /** The tensor-core prenorm backward's shape for (n, K), or undefined where the SIMT kernel runs. */
