@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -34,10 +34,28 @@ describe("mhc viz pictures", () => {
     expect(dot).toContain("H_res [T, 8, 8]");
   });
 
-  it("draws a connection the CUDA target does not take as plain maths, with the reason", () => {
+  it("draws HC's per-stream connection as the same three kernels", () => {
     const dot = connectionDot(tiny, instantiateConnection(tiny, "hc", { n: 4 }));
-    expect(clusters(dot)).toEqual([]);
-    expect(dot).toMatch(/CUDA target: .*not implemented by the CUDA target/);
+    expect(clusters(dot)).toEqual(["kernel 1: prenorm GEMM (one pass over x)", "kernel 2: coefficients (constraints in registers) + pre-mix", "kernel 3: post"]);
+    expect(dot).not.toContain("CUDA target:");
+  });
+
+  it("draws a connection the CUDA target does not take as plain maths, with the reason", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mhc-viz-flat-stream-"));
+    try {
+      // A per-stream norm with a flat projection: valid maths, refused by the CUDA target.
+      writeFileSync(
+        join(dir, "c.mhc"),
+        "connection flat_stream(n: int = 4) {\n  streams n\n  norm rms_stream(eps = 1e-6)\n  pre dynamic tanh unconstrained()\n  post dynamic tanh unconstrained()\n  res dynamic tanh unconstrained()\n}\n",
+      );
+      const result = checkFiles([join(dir, "c.mhc")], { cwd: dir });
+      expect(result.errorCount).toBe(0);
+      const dot = connectionDot(result, instantiateConnection(result, "flat_stream", {}));
+      expect(clusters(dot)).toEqual([]);
+      expect(dot).toMatch(/CUDA target: .*needs `projection per_stream`/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("gives static maps no projection", () => {
