@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -10,6 +10,7 @@ import { connectionDot } from "../../compiler/viz/connection-dot.js";
 import { formatNumber } from "../../compiler/viz/dot.js";
 import { modelDot } from "../../compiler/viz/model-dot.js";
 import { memoryIO } from "../helpers/memory-io.js";
+import { FLAT_STREAM_SOURCE, withCheckedSource } from "../codegen/cuda/helpers.js";
 
 const tiny = checkFiles(["examples/tiny.mhc"]);
 const clusters = (dot: string) => [...dot.matchAll(/label="(kernel \d[^"]*)"/g)].map((m) => m[1]);
@@ -41,21 +42,11 @@ describe("mhc viz pictures", () => {
   });
 
   it("draws a connection the CUDA target does not take as plain maths, with the reason", () => {
-    const dir = mkdtempSync(join(tmpdir(), "mhc-viz-flat-stream-"));
-    try {
-      // A per-stream norm with a flat projection: valid maths, refused by the CUDA target.
-      writeFileSync(
-        join(dir, "c.mhc"),
-        "connection flat_stream(n: int = 4) {\n  streams n\n  norm rms_stream(eps = 1e-6)\n  pre dynamic tanh unconstrained()\n  post dynamic tanh unconstrained()\n  res dynamic tanh unconstrained()\n}\n",
-      );
-      const result = checkFiles([join(dir, "c.mhc")], { cwd: dir });
-      expect(result.errorCount).toBe(0);
+    withCheckedSource(FLAT_STREAM_SOURCE, (result) => {
       const dot = connectionDot(result, instantiateConnection(result, "flat_stream", {}));
       expect(clusters(dot)).toEqual([]);
       expect(dot).toMatch(/CUDA target: .*needs `projection per_stream`/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it("gives static maps no projection", () => {

@@ -344,7 +344,7 @@ export function postPreLaunchers(plan: ConnectionPlan, fused: boolean = POST_PRE
       "st = cuda_status(cudaGetLastError());",
       "if (st != MHC_OK || stats_next == nullptr) return st;",
       "// The stats row of the backward (mhc_<name>_save_stats' layout), from the fused partials.",
-      `mhc::partials_sum_kernel<<<mhc::grid_for(T * (K + 1), ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(proj_part, ss_part, T, K, sp.splits, stats_next);`,
+      `mhc::stats_kernel<<<mhc::grid_for(T * (K + 1), ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(proj_part, ss_part, T, K, sp.splits, stats_next);`,
       "return cuda_status(cudaGetLastError());",
       "}",
     );

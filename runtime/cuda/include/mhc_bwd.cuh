@@ -254,25 +254,6 @@ __global__ void __launch_bounds__(256) premix_backward_kernel(const TR* __restri
   for (int i = threadIdx.x; i < N; i += blockDim.x) part[(s * T + t) * N + i] = tot[i];
 }
 
-/// Sum of the forward's split-K partials (proj_part [S, T, K], ss_part [S, T]) into
-/// stats [T, K + 1] (proj then ss), splits in increasing order: what the backward needs
-/// of the forward besides the coefficients.
-__global__ void __launch_bounds__(256) stats_kernel(const float* __restrict__ proj_part, const float* __restrict__ ss_part, int64_t T, int K,
-                                                    int64_t splits, float* __restrict__ stats) {
-  const int64_t items = T * (K + 1);
-  for (int64_t item = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; item < items; item += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t t = item / (K + 1);
-    const int j = (int)(item - t * (K + 1));
-    float acc = 0.0f;
-    if (j < K) {
-      for (int64_t s = 0; s < splits; ++s) acc += proj_part[(s * T + t) * K + j];
-    } else {
-      for (int64_t s = 0; s < splits; ++s) acc += ss_part[s * T + t];
-    }
-    stats[item] = acc;
-  }
-}
-
 /// Column sums of part [rows, P] in increasing row order: out[v] = sum_b part[b * P + v].
 __global__ void __launch_bounds__(256) sum_rows_kernel(const float* __restrict__ part, int64_t rows, int P, float* __restrict__ out) {
   for (int v = blockIdx.x * blockDim.x + threadIdx.x; v < P; v += gridDim.x * blockDim.x) {

@@ -377,22 +377,4 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS)
   }
 }
 
-/// stats[t, 0..K) = the split-K sums of the projection, stats[t, K] = of the sum of squares, each summed over the
-/// splits in increasing order (the backward's stats row, from the fused kernel's partials).
-__global__ void __launch_bounds__(256) partials_sum_kernel(const float* __restrict__ proj_part, const float* __restrict__ ss_part, int64_t T, int K,
-                                                           int64_t splits, float* __restrict__ stats) {
-  const int64_t items = T * (K + 1);
-  for (int64_t item = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; item < items; item += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t t = item / (K + 1);
-    const int j = (int)(item - t * (K + 1));
-    float acc = 0.0f;
-    if (j < K) {
-      for (int64_t s = 0; s < splits; ++s) acc += proj_part[(s * T + t) * K + j];
-    } else {
-      for (int64_t s = 0; s < splits; ++s) acc += ss_part[s * T + t];
-    }
-    stats[item] = acc;
-  }
-}
-
 }  // namespace mhc

@@ -97,4 +97,23 @@ __device__ __forceinline__ void sum_split_partials(const float* __restrict__ pro
   }
 }
 
+/// Sum of the forward's split-K partials (proj_part [S, T, K], ss_part [S, T]) into
+/// stats [T, K + 1] (proj then ss), splits in increasing order: what the backward needs
+/// of the forward besides the coefficients (save_stats, and post_pre for the next sublayer).
+__global__ void __launch_bounds__(256) stats_kernel(const float* __restrict__ proj_part, const float* __restrict__ ss_part, int64_t T, int K,
+                                                    int64_t splits, float* __restrict__ stats) {
+  const int64_t items = T * (K + 1);
+  for (int64_t item = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; item < items; item += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t t = item / (K + 1);
+    const int j = (int)(item - t * (K + 1));
+    float acc = 0.0f;
+    if (j < K) {
+      for (int64_t s = 0; s < splits; ++s) acc += proj_part[(s * T + t) * K + j];
+    } else {
+      for (int64_t s = 0; s < splits; ++s) acc += ss_part[s * T + t];
+    }
+    stats[item] = acc;
+  }
+}
+
 }  // namespace mhc

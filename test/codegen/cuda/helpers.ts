@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { checkFiles, type CheckResult } from "../../../compiler/driver.js";
@@ -19,4 +20,21 @@ export function golden(name: string, text: string): void {
   const path = join(goldenDir, name);
   if (update || (!existsSync(path) && process.env["CI"] !== "true")) writeFileSync(path, text);
   expect(text, `golden ${name} (UPDATE_GOLDENS=1 rewrites it)`).toBe(readFileSync(path, "utf8"));
+}
+
+/** A per-stream norm with a flat projection: valid maths that the CUDA target refuses (MHC5001). */
+export const FLAT_STREAM_SOURCE =
+  "connection flat_stream(n: int = 4) {\n  streams n\n  norm rms_stream(eps = 1e-6)\n  pre dynamic tanh unconstrained()\n  post dynamic tanh unconstrained()\n  res dynamic tanh unconstrained()\n}\n";
+
+/** Checks `source` written to a temporary file (which must have no errors) and hands the result to `use`. */
+export function withCheckedSource<T>(source: string, use: (result: CheckResult) => T): T {
+  const dir = mkdtempSync(join(tmpdir(), "mhc-src-"));
+  try {
+    writeFileSync(join(dir, "c.mhc"), source);
+    const result = checkFiles([join(dir, "c.mhc")], { cwd: dir });
+    expect(result.errorCount).toBe(0);
+    return use(result);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -4,9 +4,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CudaCodegenError, generateCuda, instantiateConnection } from "../../../compiler/codegen/cuda/index.js";
 import { statsWidth } from "../../../compiler/codegen/cuda/backward/index.js";
-import { checkFiles } from "../../../compiler/driver.js";
 import { compileCuda, findNvcc, requireNvccInCi, type CompileResult } from "../../helpers/nvcc.js";
-import { check, golden, root } from "./helpers.js";
+import { FLAT_STREAM_SOURCE, check, golden, root, withCheckedSource } from "./helpers.js";
 
 // Hyper-Connections' per-stream norm and projection on the CUDA target: the prenorm GEMM runs
 // over the T*n rows of C values, and the coefficient kernels gather each token's n rows.
@@ -84,19 +83,10 @@ describe("CUDA target: projection per_stream", () => {
   });
 
   it("keeps a precise error for norm rms_stream with a flat projection", () => {
-    const dir = mkdtempSync(join(tmpdir(), "mhc-ps-"));
-    try {
-      writeFileSync(
-        join(dir, "c.mhc"),
-        "connection flat_stream(n: int = 4) {\n  streams n\n  norm rms_stream(eps = 1e-6)\n  pre dynamic tanh unconstrained()\n  post dynamic tanh unconstrained()\n  res dynamic tanh unconstrained()\n}\n",
-      );
-      const result = checkFiles([join(dir, "c.mhc")], { cwd: dir });
-      expect(result.errorCount).toBe(0);
+    withCheckedSource(FLAT_STREAM_SOURCE, (result) => {
       expect(() => generateCuda(result, "flat_stream")).toThrow(CudaCodegenError);
       expect(() => generateCuda(result, "flat_stream")).toThrow(/`norm rms_stream` normalises each stream on its own and needs `projection per_stream`/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 
