@@ -33,6 +33,11 @@ const tArg: AbiArg = { name: "T", ctype: "int64_t", role: "scalar", dtype: "int6
 const cArg: AbiArg = { name: "C", ctype: "int64_t", role: "scalar", dtype: "int64", doc: "hidden size (>= 1, any value)" };
 const streamArg: AbiArg = { name: "stream", ctype: "cudaStream_t", role: "stream", doc: "the CUDA stream every kernel is launched on (0: the default stream)" };
 
+/** An fp32 tensor argument: `const float*` as an input, `float*` as an output. */
+export function f32Arg(name: string, shape: readonly Dim[], role: "input" | "output", doc: string): AbiArg {
+  return { name, ctype: role === "input" ? "const float*" : "float*", role, dtype: "f32", shape, doc };
+}
+
 export function entryPoints(plan: ConnectionPlan): EntryPoint[] {
   const n = plan.n;
   const params: AbiArg[] = plan.parameters.map((p) => ({

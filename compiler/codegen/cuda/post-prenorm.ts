@@ -1,5 +1,5 @@
 import { SLOTS } from "../../sema/checked.js";
-import type { AbiArg, EntryPoint } from "./abi.js";
+import { f32Arg, type AbiArg, type EntryPoint } from "./abi.js";
 import { statsWidth } from "./backward/abi.js";
 import {
   BLOCK_THREADS,
@@ -190,14 +190,6 @@ export function postPreEntryPoints(
     shape: p.shape,
     doc: `sublayer l + 1's ${p.name}`,
   }));
-  const f32 = (name: string, shape: readonly (number | string)[], role: "input" | "output", doc: string): AbiArg => ({
-    name,
-    ctype: role === "input" ? "const float*" : "float*",
-    role,
-    dtype: "f32",
-    shape,
-    doc,
-  });
   return [
     {
       name: `mhc_${sym}_post_pre_workspace_size`,
@@ -230,8 +222,8 @@ export function postPreEntryPoints(
         common.dtype,
         common.T,
         common.C,
-        f32("h_post", ["T", n], "input", `sublayer l's H_post, as written by mhc_${sym}_pre`),
-        f32("h_res", ["T", n, n], "input", `sublayer l's H_res, as written by mhc_${sym}_pre`),
+        f32Arg("h_post", ["T", n], "input", `sublayer l's H_post, as written by mhc_${sym}_pre`),
+        f32Arg("h_res", ["T", n, n], "input", `sublayer l's H_res, as written by mhc_${sym}_pre`),
         ...params,
         {
           name: "y",
@@ -241,9 +233,9 @@ export function postPreEntryPoints(
           shape: ["T", n, "C"],
           doc: "the next residual (may be x itself)",
         },
-        f32("h_pre_next", ["T", n], "output", "sublayer l + 1's H_pre[t, i]"),
-        f32("h_post_next", ["T", n], "output", "sublayer l + 1's H_post[t, i]"),
-        f32("h_res_next", ["T", n, n], "output", "sublayer l + 1's H_res[t, out, in]"),
+        f32Arg("h_pre_next", ["T", n], "output", "sublayer l + 1's H_pre[t, i]"),
+        f32Arg("h_post_next", ["T", n], "output", "sublayer l + 1's H_post[t, i]"),
+        f32Arg("h_res_next", ["T", n, n], "output", "sublayer l + 1's H_res[t, out, in]"),
         {
           name: "u_next",
           ctype: "void*",
@@ -252,7 +244,7 @@ export function postPreEntryPoints(
           shape: ["T", "C"],
           doc: "sublayer l + 1's input u = sum_i H_pre[t, i] y[t, i, :] (must not overlap x or y)",
         },
-        f32("stats_next", ["T", statsWidth(plan)], "output", `what mhc_${sym}_save_stats would write after sublayer l + 1's pre (NULL: not written)`),
+        f32Arg("stats_next", ["T", statsWidth(plan)], "output", `what mhc_${sym}_save_stats would write after sublayer l + 1's pre (NULL: not written)`),
         {
           name: "workspace",
           ctype: "void*",

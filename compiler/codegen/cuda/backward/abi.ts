@@ -1,4 +1,5 @@
-import type { AbiArg, EntryPoint } from "../abi.js";
+import type { Dim } from "../../../ir/shape.js";
+import { f32Arg, type AbiArg, type EntryPoint } from "../abi.js";
 import type { ConnectionPlan } from "../plan.js";
 
 /*
@@ -35,14 +36,7 @@ export function backwardEntryPoints(plan: ConnectionPlan): EntryPoint[] {
     shape,
     doc,
   });
-  const f32 = (name: string, shape: readonly (number | string)[], doc: string, role: "input" | "output"): AbiArg => ({
-    name,
-    ctype: role === "input" ? "const float*" : "float*",
-    role,
-    dtype: "f32",
-    shape,
-    doc,
-  });
+  const f32 = (name: string, shape: readonly Dim[], doc: string, role: "input" | "output"): AbiArg => f32Arg(name, shape, role, doc);
   const params: AbiArg[] = plan.parameters.map((p) => f32(p.name, p.shape, "the forward's parameter", "input"));
   const grads: AbiArg[] = plan.parameters.map((p) => f32(`grad_${p.name}`, p.shape, `d loss / d ${p.name} (overwritten; summed over the tokens in a fixed order)`, "output"));
   const stats = statsWidth(plan);
