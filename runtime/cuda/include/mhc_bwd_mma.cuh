@@ -5,9 +5,8 @@
 //   dx[t, r]   = dx_in[t, r] + H_pre[t, i] du[t, c] + s2[t] x[t, r] + sum_j G[t, j] phi[r, j]
 //   dphi[r, j] = sum_t x[t, r] G[t, j]
 // Both GEMMs in ONE pass over x: a block owns TR = 128 rows of R and a chunk of tokens; it streams
-// BT-token tiles of x, dx_in and du (bf16, cp.async, 16 bytes at a time), of G (split into bf16 parts
-// once by split_g_kernel), s2 and H_pre
-// through a STAGES-deep ring of shared memory, and for each tile
+// BT-token tiles of x, dx_in and du (bf16), of G (split into bf16 parts once by split_g_kernel), s2 and
+// H_pre through a STAGES-deep ring of shared memory (cp.async, 16 bytes at a time), and for each tile
 //   * dphi:  x^T (TR x BT) . G (BT x K), warp w owning rows 16w..16w+15 of the tile and all columns;
 //   * dx:    G (BT x K) . phi^T (K x TR), warp w owning the same 16 rows of R (as columns of dx) for all
 //            the tile's tokens, then the element-wise terms; the bf16 results replace dx_in in its tile
