@@ -58,17 +58,7 @@ def load_binding(symbol):
 
 
 def timed(step, sets, iters=ITERS, warmup=3):
-    for i in range(warmup):
-        step(sets[i % len(sets)])
-    torch.cuda.synchronize()
-    times = []
-    for i in range(iters):
-        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        s.record()
-        step(sets[i % len(sets)])
-        e.record()
-        e.synchronize()
-        times.append(s.elapsed_time(e))
+    times = G.event_times(step, sets, iters, warmup)
     return statistics.median(times), min(times), max(times)
 
 

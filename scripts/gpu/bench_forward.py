@@ -50,17 +50,7 @@ L2_BYTES = 50 * 2**20
 
 
 def timed(fn, sets, iters=ITERS, warmup=5):
-    for i in range(warmup):
-        fn(sets[i % len(sets)])
-    torch.cuda.synchronize()
-    times = []
-    for i in range(iters):
-        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        s.record()
-        fn(sets[i % len(sets)])
-        e.record()
-        e.synchronize()
-        times.append(s.elapsed_time(e))
+    times = G.event_times(fn, sets, iters, warmup)
     return statistics.median(times), min(times)
 
 

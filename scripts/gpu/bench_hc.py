@@ -45,18 +45,7 @@ def module_class(symbol):
 
 
 def timed(fn, sets):
-    for i in range(3):
-        fn(sets[i % len(sets)])
-    torch.cuda.synchronize()
-    times = []
-    for i in range(ITERS):
-        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        s.record()
-        fn(sets[i % len(sets)])
-        e.record()
-        e.synchronize()
-        times.append(s.elapsed_time(e))
-    return round(statistics.median(times), 4)
+    return round(statistics.median(G.event_times(fn, sets, ITERS)), 4)
 
 
 def bench(symbol, T, C):

@@ -208,6 +208,23 @@ def mhc_ref(x, f, p, n, iters=20, eps=1e-6, norm_eps=1e-6):
     return {"y": y, "u": u, "H_pre": h_pre, "H_post": h_post, "H_res": h_res}
 
 
+def event_times(fn, sets, iters, warmup=3):
+    """Milliseconds of each of `iters` calls `fn(sets[i % len(sets)])`, every call between two CUDA
+    events and waited for (host launch cost included), after `warmup` untimed calls."""
+    for i in range(warmup):
+        fn(sets[i % len(sets)])
+    torch.cuda.synchronize()
+    times = []
+    for i in range(iters):
+        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        s.record()
+        fn(sets[i % len(sets)])
+        e.record()
+        e.synchronize()
+        times.append(s.elapsed_time(e))
+    return times
+
+
 def kernel_breakdown(fn, sets, names, calls=10, warmup=3):
     """Device microseconds per call of each kernel `fn(sets[i])` launches (torch.profiler /
     CUPTI), grouped under the first of `names` a kernel's name contains, largest first."""
