@@ -33,6 +33,11 @@ describe("CUDA backward: the prenorm backward on tensor cores", () => {
       expect(section).toContain("mhc::prenorm_backward_kernel<true, TR, N, K");
       expect(section).toContain(`BWD_MMA_SMEM_BYTES = ${bwdMmaSmemBytes(n, n * n + 2 * n)}`);
     }
+    const kernels = (n: number): string[] =>
+      (generateCuda(tiny, instantiateConnection(tiny, "mhc", { n }), { name: `mhc_n${n}` }).manifest.backward!.kernels as { name: string }[]).map((k) => k.name);
+    expect(kernels(4)).toContain("prenorm_backward_mma_kernel");
+    expect(kernels(4)).toContain("split_g_kernel");
+    expect(kernels(16)).not.toContain("prenorm_backward_mma_kernel");
     const n16 = backwardSection(16);
     expect(n16).not.toContain("prenorm_backward_mma_kernel");
     expect(n16).not.toContain("mhc_bwd_mma.cuh");

@@ -3,9 +3,9 @@ import type { CheckedConnection } from "../../../sema/checked.js";
 import type { ConnectionPlan } from "../plan.js";
 import type { SourceOptions } from "../source.js";
 import { backwardEntryPoints, statsWidth } from "./abi.js";
-import { BWD_COEF_TOKENS, prenormBackwardTokens } from "./knobs.js";
+import { BWD_COEF_TOKENS, BWD_MMA_ROWS, BWD_MMA_STAGES, BWD_MMA_TOKENS, prenormBackwardTokens } from "./knobs.js";
 import { planBackward, type BackwardPlan } from "./plan.js";
-import { backwardCudaSection, backwardHeaderSection } from "./source.js";
+import { backwardCudaSection, backwardHeaderSection, backwardMma } from "./source.js";
 
 export { backwardEntryPoints, statsWidth } from "./abi.js";
 export { constraintGradientGraph } from "./constraint-gradient.js";
@@ -29,6 +29,7 @@ export interface BackwardOutput {
 
 function manifestSection(plan: ConnectionPlan, bw: BackwardPlan): BackwardManifest {
   const sym = plan.symbol;
+  const mma = backwardMma(plan);
   return {
     entryPoints: backwardEntryPoints(plan).map((ep) => ({
       name: ep.name,
@@ -44,7 +45,22 @@ function manifestSection(plan: ConnectionPlan, bw: BackwardPlan): BackwardManife
       { name: "premix_backward_kernel", item: 5, does: "per-slice <du, x_i> partials of dH_pre" },
       { name: "coefficients_backward_kernel", item: 5, threads: BWD_COEF_TOKENS, does: "the constraints' reverse mode per token (forward recomputed), G = dproj, s2, parameter terms", irNodes: Object.fromEntries(Object.entries(bw.maps).map(([s, m]) => [s, m.fn.nodeCount])) },
       { name: "parameter_gradients_kernel", item: 5, does: "alpha and bias gradients, block rows summed in order" },
-      ...(plan.k > 0 ? [{ name: "prenorm_backward_kernel<true>", item: 5, sharedTokens: prenormBackwardTokens(plan.k), does: "dx = dx_in + H_pre du + G phi^T + s2 x" }, { name: "prenorm_backward_kernel<false>", item: 5, sharedTokens: prenormBackwardTokens(plan.k), does: "dphi partials x^T G per token chunk, one pass over x per column pass" }, { name: "dphi_reduce_kernel", item: 5, does: "dphi partials summed over token chunks in order" }] : [{ name: "premix_dx_kernel", item: 5, does: "dx = H_pre du" }]),
+      ...(mma
+        ? [
+            { name: "split_g_kernel", item: 5, does: "bf16 residual: G split once into three bf16 parts [3, T, KP16] for the tensor-core kernel" },
+            {
+              name: "prenorm_backward_mma_kernel",
+              item: 5,
+              rowsPerBlock: BWD_MMA_ROWS,
+              tokensPerTile: BWD_MMA_TOKENS,
+              stages: BWD_MMA_STAGES,
+              smemBytes: mma.smemBytes,
+              blocksPerSm: mma.blocksPerSm,
+              does: "bf16 residual (C % 8 == 0, 16-byte aligned): dx = dx_in + H_pre du + G phi^T + s2 x and dphi partials x^T G per token chunk, both in one pass over x on tensor cores",
+            },
+          ]
+        : []),
+      ...(plan.k > 0 ? [{ name: "prenorm_backward_kernel<true>", item: 5, sharedTokens: prenormBackwardTokens(plan.k), does: `dx = dx_in + H_pre du + G phi^T + s2 x${mma ? " (fp32 residual, or operands the tensor-core kernel does not take)" : ""}` }, { name: "prenorm_backward_kernel<false>", item: 5, sharedTokens: prenormBackwardTokens(plan.k), does: "dphi partials x^T G per token chunk, one pass over x per column pass" }, { name: "dphi_reduce_kernel", item: 5, does: "dphi partials summed over token chunks in order" }] : [{ name: "premix_dx_kernel", item: 5, does: "dx = H_pre du" }]),
     ],
   };
 }

@@ -283,7 +283,7 @@ function mmaConstants(plan: ConnectionPlan): string[] {
 }
 
 /** The tensor-core prenorm backward's shape for this connection, or undefined (SIMT only). */
-function backwardMma(plan: ConnectionPlan): ReturnType<typeof prenormBackwardMma> {
+export function backwardMma(plan: ConnectionPlan): ReturnType<typeof prenormBackwardMma> {
   // A per-stream projection (plan.rows > 1) stays on the SIMT kernel, which runs over its T*n rows of C.
   return plan.k > 0 && plan.rows === 1 ? prenormBackwardMma(plan.n, plan.k) : undefined;
 }
