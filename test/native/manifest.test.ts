@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { generateCuda } from "../../compiler/codegen/cuda/index.js";
 import { checkFiles } from "../../compiler/driver.js";
-import { inputSpecs } from "../../compiler/cli/commands/native/inputs.js";
+import { inputSpecs, parameterValues } from "../../compiler/cli/commands/native/inputs.js";
+import { Rng } from "../../compiler/lab/sampling.js";
 import { NativeError } from "../../runtime/native/errors.js";
 import { concreteShape, findEntryPoint, parseManifest } from "../../runtime/native/manifest.js";
 
@@ -43,6 +44,18 @@ describe("reading the CUDA target's manifest.json", () => {
   it("makes concrete shapes from T and C", () => {
     expect(concreteShape(["T", 4, "C"], 7, 100)).toEqual([7, 4, 100]);
     expect(concreteShape(["4*C", 16], 7, 100)).toEqual([400, 16]);
+  });
+
+  it("draws phi with the variance of one over the values a logit sums over: n C flat, C per stream", () => {
+    const hc = checkFiles(["examples/hc-baseline.mhc"], { cwd: process.cwd() });
+    const perStream = parseManifest(JSON.parse(generateCuda(hc, "hc").files.get("manifest.json") as string), "hc/manifest.json");
+    const flat = parseManifest(json, "deepseek/manifest.json");
+    const C = 64;
+    const variance = (v: Float64Array) => v.reduce((a, b) => a + b * b, 0) / v.length;
+    const flatPhi = parameterValues(flat, "phi_res", 20000, C, new Rng(1));
+    const streamPhi = parameterValues(perStream, "phi_res", 20000, C, new Rng(1));
+    expect(variance(flatPhi) * flat.n * C).toBeCloseTo(1, 1);
+    expect(variance(streamPhi) * C).toBeCloseTo(1, 1);
   });
 
   it("asks the caller for x, f and the parameters, not for what pre writes and post reads", () => {

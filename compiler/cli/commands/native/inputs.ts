@@ -39,7 +39,7 @@ export function inputSpecs(manifest: RuntimeManifest, entries: readonly Manifest
 /**
  * Seeded random inputs of one problem, in the distribution of the GPU
  * verification script: residual-like inputs (x, f) standard normal; phi normal
- * / sqrt(n C); alpha uniform in [0.3, 1) (large enough that the projection
+ * / sqrt(its rows: n C, or C per stream); alpha uniform in [0.3, 1) (large enough that the projection
  * matters); each bias its map's initial value plus normal noise of 0.3. Each
  * array comes from its own named stream of `seed`, so adding an input never
  * changes the others. Values are rounded to the element type the device holds
@@ -60,7 +60,10 @@ export function randomInputs(manifest: RuntimeManifest, specs: readonly InputSpe
 /** Random values of one parameter in the distribution described at `randomInputs`. */
 export function parameterValues(manifest: RuntimeManifest, name: string, count: number, C: number, rng: Rng): Float64Array {
   if (name.startsWith("phi_")) {
-    const scale = 1 / Math.sqrt(manifest.n * C);
+    // 1 / sqrt(the values one logit sums over): n C for a flat projection, C for a per-stream one ([C, k/n]).
+    const shape = manifest.parameters.find((p) => p.name === name)?.shape;
+    const rows = shape !== undefined && shape.length > 0 ? (concreteShape(shape, 1, C)[0] ?? manifest.n * C) : manifest.n * C;
+    const scale = 1 / Math.sqrt(rows);
     return rng.gaussians(count).map((v) => v * scale);
   }
   if (name === "alpha") return Float64Array.from({ length: count }, () => 0.3 + 0.7 * rng.uniform());
