@@ -38,16 +38,16 @@ export function f32Arg(name: string, shape: readonly Dim[], role: "input" | "out
   return { name, ctype: role === "input" ? "const float*" : "float*", role, dtype: "f32", shape, doc };
 }
 
+/** The connection's parameters as fp32 inputs, in the manifest's order. */
+export function parameterArgs(plan: ConnectionPlan, doc: (name: string) => string): AbiArg[] {
+  return plan.parameters.map((p) => f32Arg(p.name, p.shape, "input", doc(p.name)));
+}
+
 export function entryPoints(plan: ConnectionPlan): EntryPoint[] {
   const n = plan.n;
-  const params: AbiArg[] = plan.parameters.map((p) => ({
-    name: p.name,
-    ctype: "const float*",
-    role: "input",
-    dtype: "f32",
-    shape: p.shape,
-    doc: p.name.startsWith("phi_") ? "projection, row-major [n*C, k]" : p.name === "alpha" ? "gates [pre, post, res]" : "bias logits, row-major",
-  }));
+  const params = parameterArgs(plan, (name) =>
+    name.startsWith("phi_") ? `projection, row-major ${plan.rows > 1 ? "[C, k/n] (per stream)" : "[n*C, k]"}` : name === "alpha" ? "gates [pre, post, res]" : "bias logits, row-major",
+  );
   const coefShape: Record<string, readonly Dim[]> = { h_pre: ["T", n], h_post: ["T", n], h_res: ["T", n, n] };
   const hOut = (name: string): AbiArg => ({ name, ctype: "float*", role: "output", dtype: "f32", shape: coefShape[name] as Dim[], doc: name === "h_res" ? "H_res[t, out, in]" : `H_${name.slice(2)}[t, i]` });
   const hIn = (name: string): AbiArg => ({ ...hOut(name), ctype: "const float*", role: "input", doc: `as written by ${`mhc_${plan.symbol}_pre`}` });

@@ -1,5 +1,5 @@
 import { SLOTS } from "../../sema/checked.js";
-import { f32Arg, type AbiArg, type EntryPoint } from "./abi.js";
+import { f32Arg, parameterArgs, type AbiArg, type EntryPoint } from "./abi.js";
 import { statsWidth } from "./backward/abi.js";
 import {
   BLOCK_THREADS,
@@ -182,14 +182,7 @@ export function postPreEntryPoints(
 ): EntryPoint[] {
   const n = plan.n;
   const sym = plan.symbol;
-  const params: AbiArg[] = plan.parameters.map((p) => ({
-    name: p.name,
-    ctype: "const float*",
-    role: "input",
-    dtype: "f32",
-    shape: p.shape,
-    doc: `sublayer l + 1's ${p.name}`,
-  }));
+  const params = parameterArgs(plan, (name) => `sublayer l + 1's ${name}`);
   return [
     {
       name: `mhc_${sym}_post_pre_workspace_size`,

@@ -1,5 +1,5 @@
 import type { Dim } from "../../../ir/shape.js";
-import { f32Arg, type AbiArg, type EntryPoint } from "../abi.js";
+import { f32Arg, parameterArgs, type AbiArg, type EntryPoint } from "../abi.js";
 import type { ConnectionPlan } from "../plan.js";
 
 /*
@@ -37,7 +37,7 @@ export function backwardEntryPoints(plan: ConnectionPlan): EntryPoint[] {
     doc,
   });
   const f32 = (name: string, shape: readonly Dim[], doc: string, role: "input" | "output"): AbiArg => f32Arg(name, shape, role, doc);
-  const params: AbiArg[] = plan.parameters.map((p) => f32(p.name, p.shape, "the forward's parameter", "input"));
+  const params = parameterArgs(plan, () => "the forward's parameter");
   const grads: AbiArg[] = plan.parameters.map((p) => f32(`grad_${p.name}`, p.shape, `d loss / d ${p.name} (overwritten; summed over the tokens in a fixed order)`, "output"));
   const stats = statsWidth(plan);
   return [
