@@ -13,7 +13,8 @@ residual (every gradient), and for bf16 the fp32 gradients (phi, alpha, bias); b
 dx and df: ||ours - ref|| / ||ref|| <= 8e-3 (bf16 roundings).
 ABI checks per variant: every output written (NaN-poisoned), bit-identical results on a
 second run (deterministic parameter gradients), dx_in accumulated in place (dx_in = dx),
-bad-input status codes.
+dy and h_res handed to pre_backward (post_backward with dx = NULL) giving the same dx, with and
+without dx_in, bad-input status codes.
 Writes $OUT/verify_backward.json; exit 1 on any failure.
 
 Usage: python3 scripts/gpu/verify_backward.py [--quick | --tiny] [--only v1,v2]
@@ -216,7 +217,7 @@ def abi_checks(v, fwd, bwd, T, C, dtype, seed):
         kw = {p: params[p] for p in bwd.params}
         kw.update({f"grad_{p}": o[f"grad_{p}"] for p in bwd.params})
         s = bwd.call("pre_backward", x=x, dtype=G.DTYPE_CODE[dtype], T=T, C=C, stats=stats, h_pre=h_pre, du=cot["u"], dh_pre=cot["H_pre"], dh_post=o["dh_post"],
-                     dh_res=o["dh_res"], dx_in=None, dx=o["dx_pre"], workspace=ws, workspace_bytes=ws_b, stream=None, **kw)
+                     dh_res=o["dh_res"], dx_in=None, dy=None, h_res=None, dx=o["dx_pre"], workspace=ws, workspace_bytes=ws_b, stream=None, **kw)
         assert s == 0, G.STATUS.get(s, s)
         torch.cuda.synchronize()
         return o
@@ -230,17 +231,33 @@ def abi_checks(v, fwd, bwd, T, C, dtype, seed):
     kw = {p: params[p] for p in bwd.params}
     kw.update({f"grad_{p}": torch.empty_like(params[p]) for p in bwd.params})
     s = bwd.call("pre_backward", x=x, dtype=G.DTYPE_CODE[dtype], T=T, C=C, stats=stats, h_pre=h_pre, du=cot["u"], dh_pre=cot["H_pre"], dh_post=a["dh_post"],
-                 dh_res=a["dh_res"], dx_in=acc, dx=acc, workspace=ws, workspace_bytes=ws_b, stream=None, **kw)
+                 dh_res=a["dh_res"], dx_in=acc, dy=None, h_res=None, dx=acc, workspace=ws, workspace_bytes=ws_b, stream=None, **kw)
     torch.cuda.synchronize()
     want = a["dx_post"].double() + a["dx_pre"].double()
     tol = (2.0 ** -7 if dtype == torch.bfloat16 else 1e-5) * want.abs().max().item()  # fp32: the two sums' orders differ
     in_place = s == 0 and (acc.double() - want).abs().max().item() <= tol
 
+    # dy handed to pre_backward (post_backward with dx = NULL): it forms H_res^T dy itself; with dx_in too,
+    # both are added. post_backward's other outputs do not change when dx is left out.
+    df2, dhp2, dhr2 = torch.empty_like(a["df"]), torch.empty_like(a["dh_post"]), torch.empty_like(a["dh_res"])
+    s_post = bwd.call("post_backward", x=x, f=f, dtype=G.DTYPE_CODE[dtype], T=T, C=C, h_post=h_post, h_res=h_res, dy=cot["y"], dx=None, df=df2,
+                      dh_post=dhp2, dh_res=dhr2, workspace=ws, workspace_bytes=ws_b, stream=None)
+    mixed = torch.full_like(a["dx_pre"], float("nan"))
+    s_mix = bwd.call("pre_backward", x=x, dtype=G.DTYPE_CODE[dtype], T=T, C=C, stats=stats, h_pre=h_pre, du=cot["u"], dh_pre=cot["H_pre"], dh_post=dhp2,
+                     dh_res=dhr2, dx_in=None, dy=cot["y"], h_res=h_res, dx=mixed, workspace=ws, workspace_bytes=ws_b, stream=None, **kw)
+    both = a["dx_post"].clone()
+    s_both = bwd.call("pre_backward", x=x, dtype=G.DTYPE_CODE[dtype], T=T, C=C, stats=stats, h_pre=h_pre, du=cot["u"], dh_pre=cot["H_pre"], dh_post=dhp2,
+                      dh_res=dhr2, dx_in=both, dy=cot["y"], h_res=h_res, dx=both, workspace=ws, workspace_bytes=ws_b, stream=None, **kw)
+    torch.cuda.synchronize()
+    want2 = want + a["dx_post"].double()
+    dy_mixed = (s_post == 0 and s_mix == 0 and s_both == 0 and torch.equal(df2, a["df"]) and torch.equal(dhp2, a["dh_post"]) and torch.equal(dhr2, a["dh_res"])
+                and (mixed.double() - want).abs().max().item() <= tol and (both.double() - want2).abs().max().item() <= 2 * tol)
+
     # Bad inputs: status codes, never a crash.
     def pre_bwd(**over):
         kw = {p: params[p] for p in bwd.params}
         kw.update({f"grad_{p}": a[f"grad_{p}"] for p in bwd.params})
-        base = dict(x=x, dtype=G.DTYPE_CODE[dtype], T=T, C=C, stats=stats, h_pre=h_pre, du=cot["u"], dh_pre=None, dh_post=None, dh_res=None, dx_in=None, dx=a["dx_pre"],
+        base = dict(x=x, dtype=G.DTYPE_CODE[dtype], T=T, C=C, stats=stats, h_pre=h_pre, du=cot["u"], dh_pre=None, dh_post=None, dh_res=None, dx_in=None, dy=None, h_res=None, dx=a["dx_pre"],
                     workspace=ws, workspace_bytes=ws_b, stream=None, **kw)
         base.update(over)
         return bwd.call("pre_backward", **base)
@@ -254,6 +271,8 @@ def abi_checks(v, fwd, bwd, T, C, dtype, seed):
     cases = [
         ("pre_backward x NULL", lambda: pre_bwd(x=None), 1),
         ("pre_backward dx NULL", lambda: pre_bwd(dx=None), 1),
+        ("pre_backward dy without h_res", lambda: pre_bwd(dy=cot["y"]), 1),
+        ("pre_backward dy misaligned", lambda: pre_bwd(dy=cot["y"].data_ptr() + 1, h_res=h_res), 4),
         (f"pre_backward grad_{bwd.params[0]} NULL", lambda: pre_bwd(**{f"grad_{bwd.params[0]}": None}), 1),
         ("pre_backward dtype 9", lambda: pre_bwd(dtype=9), 3),
         ("pre_backward C = 0", lambda: pre_bwd(C=0), 2),
@@ -273,7 +292,7 @@ def abi_checks(v, fwd, bwd, T, C, dtype, seed):
         if got != want:
             bad.append({"check": name, "expected": G.STATUS[want], "got": G.STATUS.get(got, got)})
     torch.cuda.synchronize()
-    return written, same, in_place, bad
+    return written, same, in_place and dy_mixed, bad
 
 
 def variant_shapes(v):
@@ -336,7 +355,7 @@ def main():
             try:
                 written, same, in_place, bad = abi_checks(v, fwd, bwd, T, C, dtype, seed)
                 ok = written and same and in_place and not bad
-                detail = {"all_written": written, "deterministic": same, "dx_in_in_place": in_place, "bad_input_mismatches": bad}
+                detail = {"all_written": written, "deterministic": same, "dx_in_and_dy_added": in_place, "bad_input_mismatches": bad}
             except Exception as exc:
                 ok, detail = False, {"exception": repr(exc)}
             report(ok, f"{v['symbol']} abi {str(dtype).replace('torch.', '')}", json.dumps(detail))

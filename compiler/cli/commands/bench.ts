@@ -190,7 +190,7 @@ function jsonRecord(file: string, device: DeviceInfo, settings: Settings, benche
     file,
     device,
     dtype: dtypeLabel(settings.dtype),
-    method: `CUDA events around each call, median of ${settings.iterations} after ${settings.warmup} warm-up calls; input sets rotated over 2x L2; copy bandwidth = 2 x bytes / median time of a device-to-device cudaMemcpyAsync; forward floors as scripts/gpu/bench_forward.py; backward (post_backward then pre_backward, after pre, save_stats and post once) against the entry points' floor (T C e (7n + 4) + 2 phi) and bench_backward.py's fused floor (T C e (5n + 4) + 2 phi)`,
+    method: `CUDA events around each call, median of ${settings.iterations} after ${settings.warmup} warm-up calls; input sets rotated over 2x L2; copy bandwidth = 2 x bytes / median time of a device-to-device cudaMemcpyAsync; forward floors as scripts/gpu/bench_forward.py; backward (post_backward with dx = NULL then pre_backward with dy and h_res, after pre, save_stats and post once) against the entry points' floor (T C e (6n + 4) + 2 phi) and bench_backward.py's fused floor (T C e (5n + 4) + 2 phi)`,
     connections: benches,
   };
 }

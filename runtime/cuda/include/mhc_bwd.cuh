@@ -108,7 +108,7 @@ __device__ __forceinline__ void block_sum_values(float (&vals)[V], float* red, f
 /// Post backward, one block per (token, channel slice). Rows of the dH accumulators are
 /// taken JB at a time (JB = N for N <= 8, else 4: at most 4 * 17 accumulators a thread);
 /// the first chunk also writes dx and df. Partials: part[(s * T + t) * NV + v] with
-/// v < N*N the dH_res[j, i] (row-major) and v = N*N + j the dH_post[j].
+/// v < N*N the dH_res[j, i] (row-major) and v = N*N + j the dH_post[j]. dx may be NULL (not written).
 template <typename TR, int N, int VEC, int JB>
 __global__ void __launch_bounds__(256) post_backward_kernel(const TR* __restrict__ x, const TR* __restrict__ f, const float* __restrict__ h_post,
                                                            const float* __restrict__ h_res, const TR* __restrict__ dy, TR* __restrict__ dx,
@@ -163,16 +163,18 @@ __global__ void __launch_bounds__(256) post_backward_kernel(const TR* __restrict
 #pragma unroll
           for (int e = 0; e < VEC; ++e) dfv[e] = fmaf(hp[j], dyv[j][e], dfv[e]);
         store_vec<TR, VEC>(df + t * C + c, dfv);
+        if (dx != nullptr) {  // NULL: pre_backward forms H_res^T dy itself
 #pragma unroll
-        for (int i = 0; i < N; ++i) {
-          float d[VEC];
+          for (int i = 0; i < N; ++i) {
+            float d[VEC];
 #pragma unroll
-          for (int e = 0; e < VEC; ++e) d[e] = 0.0f;
+            for (int e = 0; e < VEC; ++e) d[e] = 0.0f;
 #pragma unroll
-          for (int j = 0; j < N; ++j)
+            for (int j = 0; j < N; ++j)
 #pragma unroll
-            for (int e = 0; e < VEC; ++e) d[e] = fmaf(HR(j, i), dyv[j][e], d[e]);
-          store_vec<TR, VEC>(dx + (t * N + i) * C + c, d);
+              for (int e = 0; e < VEC; ++e) d[e] = fmaf(HR(j, i), dyv[j][e], d[e]);
+            store_vec<TR, VEC>(dx + (t * N + i) * C + c, d);
+          }
         }
 #pragma unroll
         for (int jj = 0; jj < JB; ++jj) {
@@ -274,6 +276,24 @@ __global__ void __launch_bounds__(256) premix_dx_kernel(const float* __restrict_
     const int64_t t = ti / N;
     const float in = dx_in != nullptr ? to_float(dx_in[item]) : 0.0f;
     dx[item] = from_float<TR>(fmaf(__ldg(h_pre + ti), to_float(du[t * C + c]), in));
+  }
+}
+
+/// The post backward's dx when pre_backward is handed dy (post_backward ran with dx = NULL) and the
+/// tensor-core kernel does not take the mix itself: dx[t, i, c] = dx_in[t, i, c] + sum_j H_res[t, j, i] dy[t, j, c]
+/// (dx_in optional, may be dx: each element is read before it is written, by the same thread).
+template <typename TR, int N>
+__global__ void __launch_bounds__(256) post_mix_dx_kernel(const float* __restrict__ h_res, const TR* __restrict__ dy, const TR* dx_in, TR* dx, int64_t T, int64_t C) {
+  const int64_t items = T * N * C;
+  for (int64_t item = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; item < items; item += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t c = item % C;
+    const int64_t ti = item / C;
+    const int64_t t = ti / N;
+    const int i = (int)(ti - t * N);
+    float acc = dx_in != nullptr ? to_float(dx_in[item]) : 0.0f;
+#pragma unroll 4
+    for (int j = 0; j < N; ++j) acc = fmaf(__ldg(h_res + (t * N + j) * N + i), to_float(dy[(t * N + j) * C + c]), acc);
+    dx[item] = from_float<TR>(acc);
   }
 }
 

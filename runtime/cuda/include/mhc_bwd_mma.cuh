@@ -4,14 +4,19 @@
 // With G = dproj [T, K] and s2 [T] from the coefficient backward, per token t and row r = i*C + c of R = N*C:
 //   dx[t, r]   = dx_in[t, r] + H_pre[t, i] du[t, c] + s2[t] x[t, r] + sum_j G[t, j] phi[r, j]
 //   dphi[r, j] = sum_t x[t, r] G[t, j]
-// Both GEMMs in ONE pass over x: a block owns TR = 128 rows of R and a chunk of tokens; it streams
-// BT-token tiles of x, dx_in and du (bf16), of G (split into bf16 parts once by split_g_kernel), s2 and
-// H_pre through a STAGES-deep ring of shared memory (cp.async, 16 bytes at a time), and for each tile
-//   * dphi:  x^T (TR x BT) . G (BT x K), warp w owning rows 16w..16w+15 of the tile and all columns;
-//   * dx:    G (BT x K) . phi^T (K x TR), warp w owning the same 16 rows of R (as columns of dx) for all
-//            the tile's tokens, then the element-wise terms; the bf16 results replace dx_in in its tile
-//            and the block stores whole rows (512 contiguous bytes a warp instruction: storing from the
-//            MMA fragments, 16 bytes of each of 8 rows an instruction, took 20% longer on an H200).
+// where dx_in is either given (a gradient of x from elsewhere) or the post backward's dx,
+// sum_j H_res[t, j, i] dy[t, j, c], formed here from dy so that it never goes through memory.
+// Both GEMMs in ONE pass over x: a block owns the N streams of CG = 128 / N channels (rounded down to
+// 8; 128 rows of R, fewer where 8 N does not divide 128) and a chunk of tokens; it streams BT-token
+// tiles of x, dy or dx_in and du (bf16), of G (split into bf16 parts once by split_g_kernel), s2,
+// H_pre and H_res through a STAGES-deep ring of shared memory (cp.async, 16 bytes at a time), and for
+// each tile
+//   * dphi:  x^T (rows x BT) . G (BT x K), warp w owning rows 16w..16w+15 of the tile and all columns;
+//   * dx:    G (BT x K) . phi^T (K x rows), warp w owning the same 16 rows of R (as columns of dx) for
+//            all the tile's tokens, then the element-wise terms and the mix of dy over the streams; the
+//            bf16 results replace x in its tile and the block stores whole runs of CG channels
+//            (storing from the MMA fragments, 16 bytes of each of 8 rows an instruction, took 20%
+//            longer on an H200).
 //
 // Accuracy:
 //   * dphi is a parameter gradient (fp32): x is exact in bf16 and G is split into three bf16 parts
@@ -24,8 +29,8 @@
 // chunks in order by dphi_reduce_kernel (mhc_bwd.cuh), as the SIMT path does.
 //
 // Requirements (checked by prenorm_backward_mma_fits on the host; otherwise the SIMT kernel runs):
-// C % 8 == 0 (a 16-byte run of 8 rows never straddles two streams), x, du, dx, dx_in, H_pre 16-byte
-// aligned (G and s2 live in the 256-byte aligned workspace).
+// C % 8 == 0 (a 16-byte run of 8 rows never straddles two streams), x, du, dx, dx_in or dy, H_pre and
+// H_res 16-byte aligned (G and s2 live in the 256-byte aligned workspace).
 #pragma once
 
 #include "mhc_mma.cuh"
@@ -33,19 +38,27 @@
 namespace mhc {
 
 /// Shared-memory layout of prenorm_backward_mma_kernel (bytes), shared by the kernel and its launcher.
+/// A block's TR rows of R are the N streams of CG channels (stream i, channel c0 + cc at tile column
+/// i * CG + cc), so the mix of the post backward's dy over streams stays inside the block's tile.
 template <int N, int K, int TR, int BT, int STAGES>
 struct BwdMmaLayout {
+  static constexpr int CG = TR / N / 8 * 8;        // channels per block: whole 16-byte runs of each stream
+  static constexpr int ROWS = N * CG;              // live columns of a tile (the rest, up to TR, stay zero)
   static constexpr int KP8 = (K + 7) / 8 * 8;      // dphi: n8 tiles of columns
   static constexpr int KP16 = (K + 15) / 16 * 16;  // dx: k16 steps over the columns
   static constexpr int XS = TR + 8;                // tile row stride (bf16): rows 16 bytes apart modulo 128
+  static constexpr int DS = CG + 8;                // du tile row stride (bf16)
   static constexpr int GS = KP16 + 8;              // parts row stride (bf16), likewise
-  static constexpr int TILE = BT * XS * 2;         // one bf16 tile
+  static constexpr int TILE = BT * XS * 2;         // one bf16 tile [BT][XS]
+  static constexpr int DU = BT * DS * 2;           // du [BT][DS]: one row per token, shared by the streams
   static constexpr int G_PARTS = 3 * BT * GS * 2;  // the tile's G in three bf16 parts [3][BT][GS]
   static constexpr int S2 = BT * 4;
   static constexpr int HP = (BT * N * 4 + 15) / 16 * 16;
-  static constexpr int STAGE = 3 * TILE + G_PARTS + S2 + HP;  // x, dx_in, du, G parts, s2, H_pre
-  static constexpr int PHI_PARTS = 2 * TR * GS * 2;           // phi hi/lo of the block's rows [2][TR][GS]
+  static constexpr int HR = (BT * N * N * 4 + 15) / 16 * 16;  // H_res [BT][N][N] (read when dy is mixed in)
+  static constexpr int STAGE = 2 * TILE + DU + G_PARTS + S2 + HP + HR;  // x, dx_in or dy, du, G parts, s2, H_pre, H_res
+  static constexpr int PHI_PARTS = 2 * TR * GS * 2;                     // phi hi/lo of the block's rows [2][TR][GS]
   static constexpr int BYTES = STAGES * STAGE + PHI_PARTS;
+  static_assert(CG >= 8, "at least one 16-byte run of each stream (N <= TR / 8)");
 };
 
 /// G [T, K] (fp32) into three bf16 parts [3][T][KP16], columns K .. KP16 - 1 zero: the operand the
@@ -65,20 +78,23 @@ __global__ void __launch_bounds__(256) split_g_kernel(const float* __restrict__ 
 
 /// Whether the tensor-core prenorm backward takes these operands (else the SIMT kernel runs).
 template <typename TR>
-inline bool prenorm_backward_mma_fits(int64_t C, const TR* x, const TR* du, const TR* dx_in, const TR* dx, const float* h_pre) {
-  return C % 8 == 0 && aligned(x, 16) && aligned(du, 16) && aligned(dx, 16) && (dx_in == nullptr || aligned(dx_in, 16)) && aligned(h_pre, 16);
+inline bool prenorm_backward_mma_fits(int64_t C, const TR* x, const TR* du, const TR* in, const TR* dx, const float* h_pre, const float* h_res) {
+  return C % 8 == 0 && aligned(x, 16) && aligned(du, 16) && aligned(dx, 16) && (in == nullptr || aligned(in, 16)) && aligned(h_pre, 16) && (h_res == nullptr || aligned(h_res, 16));
 }
 
-template <int N, int K, int TR, int BT, int STAGES, int MIN_BLOCKS, class Phi>
+/// MIX_DY = false: `in` is dx_in (nullptr: zero), added to dx as it is.
+/// MIX_DY = true:  `in` is the post backward's dy [T, N, C] and dx gets sum_j H_res[t, j, i] dy[t, j, c]
+///                 (h_res [T, N, N] as the forward wrote it): the post backward's dx, never stored.
+template <int N, int K, int TR, int BT, int STAGES, int MIN_BLOCKS, bool MIX_DY, class Phi>
 __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(const __nv_bfloat16* __restrict__ x, int64_t T, int64_t C, int64_t chunk_tokens, Phi phi,
                                                                              const __nv_bfloat16* __restrict__ g_parts, const float* __restrict__ s2, const float* __restrict__ h_pre,
-                                                                             const __nv_bfloat16* __restrict__ du, const __nv_bfloat16* dx_in, __nv_bfloat16* dx,
-                                                                             float* __restrict__ part) {
+                                                                             const __nv_bfloat16* __restrict__ du, const __nv_bfloat16* in, const float* __restrict__ h_res,
+                                                                             __nv_bfloat16* dx, float* __restrict__ part) {
   using L = BwdMmaLayout<N, K, TR, BT, STAGES>;
   static_assert(TR == 128, "8 warps x 16 rows of R");
   static_assert(BT % 16 == 0, "whole k16 steps of tokens");
   static_assert(STAGES >= 2, "at least double buffering");
-  constexpr int XS = L::XS, GS = L::GS, KP16 = L::KP16;
+  constexpr int XS = L::XS, DS = L::DS, GS = L::GS, KP16 = L::KP16, CG = L::CG;
   constexpr int NP = KP16 / 16;      // dphi: pairs of n8 tiles (the B fragments of one ldmatrix.x4)
   constexpr int NT = L::KP8 / 8;     // dphi n8 tiles that hold columns < K
   constexpr int KS = KP16 / 16;      // dx k16 steps
@@ -88,84 +104,97 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
 
   extern __shared__ __align__(16) unsigned char bwd_smem[];
   __nv_bfloat16* const pp = reinterpret_cast<__nv_bfloat16*>(bwd_smem + STAGES * L::STAGE);  // [2][TR][GS]
-  auto tile_x = [&](int slot) { return reinterpret_cast<__nv_bfloat16*>(bwd_smem + slot * L::STAGE); };
-  auto tile_in = [&](int slot) { return reinterpret_cast<__nv_bfloat16*>(bwd_smem + slot * L::STAGE + L::TILE); };
-  auto tile_du = [&](int slot) { return reinterpret_cast<__nv_bfloat16*>(bwd_smem + slot * L::STAGE + 2 * L::TILE); };
-  auto tile_g = [&](int slot) { return reinterpret_cast<__nv_bfloat16*>(bwd_smem + slot * L::STAGE + 3 * L::TILE); };  // [3][BT][GS]
-  auto tile_s2 = [&](int slot) { return reinterpret_cast<float*>(bwd_smem + slot * L::STAGE + 3 * L::TILE + L::G_PARTS); };
-  auto tile_hp = [&](int slot) { return reinterpret_cast<float*>(bwd_smem + slot * L::STAGE + 3 * L::TILE + L::G_PARTS + L::S2); };
+  auto at = [&](int slot, int offset) { return bwd_smem + slot * L::STAGE + offset; };
+  auto tile_x = [&](int slot) { return reinterpret_cast<__nv_bfloat16*>(at(slot, 0)); };
+  auto tile_in = [&](int slot) { return reinterpret_cast<__nv_bfloat16*>(at(slot, L::TILE)); };
+  auto tile_du = [&](int slot) { return reinterpret_cast<__nv_bfloat16*>(at(slot, 2 * L::TILE)); };
+  auto tile_g = [&](int slot) { return reinterpret_cast<__nv_bfloat16*>(at(slot, 2 * L::TILE + L::DU)); };  // [3][BT][GS]
+  auto tile_s2 = [&](int slot) { return reinterpret_cast<float*>(at(slot, 2 * L::TILE + L::DU + L::G_PARTS)); };
+  auto tile_hp = [&](int slot) { return reinterpret_cast<float*>(at(slot, 2 * L::TILE + L::DU + L::G_PARTS + L::S2)); };
+  auto tile_hr = [&](int slot) { return reinterpret_cast<float*>(at(slot, 2 * L::TILE + L::DU + L::G_PARTS + L::S2 + L::HP)); };
 
   const int tid = threadIdx.x;
   const int warp = tid >> 5, lane = tid & 31;
   const int g = lane >> 2, tq = lane & 3;
   const int64_t R = (int64_t)N * C;
-  const int64_t r0 = (int64_t)blockIdx.x * TR;
+  const int64_t c0 = (int64_t)blockIdx.x * CG;  // the block's channels c0 .. c0 + CG - 1 of every stream
   const int64_t t_begin = (int64_t)blockIdx.y * chunk_tokens;
   const int64_t t_end = t_begin + chunk_tokens < T ? t_begin + chunk_tokens : T;
   const int steps = t_end > t_begin ? (int)((t_end - t_begin + BT - 1) / BT) : 0;
+  // Row of R of tile column col (stream col / CG, channel c0 + col % CG), or -1 past the streams or C.
+  auto row_of = [&](int col) -> int64_t {
+    const int i = col / CG, cc = col - i * CG;
+    return col < L::ROWS && c0 + cc < C ? i * C + c0 + cc : -1;
+  };
 
-  // This thread's 16-byte chunks of each bf16 tile: the same rows of R at every step (their stream split
-  // off once here, not per step), the token moving by BT.
-  int chunk_c[CPT];  // channel of the chunk's first row, -1 where the chunk is past R or the tile
+  // This thread's 16-byte chunks of each bf16 tile: the same rows of R at every step, the token moving
+  // by BT. C % 8 == 0 and CG % 8 == 0: a chunk is whole or dead.
+  int64_t chunk_r[CPT];  // row of R of the chunk's first column, -1 where dead
 #pragma unroll
   for (int q = 0; q < CPT; ++q) {
     const int ch = tid + q * 256;
-    const int64_t r = r0 + (ch % CPR) * 8;
-    chunk_c[q] = ch < CHUNKS && r < R ? (int)(r - (r / C) * C) : -1;  // R % 8 == 0: a chunk is whole or past the end
+    chunk_r[q] = ch < CHUNKS ? row_of((ch % CPR) * 8) : -1;
   }
-  // The G parts: rows of KP16 bf16 (whole 16-byte chunks); s2 [T] and H_pre [T, N] hold a tile's values
-  // contiguously: 16-byte copies, the last one partial (cp.async zero-fills the rest of a short copy).
+  // The G parts: rows of KP16 bf16 (whole 16-byte chunks); du: CG / 8 chunks a token; s2 [T], H_pre [T, N]
+  // and H_res [T, N, N] hold a tile's values contiguously: 16-byte copies, the last one partial (cp.async
+  // zero-fills the rest of a short copy).
   constexpr int GCR = KP16 / 8, GCH = 3 * BT * GCR;
-  constexpr int SQ = BT / 4, HQ = BT * N / 4;
+  constexpr int DCR = CG / 8, DCH = BT * DCR;
+  constexpr int SQ = BT / 4, HQ = BT * N / 4, RQ = MIX_DY ? BT * N * N / 4 : 0;
   static_assert((BT * N) % 4 == 0 && BT % 4 == 0, "whole quads per tile");
 
   // Tile `step` (tokens tb .. tb + BT - 1) into ring slot `slot`; rows past the chunk are zero-filled.
   auto load_stage = [&](int slot, int step) {
     const int64_t tb = t_begin + (int64_t)step * BT;
     const int rows = (int)(t_end - tb < BT ? t_end - tb : BT);
-    const int slot_off = slot * (L::STAGE / 2);  // bf16 elements
-    __nv_bfloat16* xd = tile_x(0) + slot_off;
-    __nv_bfloat16* id = tile_in(0) + slot_off;
-    __nv_bfloat16* ud = tile_du(0) + slot_off;
+    __nv_bfloat16* xd = tile_x(slot);
+    __nv_bfloat16* id = tile_in(slot);
 #pragma unroll
     for (int q = 0; q < CPT; ++q) {
       const int ch = tid + q * 256;
-      const int tl = ch / CPR, col = (ch % CPR) * 8, at_smem = tl * XS + col;
-      const bool live = chunk_c[q] >= 0 && tl < rows;
-      const int64_t t = tb + tl;
-      const int64_t at = live ? t * R + r0 + col : 0;
-      cp_async16(xd + at_smem, x + at, live ? 16 : 0);
-      cp_async16(id + at_smem, dx_in != nullptr ? dx_in + at : x, (live && dx_in != nullptr) ? 16 : 0);
-      cp_async16(ud + at_smem, live ? du + t * C + chunk_c[q] : du, live ? 16 : 0);
+      const int tl = ch / CPR, at_smem = tl * XS + (ch % CPR) * 8;
+      const bool live = chunk_r[q] >= 0 && tl < rows;
+      const int64_t src = live ? (tb + tl) * R + chunk_r[q] : 0;
+      cp_async16(xd + at_smem, x + src, live ? 16 : 0);
+      cp_async16(id + at_smem, in != nullptr ? in + src : x, (live && in != nullptr) ? 16 : 0);
     }
-    auto quad = [&](float* dst, const float* src, int qd, int valid) {  // valid: floats of the tile that exist
+    auto quad = [&](float* dst, const float* from, int qd, int valid) {  // valid: floats of the tile that exist
       int bytes = (valid - 4 * qd) * 4;
       bytes = bytes < 0 ? 0 : (bytes > 16 ? 16 : bytes);
-      cp_async16(dst + 4 * qd, bytes > 0 ? src + 4 * qd : src, bytes);
+      cp_async16(dst + 4 * qd, bytes > 0 ? from + 4 * qd : from, bytes);
     };
     __nv_bfloat16* gd = tile_g(slot);
+    __nv_bfloat16* ud = tile_du(slot);
 #pragma unroll
-    for (int e = tid; e < GCH + SQ + HQ; e += 256) {
+    for (int e = tid; e < GCH + DCH + SQ + HQ + RQ; e += 256) {
       if (e < GCH) {
         const int row = e / GCR, part = row / BT, tl = row - part * BT, c8 = (e - row * GCR) * 8;
         const bool live = tl < rows;
         cp_async16(gd + row * GS + c8, live ? g_parts + ((int64_t)part * T + tb + tl) * KP16 + c8 : g_parts, live ? 16 : 0);
-      } else if (e < GCH + SQ) {
-        quad(tile_s2(slot), s2 + tb, e - GCH, rows);
+      } else if (e < GCH + DCH) {
+        const int d = e - GCH, tl = d / DCR, c8 = (d - tl * DCR) * 8;
+        const bool live = tl < rows && c0 + c8 < C;
+        cp_async16(ud + tl * DS + c8, live ? du + (tb + tl) * C + c0 + c8 : du, live ? 16 : 0);
+      } else if (e < GCH + DCH + SQ) {
+        quad(tile_s2(slot), s2 + tb, e - GCH - DCH, rows);
+      } else if (e < GCH + DCH + SQ + HQ) {
+        quad(tile_hp(slot), h_pre + tb * N, e - GCH - DCH - SQ, rows * N);
       } else {
-        quad(tile_hp(slot), h_pre + tb * N, e - GCH - SQ, rows * N);
+        quad(tile_hr(slot), h_res + tb * N * N, e - GCH - DCH - SQ - HQ, rows * N * N);
       }
     }
   };
 
-  // Warp w's rows of R: 16w .. 16w + 15 of the block's TR (dphi rows, dx columns).
+  // Warp w's columns of the tile: 16w .. 16w + 15 (dphi rows, dx columns); each n8 tile lies in one
+  // stream (CG % 8 == 0): its stream and the channel offset of its first column.
   const int wrow = 16 * warp;
-  // Stream of dx columns 2 tq, 2 tq + 1 of each of the warp's two n8 tiles (C % 8 == 0: one stream per n8 tile).
-  int stream_of[2];
+  int stream_of[2], cc_of[2];
 #pragma unroll
   for (int nt = 0; nt < 2; ++nt) {
-    const int64_t r = r0 + wrow + nt * 8;
-    stream_of[nt] = r < R ? (int)(r / C) : 0;
+    const int col = wrow + nt * 8;
+    const int i = col / CG;
+    stream_of[nt] = i < N ? i : 0;  // dead columns: any stream (their phi rows are zero, nothing is stored)
+    cc_of[nt] = col - i * CG;
   }
   float acc[2 * NP][4];  // dphi: rows wrow + g (+8), columns 8 nt + 2 tq (+1); tiles NT.. are padding
 #pragma unroll
@@ -174,7 +203,7 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
     for (int e = 0; e < 4; ++e) acc[nt][e] = 0.0f;
 
   auto compute = [&](int slot, int64_t tb) {
-    const __nv_bfloat16* xt = tile_x(slot);
+    __nv_bfloat16* xt = tile_x(slot);
     const __nv_bfloat16* gp = tile_g(slot);
     // ---- dphi += x^T G over the tile's tokens ----
     uint32_t a[BT / 16][4];  // x^T fragments (rows of R x tokens), from the [token][row] tile by ldmatrix.trans
@@ -200,7 +229,7 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
         acc[2 * np + 1][e] += d[1][e];
       }
     }
-    // ---- dx = G phi^T (+ the element-wise terms) for the tile's tokens x the warp's 16 rows of R ----
+    // ---- dx = G phi^T (+ the element-wise terms) for the tile's tokens x the warp's 16 columns ----
     float o[BT / 16][2][4];
 #pragma unroll
     for (int mt = 0; mt < BT / 16; ++mt)
@@ -226,12 +255,14 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
         }
       }
     }
-    // Epilogue: each dx pair replaces its dx_in pair in the slot's tile (the same thread reads and writes
-    // it), then the block stores the tile's rows whole, 16 bytes a lane (512 contiguous bytes a warp).
-    __nv_bfloat16* it = tile_in(slot);
+    // Epilogue: each dx pair replaces its x pair in the slot's x tile (only this warp reads its columns of
+    // x, and this thread the pair: the dy tile stays whole for the other streams' mixes), then the block
+    // stores the tile's rows, 16 bytes a lane: runs of CG channels of each stream.
+    const __nv_bfloat16* it = tile_in(slot);
     const __nv_bfloat16* ut = tile_du(slot);
     const float* st = tile_s2(slot);
     const float* ht = tile_hp(slot);
+    const float* rt = tile_hr(slot);
 #pragma unroll
     for (int mt = 0; mt < BT / 16; ++mt)
 #pragma unroll
@@ -240,24 +271,36 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
         const float s2t = st[tl];
 #pragma unroll
         for (int nt = 0; nt < 2; ++nt) {
-          const int col = wrow + nt * 8 + 2 * tq;
-          const float hp = ht[tl * N + stream_of[nt]];
-          __nv_bfloat162* io = reinterpret_cast<__nv_bfloat162*>(it + tl * XS + col);
-          const float2 xv = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(xt + tl * XS + col));
-          const float2 iv = __bfloat1622float2(*io);
-          const float2 uv = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(ut + tl * XS + col));
+          const int col = wrow + nt * 8 + 2 * tq, cc = cc_of[nt] + 2 * tq, i = stream_of[nt];
+          const float hp = ht[tl * N + i];
+          __nv_bfloat162* xo = reinterpret_cast<__nv_bfloat162*>(xt + tl * XS + col);
+          const float2 xv = __bfloat1622float2(*xo);
+          const float2 uv = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(ut + tl * DS + cc));
+          float2 iv;
+          if constexpr (MIX_DY) {
+            iv = make_float2(0.0f, 0.0f);
+#pragma unroll
+            for (int j = 0; j < N; ++j) {  // the post backward's dx: sum_j H_res[t, j, i] dy[t, j, c]
+              const float hr = rt[(tl * N + j) * N + i];
+              const float2 dv = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(it + tl * XS + j * CG + cc));
+              iv.x = fmaf(hr, dv.x, iv.x);
+              iv.y = fmaf(hr, dv.y, iv.y);
+            }
+          } else {
+            iv = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(it + tl * XS + col));
+          }
           const float v0 = o[mt][nt][2 * h] + iv.x + fmaf(s2t, xv.x, hp * uv.x);
           const float v1 = o[mt][nt][2 * h + 1] + iv.y + fmaf(s2t, xv.y, hp * uv.y);
-          *io = __floats2bfloat162_rn(v0, v1);
+          *xo = __floats2bfloat162_rn(v0, v1);
         }
       }
     __syncthreads();  // the tile's dx is complete
 #pragma unroll
     for (int q = 0; q < CPT; ++q) {
       const int ch = tid + q * 256;
-      const int tl = ch / CPR, col = (ch % CPR) * 8;
+      const int tl = ch / CPR;
       const int64_t t = tb + tl;
-      if (chunk_c[q] >= 0 && t < t_end) *reinterpret_cast<uint4*>(dx + t * R + r0 + col) = *reinterpret_cast<const uint4*>(it + tl * XS + col);
+      if (chunk_r[q] >= 0 && t < t_end) *reinterpret_cast<uint4*>(dx + t * R + chunk_r[q]) = *reinterpret_cast<const uint4*>(xt + tl * XS + (ch % CPR) * 8);
     }
   };
 
@@ -268,11 +311,13 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
     cp_async_commit();
   }
 
-  // phi's rows of this block, split once into hi/lo parts (zero past R and past K), while the first tiles load.
+  // phi's rows of this block, split once into hi/lo parts (zero for dead columns and past K), while the
+  // first tiles load.
 #pragma unroll 8
   for (int e = tid; e < TR * KP16; e += 256) {
     const int rr = e / KP16, j = e - rr * KP16;
-    const float v = (r0 + rr < R && j < K) ? phi(r0 + rr, j) : 0.0f;
+    const int64_t r = row_of(rr);
+    const float v = (r >= 0 && j < K) ? phi(r, j) : 0.0f;
     __nv_bfloat16 p[2];
     split_bf16<2>(v, p);
     pp[rr * GS + j] = p[0];
@@ -294,8 +339,8 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
   const int64_t sp = blockIdx.y;
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
-    const int64_t r = r0 + wrow + g + 8 * h;
-    if (r >= R) continue;
+    const int64_t r = row_of(wrow + g + 8 * h);
+    if (r < 0) continue;
     float* out = part + (sp * R + r) * K;
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt) {

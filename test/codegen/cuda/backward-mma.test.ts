@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BWD_MMA_MAX_K, bwdMmaSmemBytes, prenormBackwardMma } from "../../../compiler/codegen/cuda/backward/knobs.js";
+import { BWD_MMA_MAX_K, bwdMmaChannels, bwdMmaSmemBytes, prenormBackwardMma } from "../../../compiler/codegen/cuda/backward/knobs.js";
 import { generateCuda, instantiateConnection } from "../../../compiler/codegen/cuda/index.js";
 import { check } from "./helpers.js";
 
@@ -13,8 +13,11 @@ function backwardSection(n: number): string {
 
 describe("CUDA backward: the prenorm backward on tensor cores", () => {
   it("sizes its shared memory as mhc::BwdMmaLayout does, and fits two blocks per SM at n = 4, one at n = 8", () => {
-    // 2 stages x (3 bf16 tiles 32 x 136 + G parts 3 x 32 x 40 (bf16) + s2 32 + H_pre 32 x 4 (fp32)) + phi parts 2 x 128 x 40 (bf16)
-    expect(bwdMmaSmemBytes(4, 24)).toBe(2 * (3 * 32 * 136 * 2 + 3 * 32 * 40 * 2 + 32 * 4 + 32 * 4 * 4) + 2 * 128 * 40 * 2);
+    // 2 stages x (2 bf16 tiles 32 x 136 (x; dx_in or dy) + du 32 x (32 + 8) (bf16) + G parts 3 x 32 x 40 (bf16) + s2 32 + H_pre 32 x 4
+    // + H_res 32 x 16 (fp32)) + phi parts 2 x 128 x 40 (bf16)
+    expect(bwdMmaSmemBytes(4, 24)).toBe(2 * (2 * 32 * 136 * 2 + 32 * 40 * 2 + 3 * 32 * 40 * 2 + 32 * 4 + 32 * 4 * 4 + 32 * 16 * 4) + 2 * 128 * 40 * 2);
+    // A block: every stream of 128 / n channels, rounded down to whole 16-byte runs.
+    expect([1, 2, 3, 4, 5, 6, 8, 16].map(bwdMmaChannels)).toEqual([128, 64, 40, 32, 24, 16, 16, 8]);
     expect(prenormBackwardMma(4, 24)).toEqual({ smemBytes: bwdMmaSmemBytes(4, 24), blocksPerSm: 2, targetBlocks: 264 });
     expect(prenormBackwardMma(8, 80)?.blocksPerSm).toBe(1);
     expect(prenormBackwardMma(16, 288)).toBeUndefined();
@@ -26,9 +29,16 @@ describe("CUDA backward: the prenorm backward on tensor cores", () => {
     for (const n of [1, 3, 4, 8]) {
       const section = backwardSection(n);
       expect(section).toContain('#include "mhc_bwd_mma.cuh"');
-      expect(section).toContain("mhc::prenorm_backward_mma_kernel<N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES, BWD_MMA_BLOCKS_PER_SM, PhiColumns>");
+      // dy mixed in by the tensor-core kernel (true) when handed dy without dx_in, else dx_in added (false)
+      expect(section).toContain("mhc::prenorm_backward_mma_kernel<N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES, BWD_MMA_BLOCKS_PER_SM, true, PhiColumns>");
+      expect(section).toContain("mhc::prenorm_backward_mma_kernel<N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES, BWD_MMA_BLOCKS_PER_SM, false, PhiColumns>");
       expect(section).toContain("if constexpr (std::is_same<TR, __nv_bfloat16>::value) {");
-      expect(section).toContain("if (mhc::prenorm_backward_mma_fits(C, x, du, dx_in, dx, h_pre)) {");
+      expect(section).toContain("mix_dy = dy != nullptr && dx_in == nullptr;");
+      expect(section).toContain("use_mma = mhc::prenorm_backward_mma_fits(C, x, du, mix_dy ? dy : dx_in, dx, h_pre, mix_dy ? h_res : nullptr);");
+      // elsewhere the post's dx is formed first by one element-wise pass, which the kernels then add to
+      expect(section).toContain("if (dy != nullptr && !mix_dy) {");
+      expect(section).toContain("mhc::post_mix_dx_kernel<TR, N><<<");
+      expect(section).toContain("const dim3 grid_mma((unsigned)((C + BWD_MMA_CHANNELS - 1) / BWD_MMA_CHANNELS), (unsigned)cm.chunks);");
       // the SIMT kernels stay for fp32 x and for operands the tensor-core kernel does not take
       expect(section).toContain("mhc::prenorm_backward_kernel<true, TR, N, K");
       expect(section).toContain(`BWD_MMA_SMEM_BYTES = ${bwdMmaSmemBytes(n, n * n + 2 * n)}`);
@@ -42,6 +52,7 @@ describe("CUDA backward: the prenorm backward on tensor cores", () => {
     expect(n16).not.toContain("prenorm_backward_mma_kernel");
     expect(n16).not.toContain("mhc_bwd_mma.cuh");
     expect(n16).toContain("mhc::prenorm_backward_kernel<true, TR, N, K");
+    expect(n16).toMatch(/if \(dy != nullptr\) \{\n\s*mhc::post_mix_dx_kernel<TR, N><<</);
   });
 
   it("sizes the dphi partials for the larger chunk count of the two kernels, and splits G once into bf16 parts", () => {

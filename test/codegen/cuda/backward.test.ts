@@ -95,7 +95,7 @@ describe("CUDA backward: generated sources", () => {
     expect((backward.entryPoints as { name: string }[]).map((e) => e.name)).toEqual(["mhc_mhc_save_stats", "mhc_mhc_backward_workspace_size", "mhc_mhc_post_backward", "mhc_mhc_pre_backward"]);
     const pre = (backward.entryPoints as { name: string; args: { name: string }[] }[])[3]!;
     expect(pre.args.map((a) => a.name)).toEqual([
-      "x", "dtype", "T", "C", "phi_pre", "phi_post", "phi_res", "alpha", "bias_pre", "bias_post", "bias_res", "stats", "h_pre", "du", "dh_pre", "dh_post", "dh_res", "dx_in", "dx",
+      "x", "dtype", "T", "C", "phi_pre", "phi_post", "phi_res", "alpha", "bias_pre", "bias_post", "bias_res", "stats", "h_pre", "du", "dh_pre", "dh_post", "dh_res", "dx_in", "dy", "h_res", "dx",
       "grad_phi_pre", "grad_phi_post", "grad_phi_res", "grad_alpha", "grad_bias_pre", "grad_bias_post", "grad_bias_res", "workspace", "workspace_bytes", "stream",
     ]);
     expect(backward.stats.shape).toEqual(["T", 25]);

@@ -119,7 +119,9 @@ describe("CUDA target: post of sublayer l with the pre of sublayer l + 1 (design
     expect(py).toContain("class _PostPre(torch.autograd.Function):");
     expect(py).toContain("    def forward(ctx, lib, link, link_next, x, f, h_post, h_res, *params):");
     // backward: the pre backward of l + 1 (taking dy and the joined post's dx), then the post backward of l
-    expect(py).toMatch(/gy, grads = _run_pre_backward\(ctx\.lib, y, params, stats, h_pre_next, du, [^\n]*dx_in\)\n\s+dx, df, dh_post_l, dh_res_l = _run_post_backward\(ctx\.lib, x, f, h_post, h_res, gy\)/);
+    // The pre of l + 1 is handed what its joined post left (dy, h_res: it forms that post's dx itself); then the post of l,
+    // whose own dx is left to the pre of l when they are joined.
+    expect(py).toMatch(/gy, grads = _run_pre_backward\(ctx\.lib, y, params, stats, h_pre_next, du, [^\n]*dx_in, dy_next, h_res_next\)\n\s+dx, df, dh_post_l, dh_res_l = _post_backward_linked\(ctx\.lib, ctx\.link, x, f, h_post, h_res, gy\)/);
     expect(py).toContain("def recompute_block(modules, fns, x, segment=None, fuse=True):");
     expect(py).toContain("        return self.fuse and l + 1 < len(self.modules) and (l + 1) % self.segment != 0");
   });

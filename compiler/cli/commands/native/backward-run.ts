@@ -20,11 +20,12 @@ import { floorMs, inputSetCount } from "./floor.js";
  *                 all channels (dH = <dy, x>, <du, x>) before dx, so two passes:
  *                 x, dy, f, du read and df written (2n + 3), then x, dy, du
  *                 read and dx written (3n + 1);
- *   entryPoints = 7n + 4 (+ 2 phi): the least the two entry points of the ABI
- *                 can move, since post_backward hands dx to pre_backward
- *                 through memory: post_backward reads x, f, dy and writes dx,
- *                 df (3n + 2); pre_backward reads x and du for the dH_pre sums
- *                 (n + 1), then x, du, dx_in and writes dx (3n + 1).
+ *   entryPoints = 6n + 4 (+ 2 phi): the least the two entry points of the ABI
+ *                 move as a training step calls them (post_backward with dx =
+ *                 NULL, pre_backward handed dy and H_res): post_backward reads
+ *                 x, f, dy and writes df (2n + 2); pre_backward reads x and du
+ *                 for the dH_pre sums (n + 1), then x, du, dy and writes dx
+ *                 (3n + 1).
  * The fp32 per-token arrays (coefficients, their gradients, the saved stats:
  * about 100 bytes a token at n = 4) are left out, as bench_backward.py does.
  */
@@ -38,7 +39,7 @@ export interface BackwardFloorBytes {
 
 export function backwardFloorBytes(p: { T: number; C: number; n: number; elementBytes: number; phiBytes: number }): BackwardFloorBytes {
   const perStream = p.T * p.C * p.elementBytes;
-  const postBackward = perStream * (3 * p.n + 2);
+  const postBackward = perStream * (2 * p.n + 2);
   const preBackward = perStream * (4 * p.n + 2) + 2 * p.phiBytes;
   return { fused: perStream * (5 * p.n + 4) + 2 * p.phiBytes, entryPoints: postBackward + preBackward, postBackward, preBackward, phi: p.phiBytes };
 }
@@ -96,8 +97,9 @@ export interface BackwardTiming {
  * is what a training step would have, and post_backward once so the dH inputs
  * of pre_backward are real. Then post_backward, pre_backward and the two in a
  * row are timed like the forward (CUDA events per call, warm-up, median, input
- * sets rotated over 2x L2). dx_in is its own array (in a training step it is
- * post_backward's dx; the bytes moved are the same).
+ * sets rotated over 2x L2), called as a training step calls them: post_backward
+ * with dx = NULL and pre_backward with dy and H_res (it forms the post's dx
+ * itself) and no dx_in.
  */
 export function benchBackward(session: GpuSession, library: KernelLibrary, entries: BackwardEntries, size: { T: number; C: number; dtype: ResidualDType }, settings: BenchSettings, copyBytesPerSecond: number): BackwardTiming {
   const pre = library.required("pre");
@@ -117,6 +119,9 @@ export function benchBackward(session: GpuSession, library: KernelLibrary, entri
   const timings = withArena(session.runtime, (arena) => {
     const workspace = workspaceBytes > 0 ? arena.alloc(workspaceBytes, "backward workspace").ptr : null;
     const scratch: Record<string, ArgValue> = { workspace, workspace_bytes: workspaceBytes };
+    // The post's dx is left to pre_backward, which reads dy and h_res (the binding's arrays) instead.
+    const postArgs: Record<string, ArgValue> = { ...scratch, dx: null };
+    const preArgs: Record<string, ArgValue> = { ...scratch, dx_in: null };
     const bindings = Array.from({ length: sets }, () => new ProblemBinding(library, size, session.runtime, arena, all, session.stream));
     const rng = new Rng(13);
     const block = randomBlock(bindings[0] as ProblemBinding, rng);
@@ -125,12 +130,12 @@ export function benchBackward(session: GpuSession, library: KernelLibrary, entri
       pre.call(b.args(pre));
       entries.saveStats.call(b.args(entries.saveStats, { pre_workspace: b.workspacePointer, pre_workspace_bytes: b.workspaceBytes }));
       post.call(b.args(post));
-      entries.postBackward.call(b.args(entries.postBackward, scratch));
+      entries.postBackward.call(b.args(entries.postBackward, postArgs));
     }
     session.synchronize();
     const saveStatsCalls = bindings.map((b) => entries.saveStats.prepare(b.args(entries.saveStats, { pre_workspace: b.workspacePointer, pre_workspace_bytes: b.workspaceBytes })));
-    const postCalls = bindings.map((b) => entries.postBackward.prepare(b.args(entries.postBackward, scratch)));
-    const preCalls = bindings.map((b) => entries.preBackward.prepare(b.args(entries.preBackward, scratch)));
+    const postCalls = bindings.map((b) => entries.postBackward.prepare(b.args(entries.postBackward, postArgs)));
+    const preCalls = bindings.map((b) => entries.preBackward.prepare(b.args(entries.preBackward, preArgs)));
     const timed = (entry: EntryPoint, calls: (() => number)[]) => timeWithEvents(session, (i) => entry.check((calls[i % sets] as () => number)()), settings);
     const out: Record<string, TimingStats> = {};
     out["save_stats"] = timed(entries.saveStats, saveStatsCalls);

@@ -3,7 +3,7 @@ import type { CheckedConnection } from "../../../sema/checked.js";
 import type { ConnectionPlan } from "../plan.js";
 import type { SourceOptions } from "../source.js";
 import { backwardEntryPoints, statsWidth } from "./abi.js";
-import { BWD_COEF_TOKENS, BWD_MMA_ROWS, BWD_MMA_STAGES, BWD_MMA_TOKENS, prenormBackwardTokens } from "./knobs.js";
+import { BWD_COEF_TOKENS, BWD_MMA_ROWS, BWD_MMA_STAGES, BWD_MMA_TOKENS, bwdMmaChannels, prenormBackwardTokens } from "./knobs.js";
 import { planBackward, type BackwardPlan } from "./plan.js";
 import { backwardCudaSection, backwardHeaderSection, backwardMma } from "./source.js";
 
@@ -41,7 +41,7 @@ function manifestSection(plan: ConnectionPlan, bw: BackwardPlan): BackwardManife
     workspace: { entryPoint: `mhc_${sym}_backward_workspace_size`, alignment: 16 },
     kernels: [
       { name: "stats_kernel", item: 5, does: "the forward's split-K partials summed in order into stats [T, K + 1]" },
-      { name: "post_backward_kernel", item: 5, does: "dx, df and per-slice dH partials, one block per (token, channel slice)" },
+      { name: "post_backward_kernel", item: 5, does: "df, per-slice dH partials and dx (unless dx is NULL: pre_backward is then handed dy and h_res), one block per (token, channel slice)" },
       { name: "premix_backward_kernel", item: 5, does: "per-slice <du, x_i> partials of dH_pre" },
       { name: "coefficients_backward_kernel", item: 5, threads: BWD_COEF_TOKENS, does: "the constraints' reverse mode per token (forward recomputed), G = dproj, s2, parameter terms", irNodes: Object.fromEntries(Object.entries(bw.maps).map(([s, m]) => [s, m.fn.nodeCount])) },
       { name: "parameter_gradients_kernel", item: 5, does: "alpha and bias gradients, block rows summed in order" },
@@ -52,14 +52,16 @@ function manifestSection(plan: ConnectionPlan, bw: BackwardPlan): BackwardManife
               name: "prenorm_backward_mma_kernel",
               item: 5,
               rowsPerBlock: BWD_MMA_ROWS,
+              channelsPerBlock: bwdMmaChannels(plan.n),
               tokensPerTile: BWD_MMA_TOKENS,
               stages: BWD_MMA_STAGES,
               smemBytes: mma.smemBytes,
               blocksPerSm: mma.blocksPerSm,
-              does: "bf16 residual (C % 8 == 0, 16-byte aligned): dx = dx_in + H_pre du + G phi^T + s2 x and dphi partials x^T G per token chunk, both in one pass over x on tensor cores",
+              does: "bf16 residual (C % 8 == 0, 16-byte aligned): dx = (dx_in or H_res^T dy) + H_pre du + G phi^T + s2 x and dphi partials x^T G per token chunk, both in one pass over x on tensor cores; a block owns every stream of channelsPerBlock channels",
             },
           ]
         : []),
+      { name: "post_mix_dx_kernel", item: 5, does: "dx = dx_in + H_res^T dy when pre_backward is handed dy and the tensor-core kernel does not mix it itself" },
       ...(plan.k > 0 ? [{ name: "prenorm_backward_kernel<true>", item: 5, sharedTokens: prenormBackwardTokens(plan.k), does: `dx = dx_in + H_pre du + G phi^T + s2 x${mma ? " (fp32 residual, or operands the tensor-core kernel does not take)" : ""}` }, { name: "prenorm_backward_kernel<false>", item: 5, sharedTokens: prenormBackwardTokens(plan.k), does: "dphi partials x^T G per token chunk, one pass over x per column pass" }, { name: "dphi_reduce_kernel", item: 5, does: "dphi partials summed over token chunks in order" }] : [{ name: "premix_dx_kernel", item: 5, does: "dx = H_pre du" }]),
     ],
   };

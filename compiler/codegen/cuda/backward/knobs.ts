@@ -53,9 +53,10 @@ export function prenormBackwardTokens(k: number): number {
 
 /**
  * Prenorm backward on tensor cores (runtime/cuda/include/mhc_bwd_mma.cuh), for a bf16 residual
- * with a flat projection: blocks of 128 rows of R x token tiles of BWD_MMA_TOKENS, a ring of
- * BWD_MMA_STAGES tiles of x, dx_in, du (bf16) and G, s2, H_pre (fp32). Up to BWD_MMA_MAX_K
- * columns (n <= 8); beyond that the G and phi parts outgrow shared memory and the SIMT kernel runs.
+ * with a flat projection: blocks of 128 rows of R (the n streams of bwdMmaChannels(n) channels) x
+ * token tiles of BWD_MMA_TOKENS, a ring of BWD_MMA_STAGES tiles of x, dx_in or dy, du (bf16) and G,
+ * s2, H_pre, H_res (fp32). Up to BWD_MMA_MAX_K columns (n <= 8); beyond that the G and phi parts
+ * outgrow shared memory and the SIMT kernel runs.
  */
 export const BWD_MMA_ROWS = 128;
 export const BWD_MMA_TOKENS = 32;
@@ -67,21 +68,29 @@ const BLOCK_RESERVED_BYTES = 1024;
 /** SMs the split plans assume (as BWD_TARGET_BLOCKS). */
 const PLAN_SMS = 132;
 
+/** Channels of every stream a block of the tensor-core prenorm backward owns (mhc::BwdMmaLayout::CG): whole 16-byte runs. */
+export function bwdMmaChannels(n: number): number {
+  return Math.floor(BWD_MMA_ROWS / n / 8) * 8;
+}
+
 /** Bytes of mhc::BwdMmaLayout<N, K, 128, BWD_MMA_TOKENS, BWD_MMA_STAGES>::BYTES (the two must agree; a static_assert checks it). */
 export function bwdMmaSmemBytes(n: number, k: number): number {
+  const align16 = (b: number): number => Math.ceil(b / 16) * 16;
   const kp16 = Math.ceil(k / 16) * 16;
   const xs = BWD_MMA_ROWS + 8;
   const gs = kp16 + 8;
   const tile = BWD_MMA_TOKENS * xs * 2;
+  const du = BWD_MMA_TOKENS * (bwdMmaChannels(n) + 8) * 2;
   const gParts = 3 * BWD_MMA_TOKENS * gs * 2;
-  const hp = Math.ceil((BWD_MMA_TOKENS * n * 4) / 16) * 16;
-  const stage = 3 * tile + gParts + BWD_MMA_TOKENS * 4 + hp;
+  const hp = align16(BWD_MMA_TOKENS * n * 4);
+  const hr = align16(BWD_MMA_TOKENS * n * n * 4);
+  const stage = 2 * tile + du + gParts + BWD_MMA_TOKENS * 4 + hp + hr;
   return BWD_MMA_STAGES * stage + 2 * BWD_MMA_ROWS * gs * 2;
 }
 
 /** The tensor-core prenorm backward's shape for (n, K), or undefined where the SIMT kernel runs. */
 export function prenormBackwardMma(n: number, k: number): { readonly smemBytes: number; readonly blocksPerSm: number; readonly targetBlocks: number } | undefined {
-  if (k < 1 || k > BWD_MMA_MAX_K) return undefined;
+  if (k < 1 || k > BWD_MMA_MAX_K || bwdMmaChannels(n) < 8) return undefined;
   const smemBytes = bwdMmaSmemBytes(n, k);
   const blocksPerSm = Math.min(2, Math.floor(SM_SHARED_BYTES / (smemBytes + BLOCK_RESERVED_BYTES)));
   if (blocksPerSm < 1) return undefined;

@@ -29,12 +29,13 @@ import type { BackwardPlan } from "./plan.js";
  * translation unit: it reuses the forward's constants (N, K, NORM_EPS), its split-K plans
  * (to read the forward's partials) and its error reporting. Kernels:
  *   B0 stats_kernel                    the forward's split-K sums kept for the backward (save_stats)
- *   B1 post_backward_kernel (+ reduce) dx, df, dH_post, dH_res            (mhc_bwd.cuh)
+ *   B1 post_backward_kernel (+ reduce) df, dH_post, dH_res, and dx unless it is left to B5 (mhc_bwd.cuh)
  *   B2 premix_backward_kernel          dH_pre += <du, x_i> partials       (mhc_bwd.cuh)
  *   B3 coefficients_backward_kernel    generated: the constraints' reverse mode per token
  *   B4 parameter_gradients_kernel      generated: alpha and bias gradients, blocks summed in order
  *   B5 prenorm_backward_mma_kernel (+ reduce) dx and dphi, both GEMMs in one pass over x, on tensor
- *      cores (bf16 residual, mhc_bwd_mma.cuh); otherwise prenorm_backward_kernel, dx then dphi (mhc_bwd.cuh)
+ *      cores (bf16 residual, mhc_bwd_mma.cuh), which also mixes the post's dy into dx when handed it;
+ *      otherwise prenorm_backward_kernel, dx then dphi, after post_mix_dx_kernel for dy (mhc_bwd.cuh)
  */
 
 function lineDirective(options: SourceOptions, span: { readonly file: string; readonly start: number } | undefined): string[] {
@@ -273,11 +274,12 @@ function mmaConstants(plan: ConnectionPlan): string[] {
   const mma = backwardMma(plan);
   if (!mma) return [];
   return [
-    `// Prenorm backward on tensor cores (knobs.ts, mhc_bwd_mma.cuh): ${BWD_MMA_ROWS} rows of R x ${BWD_MMA_TOKENS}-token tiles, a ring of ${BWD_MMA_STAGES},`,
+    `// Prenorm backward on tensor cores (knobs.ts, mhc_bwd_mma.cuh): ${BWD_MMA_ROWS} rows of R (the N streams of a channel range) x ${BWD_MMA_TOKENS}-token tiles, a ring of ${BWD_MMA_STAGES},`,
     `// ${mma.smemBytes} bytes of shared memory, ${mma.blocksPerSm} block(s) per SM.`,
     `constexpr int BWD_MMA_ROWS = ${BWD_MMA_ROWS}, BWD_MMA_TOKENS = ${BWD_MMA_TOKENS}, BWD_MMA_STAGES = ${BWD_MMA_STAGES};`,
     `constexpr int BWD_MMA_SMEM_BYTES = ${mma.smemBytes}, BWD_MMA_BLOCKS_PER_SM = ${mma.blocksPerSm}, BWD_MMA_TARGET_BLOCKS = ${mma.targetBlocks};`,
     `constexpr int BWD_MMA_KP16 = mhc::BwdMmaLayout<N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES>::KP16;  // G parts' row length`,
+    `constexpr int BWD_MMA_CHANNELS = mhc::BwdMmaLayout<N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES>::CG;  // channels of every stream a block owns`,
     `static_assert(BWD_MMA_SMEM_BYTES == mhc::BwdMmaLayout<N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES>::BYTES, "knobs.ts and mhc_bwd_mma.cuh agree");`,
   ];
 }
@@ -321,7 +323,8 @@ function launchers(plan: ConnectionPlan, forwardText: string): string[] {
       : []),
     ...(mma
       ? [
-          "static mhc::TokenChunks bwd_chunks_mma(int64_t T, int64_t C) { return mhc::token_chunks(T, (int64_t)N * C, BWD_MMA_ROWS, BWD_MMA_TARGET_BLOCKS, BWD_MIN_TOKENS, BWD_MMA_TOKENS); }",
+          "// Blocks of the tensor-core kernel: BWD_MMA_CHANNELS channels of every stream each.",
+          "static mhc::TokenChunks bwd_chunks_mma(int64_t T, int64_t C) { return mhc::token_chunks(T, C, BWD_MMA_CHANNELS, BWD_MMA_TARGET_BLOCKS, BWD_MIN_TOKENS, BWD_MMA_TOKENS); }",
           "// dphi partials: the larger chunk count of the two kernels (the layout depends on (T, C) alone, not on the dtype).",
           "static int64_t bwd_dphi_chunks(int64_t T, int64_t C) {",
           "const int64_t a = bwd_chunks(T, C).chunks, b = bwd_chunks_mma(T, C).chunks;",
@@ -383,7 +386,8 @@ function launchers(plan: ConnectionPlan, forwardText: string): string[] {
     "",
     "template <typename TR>",
     `static int launch_pre_backward(const TR* x, int64_t T, int64_t C${phiParams ? `, ${phiParams}` : ""}, const float* alpha, ${biasParams},`,
-    `    const float* stats, const float* h_pre, const TR* du, const float* dh_pre, const float* dh_post, const float* dh_res, const TR* dx_in, TR* dx, float* grad_alpha, ${gradBias},`,
+    `    const float* stats, const float* h_pre, const TR* du, const float* dh_pre, const float* dh_post, const float* dh_res, const TR* dx_in, const TR* dy, const float* h_res,`,
+    `    TR* dx, float* grad_alpha, ${gradBias},`,
     "    void* workspace, cudaStream_t stream) {",
     "const PreBackwardLayout l = pre_backward_layout(T, C);",
     "char* ws = static_cast<char*>(workspace);",
@@ -417,37 +421,56 @@ function launchers(plan: ConnectionPlan, forwardText: string): string[] {
   if (K > 0) {
     const outs = SLOTS.map((s) => (plan.maps[s].column !== undefined ? { ptr: `grad_phi_${s}`, k: plan.maps[s].width } : undefined)).filter((o) => o !== undefined);
     const [o0, o1, o2] = [outs[0], outs[1], outs[2]];
+    const mixFirst = (indent: string): string[] => [
+      `${indent}mhc::post_mix_dx_kernel<TR, N><<<mhc::grid_for(T * N * C, ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(h_res, dy, dx_in, dx, T, C);`,
+      `${indent}st = cuda_status(cudaGetLastError());`,
+      `${indent}if (st != MHC_OK) return st;`,
+      `${indent}dx_in = dx;`,
+    ];
     lines.push(
       "// Kernels B5: dx and the dphi partials, then dphi summed over token chunks in order.",
       "float* dphi_part = reinterpret_cast<float*>(ws + l.dphi);",
       `PhiColumns phi{${withProj.map((s) => `phi_${s}`).join(", ")}};`,
       ...(perStream ? ["// Per-stream projection: the SIMT kernels over the T * ROWS rows of C values (N = 1 there; du has one row per token)."] : []),
       `const int64_t R = ${perStream ? "C" : "(int64_t)N * C"};`,
+      "int64_t dphi_chunks;",
       ...(mma
         ? [
+            "// dy given (post_backward ran with dx = NULL): the post's dx, H_res^T dy, is formed inside the",
+            "// tensor-core kernel where it takes the operands, else by one element-wise pass into dx first.",
+            "bool use_mma = false, mix_dy = false;",
             "if constexpr (std::is_same<TR, __nv_bfloat16>::value) {",
-            "if (mhc::prenorm_backward_mma_fits(C, x, du, dx_in, dx, h_pre)) {",
+            "mix_dy = dy != nullptr && dx_in == nullptr;",
+            "use_mma = mhc::prenorm_backward_mma_fits(C, x, du, mix_dy ? dy : dx_in, dx, h_pre, mix_dy ? h_res : nullptr);",
+            "mix_dy = mix_dy && use_mma;",
+            "}",
+            "if (dy != nullptr && !mix_dy) {",
+            ...mixFirst(""),
+            "}",
+            "if (use_mma) {",
             "// bf16 x: both GEMMs on tensor cores in one pass over x (mhc_bwd_mma.cuh).",
             "const mhc::TokenChunks cm = bwd_chunks_mma(T, C);",
             "__nv_bfloat16* g_parts = reinterpret_cast<__nv_bfloat16*>(ws + l.g_parts);",
             `mhc::split_g_kernel<K, BWD_MMA_KP16><<<mhc::grid_for(T * BWD_MMA_KP16, ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(g, T, g_parts);`,
             "st = cuda_status(cudaGetLastError());",
             "if (st != MHC_OK) return st;",
-            "const auto kernel = mhc::prenorm_backward_mma_kernel<N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES, BWD_MMA_BLOCKS_PER_SM, PhiColumns>;",
-            "static std::atomic<unsigned long long> smem_raised{0};",
-            "st = cuda_status(mhc::allow_dynamic_smem(kernel, BWD_MMA_SMEM_BYTES, smem_raised));",
+            "const auto kernel = mix_dy ? mhc::prenorm_backward_mma_kernel<N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES, BWD_MMA_BLOCKS_PER_SM, true, PhiColumns>",
+            "                           : mhc::prenorm_backward_mma_kernel<N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES, BWD_MMA_BLOCKS_PER_SM, false, PhiColumns>;",
+            "static std::atomic<unsigned long long> smem_raised[2] = {{0}, {0}};",
+            "st = cuda_status(mhc::allow_dynamic_smem(kernel, BWD_MMA_SMEM_BYTES, smem_raised[mix_dy ? 1 : 0]));",
             "if (st != MHC_OK) return st;",
-            "const dim3 grid_mma((unsigned)((R + BWD_MMA_ROWS - 1) / BWD_MMA_ROWS), (unsigned)cm.chunks);",
-            `kernel<<<grid_mma, ${BLOCK_THREADS}, BWD_MMA_SMEM_BYTES, stream>>>(x, T, C, cm.tokens, phi, g_parts, s2, h_pre, du, dx_in, dx, dphi_part);`,
+            "const dim3 grid_mma((unsigned)((C + BWD_MMA_CHANNELS - 1) / BWD_MMA_CHANNELS), (unsigned)cm.chunks);",
+            "const __nv_bfloat16* bx = reinterpret_cast<const __nv_bfloat16*>(x);",
+            "const __nv_bfloat16* bdu = reinterpret_cast<const __nv_bfloat16*>(du);",
+            "const __nv_bfloat16* bin = reinterpret_cast<const __nv_bfloat16*>(mix_dy ? dy : dx_in);",
+            `kernel<<<grid_mma, ${BLOCK_THREADS}, BWD_MMA_SMEM_BYTES, stream>>>(bx, T, C, cm.tokens, phi, g_parts, s2, h_pre, bdu, bin, mix_dy ? h_res : nullptr, reinterpret_cast<__nv_bfloat16*>(dx), dphi_part);`,
             "st = cuda_status(cudaGetLastError());",
             "if (st != MHC_OK) return st;",
-            `mhc::dphi_reduce_kernel<<<mhc::grid_for(R * K, ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(dphi_part, R, K, cm.chunks, ${o0?.ptr ?? "nullptr"}, ${o0?.k ?? 0}, ${o1?.ptr ?? "nullptr"}, ${o1?.k ?? 0}, ${o2?.ptr ?? "nullptr"});`,
-            "return cuda_status(cudaGetLastError());",
-            "}",
-            "}",
-            "// SIMT: dx, then the dphi partials (one pass over x per column pass).",
+            "dphi_chunks = cm.chunks;",
+            "} else {",
           ]
-        : []),
+        : ["if (dy != nullptr) {", ...mixFirst(""), "}", "{"]),
+      "// SIMT: dx, then the dphi partials (one pass over x per column pass).",
       "const mhc::TokenChunks ch = bwd_chunks(T, C);",
       `const dim3 grid((unsigned)((R + ${BLOCK_THREADS - 1}) / ${BLOCK_THREADS}), (unsigned)ch.chunks);`,
       perStream
@@ -460,14 +483,22 @@ function launchers(plan: ConnectionPlan, forwardText: string): string[] {
         : `mhc::prenorm_backward_kernel<false, TR, N, K, PRENORM_BWD_KC, BWD_TOKEN_TILE, PRENORM_BWD_BT, PhiColumns><<<grid, ${BLOCK_THREADS}, 0, stream>>>(x, T, C, ch.tokens, phi, g, s2, h_pre, du, dx_in, dx, dphi_part);`,
       "st = cuda_status(cudaGetLastError());",
       "if (st != MHC_OK) return st;",
-      `mhc::dphi_reduce_kernel<<<mhc::grid_for(R * K, ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(dphi_part, R, K, ch.chunks, ${o0?.ptr ?? "nullptr"}, ${o0?.k ?? 0}, ${o1?.ptr ?? "nullptr"}, ${o1?.k ?? 0}, ${o2?.ptr ?? "nullptr"});`,
+      "dphi_chunks = ch.chunks;",
+      "}",
+      `mhc::dphi_reduce_kernel<<<mhc::grid_for(R * K, ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(dphi_part, R, K, dphi_chunks, ${o0?.ptr ?? "nullptr"}, ${o0?.k ?? 0}, ${o1?.ptr ?? "nullptr"}, ${o1?.k ?? 0}, ${o2?.ptr ?? "nullptr"});`,
       "return cuda_status(cudaGetLastError());",
       "}",
     );
   } else {
     lines.push(
-      "// No projection: dx is the premix's alone.",
+      "// No projection: dx is the premix's alone (after the post's, H_res^T dy, when dy is given).",
       "(void)stats; (void)dh_pre;",
+      "if (dy != nullptr) {",
+      `mhc::post_mix_dx_kernel<TR, N><<<mhc::grid_for(T * N * C, ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(h_res, dy, dx_in, dx, T, C);`,
+      "st = cuda_status(cudaGetLastError());",
+      "if (st != MHC_OK) return st;",
+      "dx_in = dx;",
+      "}",
       `mhc::premix_dx_kernel<TR, N><<<mhc::grid_for(T * N * C, ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(h_pre, du, dx_in, dx, T, C);`,
       "return cuda_status(cudaGetLastError());",
       "}",
@@ -484,7 +515,7 @@ function entryDefinitions(plan: ConnectionPlan, eps: readonly EntryPoint[]): str
   const params = plan.parameters.map((p) => p.name);
   const grads = params.map((p) => `grad_${p}`);
   const preCall = (tr: string): string =>
-    `${ns}::launch_pre_backward<${tr}>(static_cast<const ${tr}*>(x), T, C${withProj.map((s) => `, phi_${s}, grad_phi_${s}`).join("")}, alpha, ${SLOTS.map((s) => `bias_${s}`).join(", ")}, stats, h_pre, static_cast<const ${tr}*>(du), dh_pre, dh_post, dh_res, static_cast<const ${tr}*>(dx_in), static_cast<${tr}*>(dx), grad_alpha, ${SLOTS.map((s) => `grad_bias_${s}`).join(", ")}, workspace, stream)`;
+    `${ns}::launch_pre_backward<${tr}>(static_cast<const ${tr}*>(x), T, C${withProj.map((s) => `, phi_${s}, grad_phi_${s}`).join("")}, alpha, ${SLOTS.map((s) => `bias_${s}`).join(", ")}, stats, h_pre, static_cast<const ${tr}*>(du), dh_pre, dh_post, dh_res, static_cast<const ${tr}*>(dx_in), static_cast<const ${tr}*>(dy), h_res, static_cast<${tr}*>(dx), grad_alpha, ${SLOTS.map((s) => `grad_bias_${s}`).join(", ")}, workspace, stream)`;
   const postCall = (tr: string): string =>
     `${ns}::launch_post_backward<${tr}>(static_cast<const ${tr}*>(x), static_cast<const ${tr}*>(f), T, C, h_post, h_res, static_cast<const ${tr}*>(dy), static_cast<${tr}*>(dx), static_cast<${tr}*>(df), dh_post, dh_res, workspace, stream)`;
   const zeroGrads = plan.parameters.map((p) => {
@@ -523,7 +554,8 @@ function entryDefinitions(plan: ConnectionPlan, eps: readonly EntryPoint[]): str
     "}",
     "",
     `extern "C" ${prototype(postEp)} {`,
-    "if (x == nullptr || f == nullptr || h_post == nullptr || h_res == nullptr || dy == nullptr || dx == nullptr || df == nullptr || dh_post == nullptr || dh_res == nullptr) return MHC_ERR_NULL_POINTER;",
+    "// dx may be NULL: the caller hands dy and h_res to pre_backward, which forms H_res^T dy itself.",
+    "if (x == nullptr || f == nullptr || h_post == nullptr || h_res == nullptr || dy == nullptr || df == nullptr || dh_post == nullptr || dh_res == nullptr) return MHC_ERR_NULL_POINTER;",
     "if (dtype != MHC_DTYPE_F32 && dtype != MHC_DTYPE_BF16) return MHC_ERR_BAD_DTYPE;",
     `if (!mhc::valid_shape(T, C, ${ns}::N)) return MHC_ERR_BAD_SHAPE;`,
     "const size_t es = mhc::residual_size(dtype);",
@@ -544,8 +576,9 @@ function entryDefinitions(plan: ConnectionPlan, eps: readonly EntryPoint[]): str
     "if (dtype != MHC_DTYPE_F32 && dtype != MHC_DTYPE_BF16) return MHC_ERR_BAD_DTYPE;",
     `if (!mhc::valid_shape(T, C, ${ns}::N)) return MHC_ERR_BAD_SHAPE;`,
     "const size_t es = mhc::residual_size(dtype);",
-    "if (!mhc::aligned(x, es) || !mhc::aligned(du, es) || !mhc::aligned(dx_in, es) || !mhc::aligned(dx, es)) return MHC_ERR_MISALIGNED;",
-    `if (${[...params, "stats", "h_pre", "dh_pre", "dh_post", "dh_res", ...grads].map((a) => `!mhc::aligned(${a}, 4)`).join(" || ")}) return MHC_ERR_MISALIGNED;`,
+    "if (dy != nullptr && h_res == nullptr) return MHC_ERR_NULL_POINTER;",
+    "if (!mhc::aligned(x, es) || !mhc::aligned(du, es) || !mhc::aligned(dx_in, es) || !mhc::aligned(dy, es) || !mhc::aligned(dx, es)) return MHC_ERR_MISALIGNED;",
+    `if (${[...params, "stats", "h_pre", "dh_pre", "dh_post", "dh_res", "h_res", ...grads].map((a) => `!mhc::aligned(${a}, 4)`).join(" || ")}) return MHC_ERR_MISALIGNED;`,
     `const size_t need = ${ns}::pre_backward_layout(T, C).total;`,
     "if (workspace_bytes < need) return MHC_ERR_WORKSPACE_TOO_SMALL;",
     "if (need > 0 && workspace == nullptr) return MHC_ERR_NULL_POINTER;",
