@@ -54,34 +54,6 @@ def timed(fn, sets, iters=ITERS, warmup=5):
     return statistics.median(times), min(times)
 
 
-def graph_timed(fn, sets, reps=None, replays=15):
-    """Median device time per call of fn over the sets, all calls captured in one CUDA graph."""
-    reps = reps or max(len(sets), 8)
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        for i in range(3):
-            fn(sets[i % len(sets)])
-    torch.cuda.current_stream().wait_stream(side)
-    torch.cuda.synchronize()
-    g = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(g):
-        for i in range(reps):
-            fn(sets[i % len(sets)])
-    g.replay()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(replays):
-        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        s.record()
-        g.replay()
-        e.record()
-        e.synchronize()
-        times.append(s.elapsed_time(e) / reps)
-    del g
-    return statistics.median(times)
-
-
 KERNEL_NAMES = ("prenorm_mma_kernel", "prenorm_kernel", "coefficients_kernel", "post_kernel")
 
 
@@ -161,8 +133,8 @@ def main():
         row["ours_pre_ms"], _ = timed(ours_pre, sets)
         row["ours_post_ms"], _ = timed(ours_post, sets)
         row["ours_ms"], row["ours_min_ms"] = timed(ours, sets)
-        row["ours_graph_ms"] = graph_timed(ours, sets)
-        row["ours_pre_graph_ms"] = graph_timed(ours_pre, sets)
+        row["ours_graph_ms"] = G.graph_timed(ours, sets)
+        row["ours_pre_graph_ms"] = G.graph_timed(ours_pre, sets)
         try:
             row["kernels_us"] = G.kernel_breakdown(ours, sets, KERNEL_NAMES)
         except Exception as exc:  # profiler unavailable: report, keep going

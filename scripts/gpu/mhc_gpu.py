@@ -4,6 +4,7 @@ float64 torch, which is the reference for every connection, user constraints inc
 import ctypes
 import json
 import os
+import statistics
 
 import torch
 
@@ -223,6 +224,35 @@ def event_times(fn, sets, iters, warmup=3):
         e.synchronize()
         times.append(s.elapsed_time(e))
     return times
+
+
+def graph_timed(fn, sets, reps=None, replays=15):
+    """Median device time per call of fn over the sets, reps calls captured in one CUDA graph (warmed up on a side
+    stream first, as torch.cuda.graph wants; fn may run autograd's backward inside the capture)."""
+    reps = reps or max(len(sets), 8)
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for i in range(3):
+            fn(sets[i % len(sets)])
+    torch.cuda.current_stream().wait_stream(side)
+    torch.cuda.synchronize()
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        for i in range(reps):
+            fn(sets[i % len(sets)])
+    g.replay()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(replays):
+        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        s.record()
+        g.replay()
+        e.record()
+        e.synchronize()
+        times.append(s.elapsed_time(e) / reps)
+    del g
+    return statistics.median(times)
 
 
 def kernel_breakdown(fn, sets, names, calls=10, warmup=3):

@@ -129,7 +129,14 @@ export function torchBindingSource(manifest: CudaManifest, options: TorchBinding
     `LIBRARY = ${pyStr(manifest.files.library)}`,
     `PARAMETERS = (${paramNames.map(pyStr).join(", ")}${paramNames.length === 1 ? "," : ""})`,
     `WORKSPACE_ALIGNMENT = ${alignment}`,
-    ...(backward ? [`STATS_WIDTH = ${(backward.stats.shape[1] as number)}`] : []),
+    ...(backward
+      ? [
+          `STATS_WIDTH = ${(backward.stats.shape[1] as number)}`,
+          "# C must be a multiple of this for pre_backward to form a post's H_res^T dy inside its own kernel (bf16 x only;",
+          "# None: never), so that the post's backward leaves dx out; elsewhere the post's backward writes dx itself.",
+          `DY_TO_PRE_C_MULTIPLE = ${backward.dyToPreBackward ? backward.dyToPreBackward.cMultipleOf : "None"}`,
+        ]
+      : []),
     "",
     `STATUS = {${Object.entries(manifest.statusCodes)
       .map(([k, v]) => `${v}: ${pyStr(k)}`)

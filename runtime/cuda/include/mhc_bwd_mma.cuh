@@ -258,6 +258,7 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
     // Epilogue: each dx pair replaces its x pair in the slot's x tile (only this warp reads its columns of
     // x, and this thread the pair: the dy tile stays whole for the other streams' mixes), then the block
     // stores the tile's rows, 16 bytes a lane: runs of CG channels of each stream.
+    __syncwarp();  // the warp's ldmatrix reads of its x columns (dphi, other lanes' addresses) before its writes below
     const __nv_bfloat16* it = tile_in(slot);
     const __nv_bfloat16* ut = tile_du(slot);
     const float* st = tile_s2(slot);

@@ -55,6 +55,19 @@ describe("CUDA backward: the prenorm backward on tensor cores", () => {
     expect(n16).toMatch(/if \(dy != nullptr\) \{\n\s*mhc::post_mix_dx_kernel<TR, N><<</);
   });
 
+  it("tells callers (manifest, binding) where pre_backward mixes the post's dy itself, so post_backward leaves dx out only there", () => {
+    const gen = (n: number) => generateCuda(tiny, instantiateConnection(tiny, "mhc", { n }), { name: `mhc_n${n}` });
+    const n4 = gen(4);
+    expect(n4.manifest.backward!.dyToPreBackward).toEqual({ dtype: "bf16", cMultipleOf: 8, alignment: 16 });
+    const py4 = n4.files.get("mhc_n4_torch.py")!;
+    expect(py4).toContain("DY_TO_PRE_C_MULTIPLE = 8");
+    expect(py4).toContain("    if link.dy is None and _pre_mixes_dy(x):");
+    expect(py4).toContain("want_dx=not mix)");
+    const n16 = gen(16);
+    expect(n16.manifest.backward!.dyToPreBackward).toBeNull();
+    expect(n16.files.get("mhc_n16_torch.py")!).toContain("DY_TO_PRE_C_MULTIPLE = None");
+  });
+
   it("sizes the dphi partials for the larger chunk count of the two kernels, and splits G once into bf16 parts", () => {
     const section = backwardSection(4);
     expect(section).toContain("l.g_parts = at; at += mhc::align256((size_t)3 * T * BWD_MMA_KP16 * sizeof(__nv_bfloat16));");

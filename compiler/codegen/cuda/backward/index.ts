@@ -17,6 +17,12 @@ export interface BackwardManifest {
   readonly stats: { readonly entryPoint: string; readonly shape: readonly (number | string)[]; readonly columns: string };
   readonly workspace: { readonly entryPoint: string; readonly alignment: 16 };
   readonly kernels: readonly unknown[];
+  /**
+   * Where pre_backward's tensor-core kernel forms the post's H_res^T dy itself, so a caller gains by
+   * calling post_backward with dx = NULL and handing dy and h_res to pre_backward (elsewhere that costs
+   * one more pass: pre_backward forms it first with post_mix_dx_kernel). Null: nowhere.
+   */
+  readonly dyToPreBackward: { readonly dtype: "bf16"; readonly cMultipleOf: 8; readonly alignment: 16 } | null;
 }
 
 export interface BackwardOutput {
@@ -39,6 +45,7 @@ function manifestSection(plan: ConnectionPlan, bw: BackwardPlan): BackwardManife
     })),
     stats: { entryPoint: `mhc_${sym}_save_stats`, shape: ["T", statsWidth(plan)], columns: plan.rows > 1 ? `for each stream i < ${plan.rows}: proj[i, 0..${plan.k}), sum of squares of stream i` : `proj[0..${plan.k}), sum of squares` },
     workspace: { entryPoint: `mhc_${sym}_backward_workspace_size`, alignment: 16 },
+    dyToPreBackward: mma ? { dtype: "bf16", cMultipleOf: 8, alignment: 16 } : null,
     kernels: [
       { name: "stats_kernel", item: 5, does: "the forward's split-K partials summed in order into stats [T, K + 1]" },
       { name: "post_backward_kernel", item: 5, does: "df, per-slice dH partials and dx (unless dx is NULL: pre_backward is then handed dy and h_res), one block per (token, channel slice)" },
