@@ -85,7 +85,10 @@ inline bool prenorm_backward_mma_fits(int64_t C, const TR* x, const TR* du, cons
 /// MIX_DY = false: `in` is dx_in (nullptr: zero), added to dx as it is.
 /// MIX_DY = true:  `in` is the post backward's dy [T, N, C] and dx gets sum_j H_res[t, j, i] dy[t, j, c]
 ///                 (h_res [T, N, N] as the forward wrote it): the post backward's dx, never stored.
-template <int N, int K, int TR, int BT, int STAGES, int MIN_BLOCKS, bool MIX_DY, class Phi>
+/// Per-stream projection (a connection's `projection per_stream`): called with N = 1 over the T*n rows
+/// of C values (G, s2, H_pre per row) and DU_ROWS = n, since du has one row per token: row t reads
+/// du[t / DU_ROWS] (as the SIMT kernel does).
+template <int N, int K, int TR, int BT, int STAGES, int MIN_BLOCKS, bool MIX_DY, class Phi, int DU_ROWS = 1>
 __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(const __nv_bfloat16* __restrict__ x, int64_t T, int64_t C, int64_t chunk_tokens, Phi phi,
                                                                              const __nv_bfloat16* __restrict__ g_parts, const float* __restrict__ s2, const float* __restrict__ h_pre,
                                                                              const __nv_bfloat16* __restrict__ du, const __nv_bfloat16* in, const float* __restrict__ h_res,
@@ -94,6 +97,7 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
   static_assert(TR == 128, "8 warps x 16 rows of R");
   static_assert(BT % 16 == 0, "whole k16 steps of tokens");
   static_assert(STAGES >= 2, "at least double buffering");
+  static_assert(DU_ROWS == 1 || (N == 1 && !MIX_DY), "du rows shared by several rows of x: the per-stream form, N = 1, no mix");
   constexpr int XS = L::XS, DS = L::DS, GS = L::GS, KP16 = L::KP16, CG = L::CG;
   constexpr int NP = KP16 / 16;      // dphi: pairs of n8 tiles (the B fragments of one ldmatrix.x4)
   constexpr int NT = L::KP8 / 8;     // dphi n8 tiles that hold columns < K
@@ -174,7 +178,7 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
       } else if (e < GCH + DCH) {
         const int d = e - GCH, tl = d / DCR, c8 = (d - tl * DCR) * 8;
         const bool live = tl < rows && c0 + c8 < C;
-        cp_async16(ud + tl * DS + c8, live ? du + (tb + tl) * C + c0 + c8 : du, live ? 16 : 0);
+        cp_async16(ud + tl * DS + c8, live ? du + (tb + tl) / DU_ROWS * C + c0 + c8 : du, live ? 16 : 0);
       } else if (e < GCH + DCH + SQ) {
         quad(tile_s2(slot), s2 + tb, e - GCH - DCH, rows);
       } else if (e < GCH + DCH + SQ + HQ) {

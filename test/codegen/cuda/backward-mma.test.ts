@@ -25,13 +25,14 @@ describe("CUDA backward: the prenorm backward on tensor cores", () => {
     expect(BWD_MMA_MAX_K).toBeGreaterThanOrEqual(80);
   });
 
-  it("is launched for bf16 with a flat projection up to n = 8 (SIMT kept for fp32 and as the fallback), not at n = 16", () => {
+  it("is launched for bf16 up to n = 8 (SIMT kept for fp32 and as the fallback), not at n = 16", () => {
     for (const n of [1, 3, 4, 8]) {
       const section = backwardSection(n);
       expect(section).toContain('#include "mhc_bwd_mma.cuh"');
       // dy mixed in by the tensor-core kernel (true) when handed dy without dx_in, else dx_in added (false)
-      expect(section).toContain("mhc::prenorm_backward_mma_kernel<N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES, BWD_MMA_BLOCKS_PER_SM, true, PhiColumns>");
-      expect(section).toContain("mhc::prenorm_backward_mma_kernel<N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES, BWD_MMA_BLOCKS_PER_SM, false, PhiColumns>");
+      expect(section).toContain("mhc::prenorm_backward_mma_kernel<BWD_MMA_N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES, BWD_MMA_BLOCKS_PER_SM, true, PhiColumns>");
+      expect(section).toContain("mhc::prenorm_backward_mma_kernel<BWD_MMA_N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES, BWD_MMA_BLOCKS_PER_SM, false, PhiColumns>");
+      expect(section).toContain("constexpr int BWD_MMA_N = N;");
       expect(section).toContain("if constexpr (std::is_same<TR, __nv_bfloat16>::value) {");
       expect(section).toContain("mix_dy = dy != nullptr && dx_in == nullptr;");
       expect(section).toContain("use_mma = mhc::prenorm_backward_mma_fits(C, x, du, mix_dy ? dy : dx_in, dx, h_pre, mix_dy ? h_res : nullptr);");
@@ -65,6 +66,11 @@ describe("CUDA backward: the prenorm backward on tensor cores", () => {
     expect(py4).toContain("want_dx=not mix)");
     const n16 = gen(16);
     expect(n16.manifest.backward!.dyToPreBackward).toBeNull();
+    // per-stream (HC): tensor cores, but the mix couples rows the kernel treats as separate
+    const hc = generateCuda(tiny, instantiateConnection(tiny, "hc", { n: 4 }), { name: "hc_n4" });
+    expect((hc.manifest.backward!.kernels as { name: string }[]).map((k) => k.name)).toContain("prenorm_backward_mma_kernel");
+    expect(hc.manifest.backward!.dyToPreBackward).toBeNull();
+    expect(hc.files.get("hc_n4_torch.py")!).toContain("DY_TO_PRE_C_MULTIPLE = None");
     expect(n16.files.get("mhc_n16_torch.py")!).toContain("DY_TO_PRE_C_MULTIPLE = None");
   });
 

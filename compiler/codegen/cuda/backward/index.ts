@@ -45,7 +45,8 @@ function manifestSection(plan: ConnectionPlan, bw: BackwardPlan): BackwardManife
     })),
     stats: { entryPoint: `mhc_${sym}_save_stats`, shape: ["T", statsWidth(plan)], columns: plan.rows > 1 ? `for each stream i < ${plan.rows}: proj[i, 0..${plan.k}), sum of squares of stream i` : `proj[0..${plan.k}), sum of squares` },
     workspace: { entryPoint: `mhc_${sym}_backward_workspace_size`, alignment: 16 },
-    dyToPreBackward: mma ? { dtype: "bf16", cMultipleOf: 8, alignment: 16 } : null,
+    // A per-stream projection's kernel sees one stream per row: the mix is formed before it, not inside.
+    dyToPreBackward: mma && plan.rows === 1 ? { dtype: "bf16", cMultipleOf: 8, alignment: 16 } : null,
     kernels: [
       { name: "stats_kernel", item: 5, does: "the forward's split-K partials summed in order into stats [T, K + 1]" },
       { name: "post_backward_kernel", item: 5, does: "df, per-slice dH partials and dx (unless dx is NULL: pre_backward is then handed dy and h_res), one block per (token, channel slice)" },
@@ -59,7 +60,7 @@ function manifestSection(plan: ConnectionPlan, bw: BackwardPlan): BackwardManife
               name: "prenorm_backward_mma_kernel",
               item: 5,
               rowsPerBlock: BWD_MMA_ROWS,
-              channelsPerBlock: bwdMmaChannels(plan.n),
+              channelsPerBlock: bwdMmaChannels(plan.rows > 1 ? 1 : plan.n),
               tokensPerTile: BWD_MMA_TOKENS,
               stages: BWD_MMA_STAGES,
               smemBytes: mma.smemBytes,

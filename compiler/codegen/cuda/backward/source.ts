@@ -278,16 +278,22 @@ function mmaConstants(plan: ConnectionPlan): string[] {
     `// ${mma.smemBytes} bytes of shared memory, ${mma.blocksPerSm} block(s) per SM.`,
     `constexpr int BWD_MMA_ROWS = ${BWD_MMA_ROWS}, BWD_MMA_TOKENS = ${BWD_MMA_TOKENS}, BWD_MMA_STAGES = ${BWD_MMA_STAGES};`,
     `constexpr int BWD_MMA_SMEM_BYTES = ${mma.smemBytes}, BWD_MMA_BLOCKS_PER_SM = ${mma.blocksPerSm}, BWD_MMA_TARGET_BLOCKS = ${mma.targetBlocks};`,
-    `constexpr int BWD_MMA_KP16 = mhc::BwdMmaLayout<N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES>::KP16;  // G parts' row length`,
-    `constexpr int BWD_MMA_CHANNELS = mhc::BwdMmaLayout<N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES>::CG;  // channels of every stream a block owns`,
-    `static_assert(BWD_MMA_SMEM_BYTES == mhc::BwdMmaLayout<N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES>::BYTES, "knobs.ts and mhc_bwd_mma.cuh agree");`,
+    plan.rows > 1 ? "constexpr int BWD_MMA_N = 1;  // per-stream projection: the kernel runs over the T * ROWS rows of C values" : "constexpr int BWD_MMA_N = N;",
+    `constexpr int BWD_MMA_KP16 = mhc::BwdMmaLayout<BWD_MMA_N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES>::KP16;  // G parts' row length`,
+    `constexpr int BWD_MMA_CHANNELS = mhc::BwdMmaLayout<BWD_MMA_N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES>::CG;  // channels of every stream a block owns`,
+    `static_assert(BWD_MMA_SMEM_BYTES == mhc::BwdMmaLayout<BWD_MMA_N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES>::BYTES, "knobs.ts and mhc_bwd_mma.cuh agree");`,
   ];
 }
 
 /** The tensor-core prenorm backward's shape for this connection, or undefined (SIMT only). */
 export function backwardMma(plan: ConnectionPlan): ReturnType<typeof prenormBackwardMma> {
-  // A per-stream projection (plan.rows > 1) stays on the SIMT kernel, which runs over its T*n rows of C.
-  return plan.k > 0 && plan.rows === 1 ? prenormBackwardMma(plan.n, plan.k) : undefined;
+  // A per-stream projection (plan.rows > 1) runs the kernel over its T*n rows of C values, as one stream.
+  return plan.k > 0 ? prenormBackwardMma(mmaStreams(plan), plan.k) : undefined;
+}
+
+/** The tensor-core prenorm backward's N: the streams of a flat projection's rows of n*C, 1 for a per-stream one (rows of C). */
+function mmaStreams(plan: ConnectionPlan): number {
+  return plan.rows > 1 ? 1 : plan.n;
 }
 
 function launchers(plan: ConnectionPlan, forwardText: string): string[] {
@@ -324,7 +330,7 @@ function launchers(plan: ConnectionPlan, forwardText: string): string[] {
     ...(mma
       ? [
           "// Blocks of the tensor-core kernel: BWD_MMA_CHANNELS channels of every stream each.",
-          "static mhc::TokenChunks bwd_chunks_mma(int64_t T, int64_t C) { return mhc::token_chunks(T, C, BWD_MMA_CHANNELS, BWD_MMA_TARGET_BLOCKS, BWD_MIN_TOKENS, BWD_MMA_TOKENS); }",
+          `static mhc::TokenChunks bwd_chunks_mma(int64_t T, int64_t C) { return mhc::token_chunks(${perStream ? "T * ROWS" : "T"}, C, BWD_MMA_CHANNELS, BWD_MMA_TARGET_BLOCKS, BWD_MIN_TOKENS, BWD_MMA_TOKENS); }`,
           "// dphi partials: the larger chunk count of the two kernels (the layout depends on (T, C) alone, not on the dtype).",
           "static int64_t bwd_dphi_chunks(int64_t T, int64_t C) {",
           "const int64_t a = bwd_chunks(T, C).chunks, b = bwd_chunks_mma(T, C).chunks;",
@@ -341,7 +347,7 @@ function launchers(plan: ConnectionPlan, forwardText: string): string[] {
     "}",
     "",
     "// Workspace of the pre backward, in order: premix partials [slices, T, N], G [T, K], s2 [T],",
-    `// parameter-term rows [blocks, P], dphi partials [chunks, N*C, K]${mma ? ", G in three bf16 parts [3, T, KP16] (tensor-core kernel)" : ""}.`,
+    `// parameter-term rows [blocks, P], dphi partials [chunks, N*C, K]${mma ? `, G in three bf16 parts [3, T${perStream ? " * ROWS" : ""}, KP16] (tensor-core kernel)` : ""}.`,
     "struct PreBackwardLayout {",
     `size_t dpre, g, s2, params, dphi, ${mma ? "g_parts, " : ""}total;`,
     "};",
@@ -355,7 +361,7 @@ function launchers(plan: ConnectionPlan, forwardText: string): string[] {
     "l.params = at; at += mhc::align256((size_t)bwd_coef_blocks(T) * PARAM_TERMS * sizeof(float));",
     "l.dphi = at;",
     K > 0 ? `at += mhc::align256((size_t)bwd_dphi_chunks(T, C) * ${perStream ? "" : "(size_t)N * "}(size_t)C * K * sizeof(float));` : "(void)C;",
-    ...(mma ? ["l.g_parts = at; at += mhc::align256((size_t)3 * T * BWD_MMA_KP16 * sizeof(__nv_bfloat16));"] : []),
+    ...(mma ? [`l.g_parts = at; at += mhc::align256((size_t)3 * T${perStream ? " * ROWS" : ""} * BWD_MMA_KP16 * sizeof(__nv_bfloat16));`] : []),
     "l.total = at;",
     "return l;",
     "}",
@@ -431,31 +437,48 @@ function launchers(plan: ConnectionPlan, forwardText: string): string[] {
       "// Kernels B5: dx and the dphi partials, then dphi summed over token chunks in order.",
       "float* dphi_part = reinterpret_cast<float*>(ws + l.dphi);",
       `PhiColumns phi{${withProj.map((s) => `phi_${s}`).join(", ")}};`,
-      ...(perStream ? ["// Per-stream projection: the SIMT kernels over the T * ROWS rows of C values (N = 1 there; du has one row per token)."] : []),
+      ...(perStream ? ["// Per-stream projection: the kernels run over the T * ROWS rows of C values (N = 1 there; du has one row per token)."] : []),
       `const int64_t R = ${perStream ? "C" : "(int64_t)N * C"};`,
       "int64_t dphi_chunks;",
       ...(mma
         ? [
-            "// dy given (post_backward ran with dx = NULL): the post's dx, H_res^T dy, is formed inside the",
-            "// tensor-core kernel where it takes the operands, else by one element-wise pass into dx first.",
-            "bool use_mma = false, mix_dy = false;",
-            "if constexpr (std::is_same<TR, __nv_bfloat16>::value) {",
-            "mix_dy = dy != nullptr && dx_in == nullptr;",
-            "use_mma = mhc::prenorm_backward_mma_fits(C, x, du, mix_dy ? dy : dx_in, dx, h_pre, mix_dy ? h_res : nullptr);",
-            "mix_dy = mix_dy && use_mma;",
-            "}",
-            "if (dy != nullptr && !mix_dy) {",
-            ...mixFirst(""),
-            "}",
+            ...(perStream
+              ? [
+                  "// dy given (post_backward ran with dx = NULL): the post's dx, H_res^T dy, is formed first (it mixes",
+                  "// rows of different streams, which the per-stream kernels treat as separate rows).",
+                  "bool use_mma = false;",
+                  "constexpr bool mix_dy = false;",
+                  "if (dy != nullptr) {",
+                  ...mixFirst(""),
+                  "}",
+                  "if constexpr (std::is_same<TR, __nv_bfloat16>::value) use_mma = mhc::prenorm_backward_mma_fits(C, x, du, dx_in, dx, h_pre, nullptr);",
+                ]
+              : [
+                  "// dy given (post_backward ran with dx = NULL): the post's dx, H_res^T dy, is formed inside the",
+                  "// tensor-core kernel where it takes the operands, else by one element-wise pass into dx first.",
+                  "bool use_mma = false, mix_dy = false;",
+                  "if constexpr (std::is_same<TR, __nv_bfloat16>::value) {",
+                  "mix_dy = dy != nullptr && dx_in == nullptr;",
+                  "use_mma = mhc::prenorm_backward_mma_fits(C, x, du, mix_dy ? dy : dx_in, dx, h_pre, mix_dy ? h_res : nullptr);",
+                  "mix_dy = mix_dy && use_mma;",
+                  "}",
+                  "if (dy != nullptr && !mix_dy) {",
+                  ...mixFirst(""),
+                  "}",
+                ]),
             "if (use_mma) {",
-            "// bf16 x: both GEMMs on tensor cores in one pass over x (mhc_bwd_mma.cuh).",
+            `// bf16 x: both GEMMs on tensor cores in one pass over x (mhc_bwd_mma.cuh)${perStream ? ", over the T * ROWS rows of C values (du[t / ROWS])" : ""}.`,
             "const mhc::TokenChunks cm = bwd_chunks_mma(T, C);",
             "__nv_bfloat16* g_parts = reinterpret_cast<__nv_bfloat16*>(ws + l.g_parts);",
-            `mhc::split_g_kernel<K, BWD_MMA_KP16><<<mhc::grid_for(T * BWD_MMA_KP16, ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(g, T, g_parts);`,
+            `mhc::split_g_kernel<K, BWD_MMA_KP16><<<mhc::grid_for(${perStream ? "T * ROWS" : "T"} * BWD_MMA_KP16, ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(g, ${perStream ? "T * ROWS" : "T"}, g_parts);`,
             "st = cuda_status(cudaGetLastError());",
             "if (st != MHC_OK) return st;",
-            "const auto kernel = mix_dy ? mhc::prenorm_backward_mma_kernel<N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES, BWD_MMA_BLOCKS_PER_SM, true, PhiColumns>",
-            "                           : mhc::prenorm_backward_mma_kernel<N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES, BWD_MMA_BLOCKS_PER_SM, false, PhiColumns>;",
+            ...(perStream
+              ? ["const auto kernel = mhc::prenorm_backward_mma_kernel<BWD_MMA_N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES, BWD_MMA_BLOCKS_PER_SM, false, PhiColumns, ROWS>;"]
+              : [
+                  "const auto kernel = mix_dy ? mhc::prenorm_backward_mma_kernel<BWD_MMA_N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES, BWD_MMA_BLOCKS_PER_SM, true, PhiColumns>",
+                  "                           : mhc::prenorm_backward_mma_kernel<BWD_MMA_N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES, BWD_MMA_BLOCKS_PER_SM, false, PhiColumns>;",
+                ]),
             "static std::atomic<unsigned long long> smem_raised[2] = {{0}, {0}};",
             "st = cuda_status(mhc::allow_dynamic_smem(kernel, BWD_MMA_SMEM_BYTES, smem_raised[mix_dy ? 1 : 0]));",
             "if (st != MHC_OK) return st;",
@@ -463,7 +486,7 @@ function launchers(plan: ConnectionPlan, forwardText: string): string[] {
             "const __nv_bfloat16* bx = reinterpret_cast<const __nv_bfloat16*>(x);",
             "const __nv_bfloat16* bdu = reinterpret_cast<const __nv_bfloat16*>(du);",
             "const __nv_bfloat16* bin = reinterpret_cast<const __nv_bfloat16*>(mix_dy ? dy : dx_in);",
-            `kernel<<<grid_mma, ${BLOCK_THREADS}, BWD_MMA_SMEM_BYTES, stream>>>(bx, T, C, cm.tokens, phi, g_parts, s2, h_pre, bdu, bin, mix_dy ? h_res : nullptr, reinterpret_cast<__nv_bfloat16*>(dx), dphi_part);`,
+            `kernel<<<grid_mma, ${BLOCK_THREADS}, BWD_MMA_SMEM_BYTES, stream>>>(bx, ${perStream ? "T * ROWS" : "T"}, C, cm.tokens, phi, g_parts, s2, h_pre, bdu, bin, mix_dy ? h_res : nullptr, reinterpret_cast<__nv_bfloat16*>(dx), dphi_part);`,
             "st = cuda_status(cudaGetLastError());",
             "if (st != MHC_OK) return st;",
             "dphi_chunks = cm.chunks;",
