@@ -4,7 +4,8 @@ import type { Node } from "../../ir/node.js";
 import { printNode } from "../../ir/print.js";
 import { isConcreteShape } from "../../ir/shape.js";
 import type { SourceSet } from "../../source/source-set.js";
-import { CONSTANT_MEMORY_MAX_FLOATS, FLOAT_DIGITS, UNROLL_LIMIT } from "./knobs.js";
+import { CONSTANT_MEMORY_MAX_FLOATS, FLOAT_DIGITS, REROLL_MAX_PERIOD, REROLL_MIN_REPEATS, UNROLL_LIMIT } from "./knobs.js";
+import { findLoops, type LoopInput } from "./reroll.js";
 import { CUDA_TEMPLATES, type Operand } from "./templates.js";
 
 /** A generator limitation or an unsupported input (never a user error of the .mhc file). */
@@ -62,6 +63,11 @@ export interface EmitConstraintOptions {
   readonly sources?: SourceSet;
   /** One line said above the function (what constraint, which arguments). */
   readonly title?: string;
+  /**
+   * Emit repeated runs of nodes (a source loop the IR unrolled) as rolled `for` loops (reroll.ts):
+   * the same arithmetic in far fewer instructions. Off by default.
+   */
+  readonly reroll?: boolean;
 }
 
 const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
@@ -132,11 +138,13 @@ export function emitConstraintFunction(graph: Graph, options: EmitConstraintOpti
     return `#line ${file.positionAt(node.span.start).line} ${JSON.stringify(node.span.file)}`;
   };
 
-  for (const node of nodes) {
+  // One node: its array and template, its inputs read through `inputs` (their operands unless a
+  // rerolled loop substitutes a carried value's state array).
+  const emitNode = (node: Node, inputs: readonly Operand[]): void => {
     const shape = node.shape as readonly number[];
     if (node.op === "input") {
       operands.set(node, { shape, at: (o) => `L[${o}]` });
-      continue;
+      return;
     }
     if (node.op === "const") {
       const value = node.attrs["value"] as readonly number[];
@@ -151,17 +159,17 @@ export function emitConstraintFunction(graph: Graph, options: EmitConstraintOpti
         globals.push(`// %${node.id}: const [${shape.join(", ")}]`, `${space} const float ${table}[${value.length}] = {`, ...rows, "};");
         operands.set(node, { shape, at: (o) => `${table}[${o}]` });
       }
-      continue;
+      return;
     }
     const first = node.inputs[0];
     if (node.op === "reshape" && first) {
-      const src = operands.get(first) as Operand;
+      const src = inputs[0] as Operand;
       operands.set(node, { shape, at: src.at });
-      continue;
+      return;
     }
     if (node.op === "broadcast_to" && first && first.op === "const" && (first.attrs["value"] as number[]).length === 1) {
-      operands.set(node, { shape, at: (operands.get(first) as Operand).at });
-      continue;
+      operands.set(node, { shape, at: (inputs[0] as Operand).at });
+      return;
     }
     const template = CUDA_TEMPLATES[node.op as keyof typeof CUDA_TEMPLATES];
     if (!template) throw new CudaCodegenError(`no CUDA template for op ${node.op}`);
@@ -181,26 +189,80 @@ export function emitConstraintFunction(graph: Graph, options: EmitConstraintOpti
     } else {
       body.push(`float ${out}[${elems}];`);
     }
-    body.push(
-      ...template({
-        node,
-        shape,
-        out,
-        inputs: node.inputs.map((i) => operands.get(i) as Operand),
-        lit: floatLiteral,
-      }),
-    );
+    body.push(...template({ node, shape, out, inputs, lit: floatLiteral }));
     operands.set(node, { shape, at: (o) => `${out}[${o}]` });
-    // Release the pooled buffers whose values die here (inputs read for the last time).
-    const here = position.get(node) as number;
+  };
+  // Release the pooled buffers whose values die at index `here` (inputs read for the last time).
+  const release = (here: number, current: Node): void => {
     for (const [value, buffer] of [...pooled]) {
-      if ((lastUse.get(value) ?? -1) <= here && value !== node) {
+      if ((lastUse.get(value) ?? -1) <= here && value !== current) {
         pooled.delete(value);
         const list = free.get(size(value.shape as number[])) ?? [];
         list.push(buffer);
         free.set(size(value.shape as number[]), list);
       }
     }
+  };
+  const copyLoop = (n: number, dst: string, src: Operand): string[] =>
+    n > 1 ? ["#pragma unroll", `for (int i = 0; i < ${n}; ++i) ${dst}[i] = ${src.at("i")};`] : [`${dst}[0] = ${src.at("0")};`];
+
+  // Repeated runs of small nodes (every array in registers) become rolled loops.
+  const loops = options.reroll
+    ? findLoops(nodes, lastUse, (n) => n.op !== "input" && n.op !== "const" && size(n.shape as number[]) <= UNROLL_LIMIT, REROLL_MIN_REPEATS, REROLL_MAX_PERIOD)
+    : [];
+  let loopIndex = 0;
+  for (let p = 0; p < nodes.length; ) {
+    const loop = loops[loopIndex];
+    if (loop && loop.start === p) {
+      loopIndex++;
+      const end = loop.start + loop.count * loop.period;
+      const bodyNodes = nodes.slice(loop.start, loop.start + loop.period);
+      // State arrays: carried values (read by the next copy) and the last copy's values read after the loop.
+      const lastCopy = loop.start + (loop.count - 1) * loop.period;
+      const state = new Set<number>(loop.init.keys());
+      for (let k = 0; k < loop.period; k++) if ((lastUse.get(nodes[lastCopy + k] as Node) ?? -1) >= end) state.add(k);
+      const stateName = (k: number): string => `s${(bodyNodes[k] as Node).id}`;
+      const stateOperand = (k: number): Operand => {
+        const name = stateName(k);
+        return { shape: (bodyNodes[k] as Node).shape as readonly number[], at: (o) => `${name}[${o}]` };
+      };
+      body.push(
+        `// %${(bodyNodes[0] as Node).id}..%${(nodes[end - 1] as Node).id}: ${loop.count} copies of the ${loop.period} nodes below (a source loop the IR unrolled), rolled`,
+      );
+      for (const k of [...state].sort((a, b) => a - b)) {
+        const n = Math.max(1, size((bodyNodes[k] as Node).shape as number[]));
+        body.push(`float ${stateName(k)}[${n}];`);
+        const init = loop.init.get(k);
+        if (init) body.push(...copyLoop(n, stateName(k), operands.get(init) as Operand));
+      }
+      body.push("#pragma unroll 1", `for (int it = 0; it < ${loop.count}; ++it) {`);
+      lastLine = "";
+      bodyNodes.forEach((node, k) => {
+        const inputs = node.inputs.map((input, j) => {
+          const cls = (loop.inputs[k] as readonly LoopInput[])[j] as LoopInput;
+          return cls.kind === "carried" ? stateOperand(cls.q) : (operands.get(input) as Operand);
+        });
+        emitNode(node, inputs);
+      });
+      for (const k of [...state].sort((a, b) => a - b)) {
+        const n = Math.max(1, size((bodyNodes[k] as Node).shape as number[]));
+        body.push(...copyLoop(n, stateName(k), operands.get(bodyNodes[k] as Node) as Operand));
+      }
+      body.push("}");
+      lastLine = "";
+      // After the loop the last copy's nodes are the state arrays.
+      for (const k of state) operands.set(nodes[lastCopy + k] as Node, stateOperand(k));
+      release(end - 1, nodes[end - 1] as Node);
+      p = end;
+      continue;
+    }
+    const node = nodes[p] as Node;
+    emitNode(
+      node,
+      node.inputs.map((i) => operands.get(i) as Operand),
+    );
+    release(p, node);
+    p++;
   }
 
   const result = operands.get(output) as Operand;

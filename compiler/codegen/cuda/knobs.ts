@@ -43,6 +43,15 @@ export const OVERLAP_LAUNCHES = true;
  */
 export const OVERLAP_MAX_BLOCKS = TARGET_BLOCKS;
 
+/**
+ * The prenorm GEMM is launched overlapped too (its blocks wait for the kernel before it, typically the
+ * previous sublayer's post, before their first read) when its grid has at most this many blocks: one
+ * wave of one block per SM (an H100 has 132 SMs), the latency-bound small-T case. H100, CUDA graph: decode T = 16
+ * C = 4096 n = 4 (grid 128) pre + post 15.1 us overlapped against 15.5 not; T = 8192 C = 7168 n = 4 (grid 256)
+ * 0.789 ms overlapped against 0.782 not, so larger grids are launched plainly. 0: never.
+ */
+export const OVERLAP_GEMM_MAX_BLOCKS = 132;
+
 /** Coefficient kernel: tokens per block at most (one thread of warp 0 each computes the constraints). */
 export const COEF_MAX_TOKENS = 32;
 
@@ -76,6 +85,15 @@ export const PRENORM_TRAFFIC_DIV = 4;
  * (a fully unrolled 20-iteration Sinkhorn at n = 16 took ptxas ten minutes).
  */
 export const UNROLL_LIMIT = 128;
+
+/**
+ * Forward constraint functions: a run of nodes repeated at least REROLL_MIN_REPEATS times (a source
+ * `repeat` the IR unrolled; bodies of at most REROLL_MAX_PERIOD nodes, every array in registers) is
+ * emitted as one rolled loop (reroll.ts). The per-token constraint runs on one thread; unrolled, a
+ * 20-iteration Sinkhorn at n = 4 is ~80 KB of straight-line code per kernel, paced by instruction fetch.
+ */
+export const REROLL_MIN_REPEATS = 3;
+export const REROLL_MAX_PERIOD = 64;
 
 /** Literal tables (perms(n)) up to this many floats go to `__constant__` memory, larger ones to `__device__` memory. */
 export const CONSTANT_MEMORY_MAX_FLOATS = 4096;

@@ -74,6 +74,7 @@ export function planConnection(result: CheckResult, conn: CheckedConnection, sym
       name: `constraint_${slot}`,
       sources: result.sources,
       title: `${slot}: ${mi.mode} ${mi.constraint}(${args}) at n = ${n}`,
+      reroll: true,
     });
     const size = fn.outputShape.reduce((a, b) => a * b, 1);
     if (size !== expected[slot]) throw new CudaCodegenError(`connection \`${conn.name}\`: the ${slot} constraint returns [${fn.outputShape.join(", ")}], expected ${expected[slot]} values`);

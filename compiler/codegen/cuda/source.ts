@@ -3,7 +3,7 @@ import { SLOTS, type Slot } from "../../sema/checked.js";
 import { ALPHA_INDEX } from "../../lower/parameters.js";
 import { entryPoints, prototype, type EntryPoint } from "./abi.js";
 import { LINE_RESTORE, finishSource, floatLiteral, indent } from "./emit-constraint.js";
-import { BLOCK_THREADS, FILL_BLOCKS, OVERLAP_LAUNCHES, OVERLAP_MAX_BLOCKS, PRENORM_SPLIT_OVERHEAD_STEPS, PRENORM_TRAFFIC_DIV, POST_WAVES, TARGET_BLOCKS, coefTokens, prenormSimtConfig } from "./knobs.js";
+import { BLOCK_THREADS, FILL_BLOCKS, OVERLAP_GEMM_MAX_BLOCKS, OVERLAP_LAUNCHES, OVERLAP_MAX_BLOCKS, PRENORM_SPLIT_OVERHEAD_STEPS, PRENORM_TRAFFIC_DIV, POST_WAVES, TARGET_BLOCKS, coefTokens, prenormSimtConfig } from "./knobs.js";
 import { coefficientColumns, perStreamSource, type ConnectionPlan } from "./plan.js";
 import { postPreEntryDefinitions, postPreLaunchers } from "./post-prenorm.js";
 
@@ -174,12 +174,12 @@ function coefficientKernel(plan: ConnectionPlan, options: SourceOptions): string
   const usesProj = (slot: Slot): boolean => plan.maps[slot].column !== undefined;
   // Per-stream projection (plan.rows = N): a token's N prenorm rows, N sums of squares and N values of 1 / r.
   const perStream = plan.rows > 1;
+  const rinvParam = perStream ? "const float* rinv" : "float rinv";
+  const size = (slot: Slot): string => (slot === "res" ? "N * N" : "N");
   const lines = [
-    "// Kernel 2, phase 1, for one token: 1 / r from the block's split-K sum of squares, then the pre map (H_pre is",
-    "// what the pre-mix waits for). proj: the token's K projections in shared memory. Not inlined: the four",
-    "// instantiations of the kernel share one compiled copy of the constraint code.",
-    `__device__ __noinline__ void token_pre(int64_t t, int64_t C, const float* proj, ${perStream ? "const float* ss" : "float ss"}, const float* __restrict__ alpha, ${bias("pre")},`,
-    "    float* __restrict__ h_pre, bool store, float* __restrict__ pre_row, float* __restrict__ rinv_out) {",
+    "// Kernel 2, one token's norm: 1 / r from its split-K sum of squares. Every constraint warp computes it for",
+    "// itself (the same operations, so the same bits) instead of waiting for another warp's.",
+    perStream ? "__device__ __forceinline__ void token_norm(int64_t C, const float* ss, float (&rinv_out)[N]) {" : "__device__ __forceinline__ float token_norm(int64_t C, float ss) {",
   ];
   if (K > 0) {
     lines.push(...lineDirective(options.sources, options.declSpan));
@@ -191,99 +191,103 @@ function coefficientKernel(plan: ConnectionPlan, options: SourceOptions): string
       lines.push("// norm none", "const float rinv = 1.0f;", "(void)ss;", "(void)C;");
     }
     if (options.declSpan) lines.push(LINE_RESTORE);
+    if (!perStream) lines.push("return rinv;");
   } else {
-    lines.push("// no map has a projection: no norm", "const float rinv = 1.0f;", "(void)C; (void)proj; (void)ss;");
+    lines.push("// no map has a projection: no norm", "(void)C; (void)ss;", ...(perStream ? ["#pragma unroll", "for (int i = 0; i < N; ++i) rinv_out[i] = 1.0f;"] : ["return 1.0f;"]));
   }
-  if (!usesProj("pre")) lines.push("(void)alpha;");
+  lines.push("}", "");
+  for (const slot of SLOTS) {
+    const pre = slot === "pre";
+    lines.push(
+      `// Kernel 2, one token's ${slot} map (logits, constraint): stored by the blocks of blockIdx.y == 0${pre ? ", kept in shared memory for the pre-mix" : ""}.`,
+      "// Not inlined: the kernel's instantiations share one compiled copy of the constraint code.",
+      `__device__ __noinline__ void token_${slot}(int64_t t, const float* proj, ${rinvParam}, const float* __restrict__ alpha, ${bias(slot)}, float* __restrict__ h_${slot}, bool store${pre ? ", float* pre_row" : ""}) {`,
+      ...(usesProj(slot) ? [] : ["(void)proj; (void)rinv; (void)alpha;"]),
+      ...mapCoefficients(plan, options, slot),
+      "if (store) {",
+      "#pragma unroll",
+      `for (int i = 0; i < ${size(slot)}; ++i) h_${slot}[t * ${size(slot)} + i] = H_${slot}[i];`,
+      "}",
+      ...(pre ? ["#pragma unroll", "for (int i = 0; i < N; ++i) pre_row[i] = H_pre[i];"] : []),
+      "}",
+      "",
+    );
+  }
+  // The token's arguments of the per-slot functions: its projections in shared memory and its 1 / r.
+  const proj = K > 0 ? (perStream ? "s_proj + tt * ROWS * K" : "s_proj + tt * K") : "nullptr";
+  const norm = perStream ? ["float rinv[N];", `token_norm(C, ${K > 0 ? "s_ss + tt * ROWS" : "nullptr"}, rinv);`] : [`const float rinv = token_norm(C, ${K > 0 ? "s_ss[tt]" : "0.0f"});`];
+  const tokenCall = (slot: Slot): string[] => [
+    "if (tt < count) {",
+    ...norm,
+    `token_${slot}(t0 + tt, ${proj}, rinv, alpha, bias_${slot}, h_${slot}, store${slot === "pre" ? ", s_pre + tt * N" : ""});`,
+    "}",
+  ];
   lines.push(
-    ...(perStream ? [] : ["*rinv_out = rinv;"]),
-    ...mapCoefficients(plan, options, "pre"),
-    "if (store) {",
-    "#pragma unroll",
-    "for (int i = 0; i < N; ++i) h_pre[t * N + i] = H_pre[i];",
-    "}",
-    "#pragma unroll",
-    "for (int i = 0; i < N; ++i) pre_row[i] = H_pre[i];",
-    "}",
-    "",
-    "// Kernel 2, phase 2, for one token: the post and res maps (the res constraint is the long one), stored.",
-    `__device__ __noinline__ void token_post_res(int64_t t, const float* proj, ${perStream ? "const float* rinv" : "float rinv"}, const float* __restrict__ alpha, ${bias("post")}, ${bias("res")},`,
-    "    float* __restrict__ h_post, float* __restrict__ h_res, bool store) {",
-  );
-  if (!usesProj("post") && !usesProj("res")) lines.push("(void)proj; (void)rinv; (void)alpha;");
-  lines.push(
-    ...mapCoefficients(plan, options, "post"),
-    ...mapCoefficients(plan, options, "res"),
-    "if (store) {",
-    "#pragma unroll",
-    "for (int i = 0; i < N; ++i) h_post[t * N + i] = H_post[i];",
-    "#pragma unroll",
-    "for (int i = 0; i < N * N; ++i) h_res[t * N * N + i] = H_res[i];",
-    "}",
-    "}",
-    "",
     "// Kernel 2 (design 4.2 item 2). Block = up to COEF_TOKENS tokens x a slice of the channels (blockIdx.y).",
     ...(K > 0
       ? [
           "// Phase 0: the whole block sums its tokens' split-K partials into shared memory, in a fixed order",
-          "// (mhc::sum_split_partials: deterministic, the same bits in every block that holds the token).",
+          "// (mhc::sum_split_partials: deterministic, the same bits in every block that holds the token); the",
+          "// pre-mix threads' first x vectors are already in flight.",
         ]
       : []),
-    "// Phase 1: thread tt < tpb computes token t0 + tt's norm and H_pre; blockIdx.y == 0 stores the coefficients.",
-    "// Phase 2: warp 0 computes the post and res constraints while warps 1.. form u = sum_i H_pre[i] x[i, :]",
-    "// for the block's tokens and channels, so the pre-mix's memory traffic hides the constraint's latency.",
+    "// Phase 1, one lane per token in three warps at once: warp 0 the pre map, warp 1 the post map, warp 2 the res",
+    "// map (each its own norm); blockIdx.y == 0 stores the coefficients. The pre-mix u = sum_i H_pre[i] x[i, :] of",
+    "// the block's tokens and channels waits only for warp 0 (named barriers): warps 0, 3.. take the first",
+    "// COEF_MIX_EARLY items, so the post and res warps join only where a block has more items than that.",
     "// Launched overlapped (mhc_pdl.cuh): the blocks may start while the prenorm GEMM runs and wait for its end",
     "// before the first read; then the post kernel may start its blocks (they wait for this kernel's end).",
     "template <typename TR, int VEC>",
     `__global__ void __launch_bounds__(${BLOCK_THREADS}) coefficients_kernel(const TR* __restrict__ x, int64_t T, int64_t C, int tpb, int64_t splits,`,
     `    const float* __restrict__ proj_part, const float* __restrict__ ss_part, const float* __restrict__ alpha, ${biasArgs},`,
     "    float* __restrict__ h_pre, float* __restrict__ h_post, float* __restrict__ h_res, TR* __restrict__ u) {",
-    "static_assert(COEF_TOKENS <= 32, \"the tokens' threads are warp 0\");",
+    "static_assert(COEF_TOKENS <= 32, \"a token per lane of each constraint warp\");",
+    `static_assert(COEF_MIX_EARLY == ${BLOCK_THREADS} - 64, "warps 1 and 2 run the post and res maps");`,
     "mhc::wait_prior_grids();",
     "mhc::allow_dependent_grids();",
     "__shared__ float s_pre[COEF_TOKENS * N];",
-    `__shared__ float s_rinv[COEF_TOKENS${perStream ? " * N" : ""}];`,
     "const int64_t t0 = (int64_t)blockIdx.x * tpb;",
     "const int count = (int)(T - t0 < tpb ? T - t0 : tpb);",
-    "const int tt = (int)threadIdx.x;",
+    "const int warp = (int)threadIdx.x >> 5, tt = (int)threadIdx.x & 31;",
     "const bool store = blockIdx.y == 0;",
+    "const bool mix_early = warp == 0 || warp >= 3;",
+    "// Pre-mix rank: warps 0, 3, 4, .. first, then warps 1 and 2.",
+    "const int rank = warp == 0 ? tt : warp >= 3 ? (warp - 2) * 32 + tt : COEF_MIX_EARLY + (warp - 1) * 32 + tt;",
+    `mhc::PremixItems<TR, N, VEC> mix(t0, count, C, rank, ${BLOCK_THREADS});`,
+    "if (mix_early) mix.load_first(x);",
     ...(K > 0
-      ? [
-          ...(perStream
-            ? [
-                "// Per-stream projection: token t's rows are t * ROWS .. t * ROWS + ROWS - 1 of the partials.",
-                "__shared__ float s_proj[COEF_TOKENS * ROWS * K];",
-                "__shared__ float s_ss[COEF_TOKENS * ROWS];",
-                `__shared__ float s_tmp[${BLOCK_THREADS}];`,
-                "mhc::sum_split_partials<K>(proj_part, ss_part, T * ROWS, t0 * ROWS, count * ROWS, splits, s_proj, s_ss, s_tmp);",
-                "__syncthreads();",
-                "if (tt < count) token_pre(t0 + tt, C, s_proj + tt * ROWS * K, s_ss + tt * ROWS, alpha, bias_pre, h_pre, store, s_pre + tt * N, s_rinv + tt * N);",
-                "__syncthreads();",
-                "if (tt < 32) {",
-                "if (tt < count) token_post_res(t0 + tt, s_proj + tt * ROWS * K, s_rinv + tt * N, alpha, bias_post, bias_res, h_post, h_res, store);",
-              ]
-            : [
-                "__shared__ float s_proj[COEF_TOKENS * K];",
-                "__shared__ float s_ss[COEF_TOKENS];",
-                `__shared__ float s_tmp[${BLOCK_THREADS}];`,
-                "mhc::sum_split_partials<K>(proj_part, ss_part, T, t0, count, splits, s_proj, s_ss, s_tmp);",
-                "__syncthreads();",
-                "if (tt < count) token_pre(t0 + tt, C, s_proj + tt * K, s_ss[tt], alpha, bias_pre, h_pre, store, s_pre + tt * N, s_rinv + tt);",
-                "__syncthreads();",
-                "if (tt < 32) {",
-                "if (tt < count) token_post_res(t0 + tt, s_proj + tt * K, s_rinv[tt], alpha, bias_post, bias_res, h_post, h_res, store);",
-              ]),
-        ]
-      : [
-          "(void)splits; (void)proj_part; (void)ss_part;",
-          "if (tt < count) token_pre(t0 + tt, C, nullptr, 0.0f, alpha, bias_pre, h_pre, store, s_pre + tt * N, s_rinv + tt);",
-          "__syncthreads();",
-          "if (tt < 32) {",
-          "if (tt < count) token_post_res(t0 + tt, nullptr, s_rinv[tt], alpha, bias_post, bias_res, h_post, h_res, store);",
-        ]),
+      ? perStream
+        ? [
+            "// Per-stream projection: token t's rows are t * ROWS .. t * ROWS + ROWS - 1 of the partials.",
+            "__shared__ float s_proj[COEF_TOKENS * ROWS * K];",
+            "__shared__ float s_ss[COEF_TOKENS * ROWS];",
+            `__shared__ float s_tmp[${BLOCK_THREADS}];`,
+            "mhc::sum_split_partials<K>(proj_part, ss_part, T * ROWS, t0 * ROWS, count * ROWS, splits, s_proj, s_ss, s_tmp);",
+            "__syncthreads();",
+          ]
+        : [
+            "__shared__ float s_proj[COEF_TOKENS * K];",
+            "__shared__ float s_ss[COEF_TOKENS];",
+            `__shared__ float s_tmp[${BLOCK_THREADS}];`,
+            "mhc::sum_split_partials<K>(proj_part, ss_part, T, t0, count, splits, s_proj, s_ss, s_tmp);",
+            "__syncthreads();",
+          ]
+      : ["(void)splits; (void)proj_part; (void)ss_part;"]),
+    "if (warp == 0) {",
+    ...tokenCall("pre"),
+    "__syncwarp();",
+    "mhc::named_arrive(1, COEF_MIX_EARLY);  // H_pre of the block's tokens is in s_pre: warps 3..",
+    "mhc::named_arrive(2, 96);  // ... and warps 1, 2",
+    "} else if (warp == 1) {",
+    ...tokenCall("post"),
+    "mhc::named_sync(2, 96);",
+    "} else if (warp == 2) {",
+    ...tokenCall("res"),
+    "mhc::named_sync(2, 96);",
     "} else {",
-    "mhc::premix_tokens<TR, N, VEC>(x, u, s_pre, t0, count, C, 32);",
+    "mhc::named_sync(1, COEF_MIX_EARLY);",
     "}",
+    "mix.finish(x, u, s_pre);",
     "}",
   );
   return lines;
@@ -360,13 +364,18 @@ function launchers(plan: ConnectionPlan): string[] {
             "const int st = cuda_status(mhc::allow_dynamic_smem(kernel, MMA_SMEM_BYTES, smem_raised));",
             "if (st != MHC_OK) return st;",
             `const dim3 grid((unsigned)((${rows} + MMA_TM - 1) / MMA_TM), (unsigned)plan.splits);`,
-            `kernel<<<grid, ${BLOCK_THREADS}, MMA_SMEM_BYTES, stream>>>(x, ${rows}, R, plan.chunk, vec_ok, phi, proj_part, ss_part);`,
+            "// Overlapped with the kernel before it (its blocks start during that kernel's tail and wait for its end) at small T.",
+            "const bool overlap = OVERLAP_LAUNCHES && (int64_t)grid.x * grid.y <= OVERLAP_GEMM_MAX_BLOCKS;",
+            `const int st2 = cuda_status(mhc::launch_overlapped(overlap, kernel, grid, dim3(${BLOCK_THREADS}), MMA_SMEM_BYTES, stream, x, ${rows}, R, plan.chunk, vec_ok, phi, proj_part, ss_part));`,
+            "if (st2 != MHC_OK) return st2;",
             "} else {",
             "// fp32 x: the SIMT kernel (fp32 FMAs).",
           ]
         : []),
       `const dim3 grid((unsigned)((${rows} + SIMT_TM - 1) / SIMT_TM), (unsigned)plan.splits);`,
-      `mhc::prenorm_kernel<TR, K, SIMT_WN, SIMT_RN, SIMT_WM, SIMT_RM, SIMT_BK, Phi><<<grid, ${BLOCK_THREADS}, 0, stream>>>(x, ${rows}, R, plan.chunk, vec_ok, phi, proj_part, ss_part);`,
+      "const bool overlap = OVERLAP_LAUNCHES && (int64_t)grid.x * grid.y <= OVERLAP_GEMM_MAX_BLOCKS;",
+      `const int st2 = cuda_status(mhc::launch_overlapped(overlap, mhc::prenorm_kernel<TR, K, SIMT_WN, SIMT_RN, SIMT_WM, SIMT_RM, SIMT_BK, Phi>, grid, dim3(${BLOCK_THREADS}), 0, stream, x, ${rows}, R, plan.chunk, vec_ok, phi, proj_part, ss_part));`,
+      "if (st2 != MHC_OK) return st2;",
       ...(cfg.mma ? ["}"] : []),
       "const int st = cuda_status(cudaGetLastError());",
       "if (st != MHC_OK) return st;",
@@ -384,7 +393,9 @@ function launchers(plan: ConnectionPlan): string[] {
     "const int64_t gx = (T + tpb - 1) / tpb;",
     "constexpr int V = mhc::vec16<TR>();",
     "const bool vec = C % V == 0 && mhc::aligned(x, 16) && mhc::aligned(u, 16);",
-    `const int64_t chunks = (C / (vec ? V : 1) + ${BLOCK_THREADS} - 1) / ${BLOCK_THREADS};`,
+    "// Channel slices: enough that a slice has at most COEF_MIX_EARLY vectors (one per pre-mix thread that runs no",
+    "// constraint, so small T has no second round of loads), while the grid stays within TARGET_BLOCKS.",
+    "const int64_t chunks = (C / (vec ? V : 1) + COEF_MIX_EARLY - 1) / COEF_MIX_EARLY;",
     "int64_t gy = (TARGET_BLOCKS + gx - 1) / gx;",
     "if (gy > chunks) gy = chunks;",
     "if (gy < 1) gy = 1;",
@@ -494,11 +505,13 @@ export function cudaSource(plan: ConnectionPlan, options: SourceOptions): string
     `constexpr int TARGET_BLOCKS = ${TARGET_BLOCKS};`,
     ...(plan.rows > 1 ? [`constexpr int ROWS = ${plan.rows};  // prenorm rows per token (projection per_stream): row t * ROWS + i is stream i of token t, R = C`] : []),
     `constexpr int COEF_TOKENS = ${coefTokens(coefficientColumns(plan)).tokens};  // coefficient tokens per block (knobs.ts coefTokens)`,
+    `constexpr int COEF_MIX_EARLY = ${BLOCK_THREADS - 64};  // coefficient kernel: pre-mix threads that run no post/res constraint (warps 0, 3..)`,
     `constexpr int FILL_BLOCKS = ${FILL_BLOCKS}, PRENORM_TRAFFIC_DIV = ${PRENORM_TRAFFIC_DIV};`,
   ];
   lines.push(`constexpr int POST_WAVES = ${POST_WAVES};  // post grid: at least this many waves of TARGET_BLOCKS while tokens per block allow`);
   lines.push(`constexpr bool OVERLAP_LAUNCHES = ${OVERLAP_LAUNCHES};  // kernels 2 and 3 may start during the kernel before them (mhc_pdl.cuh)`);
   lines.push(`constexpr int64_t OVERLAP_MAX_BLOCKS = ${OVERLAP_MAX_BLOCKS};  // ... when their grid has at most this many blocks`);
+  lines.push(`constexpr int64_t OVERLAP_GEMM_MAX_BLOCKS = ${OVERLAP_GEMM_MAX_BLOCKS};  // the prenorm GEMM is launched overlapped when its grid has at most this many blocks`);
   if (cfg?.mma) {
     lines.push(
       `// Prenorm on tensor cores for a bf16 residual (knobs.ts, mhc_mma.cuh): ${cfg.wm} x ${cfg.wn} warps, ${cfg.mt} x ${cfg.nt} m16n8 tiles per warp,`,

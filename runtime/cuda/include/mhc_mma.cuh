@@ -213,7 +213,11 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_mma_kernel(const __nv
     }
   };
 
+  // A warp whose MT tiles of tokens all lie past T (small T: one 16-token tile of the block's TM) has nothing to
+  // compute: its accumulators are never stored. It still loads and splits its share of every step.
+  const bool warp_live = t0 + wm * MT * 16 < T;
   auto compute = [&](int slot) {
+    if (!warp_live) return;
     const __nv_bfloat16* xt = xs + slot * X_STAGE;
     const __nv_bfloat16* pt = ps;
     uint32_t a[KK][MT][4];

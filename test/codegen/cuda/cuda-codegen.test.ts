@@ -14,11 +14,11 @@ const gpu = check("scripts/gpu/connections.mhc");
 
 
 /** The emitted function of one prelude constraint at n, after the optimisation pipeline. */
-function constraintText(name: string, n: number, logits: number[], args: Record<string, CompileValue> = {}): string {
+function constraintText(name: string, n: number, logits: number[], args: Record<string, CompileValue> = {}, reroll = false): string {
   const prelude = tiny.checked.constraints.get(tiny.checked.program.prelude!.absPath)!;
   const sig = prelude.get(name)!;
   const g = buildConstraintGraph(tiny.checked, sig, n, new Map(Object.entries(args)), logits, { batch: [], dtype: "f32" });
-  const fn = emitConstraintFunction(runPipeline(g.graph, OPTIMIZATION_PIPELINE), { name: `c_${name}`, sources: tiny.sources });
+  const fn = emitConstraintFunction(runPipeline(g.graph, OPTIMIZATION_PIPELINE), { name: `c_${name}`, sources: tiny.sources, reroll });
   return [...fn.globals, ...fn.lines].join("\n");
 }
 
@@ -58,6 +58,27 @@ describe("CUDA target: generated sources", () => {
     const pre = (m.entryPoints as { name: string; args: { name: string }[] }[])[1]!;
     expect(pre.args.map((a) => a.name)).toEqual(["x", "dtype", "T", "C", "phi_pre", "phi_post", "phi_res", "alpha", "bias_pre", "bias_post", "bias_res", "h_pre", "h_post", "h_res", "u", "workspace", "workspace_bytes", "stream"]);
     expect(m.statusCodes["MHC_ERR_MISALIGNED"]).toBe(4);
+  });
+
+  it("kernel 2 runs the pre, post and res maps on warps 0, 1 and 2 at once; the pre-mix waits for the pre alone", () => {
+    const cu = generateCuda(tiny, "mhc", { name: "mhc_n4" }).files.get("mhc_n4.cu")!;
+    const kernel = cu.slice(cu.indexOf("coefficients_kernel("), cu.indexOf("// ---- host launchers"));
+    // One function per map, each with its own norm (the same operations in every warp).
+    for (const slot of ["pre", "post", "res"]) expect(cu).toContain(`__device__ __noinline__ void token_${slot}(int64_t t, const float* proj, float rinv,`);
+    expect(cu).toContain("constexpr int COEF_MIX_EARLY = 192;");
+    // The forward's Sinkhorn (20 iterations) is one rolled loop of 19 copies.
+    const resAt = cu.indexOf("void constraint_res(");
+    const res = cu.slice(resAt, cu.indexOf("\n}\n", resAt));
+    expect(res).toContain("19 copies of the 6 nodes below");
+    expect(res).toContain("for (int it = 0; it < 19; ++it) {");
+    const order = ["mix.load_first(x);", "mhc::sum_split_partials<K>(", "token_pre(t0 + tt,", "mhc::named_arrive(1, COEF_MIX_EARLY);", "token_post(t0 + tt,", "token_res(t0 + tt,", "mhc::named_sync(1, COEF_MIX_EARLY);", "mix.finish(x, u, s_pre);"];
+    const at = order.map((s) => kernel.indexOf(s));
+    expect(at.every((i) => i >= 0)).toBe(true);
+    expect([...at].sort((a, b) => a - b)).toEqual(at);
+    // Channel slices of at most COEF_MIX_EARLY vectors; the prenorm GEMM is launched overlapped where its grid is resident at once.
+    expect(cu).toContain("const int64_t chunks = (C / (vec ? V : 1) + COEF_MIX_EARLY - 1) / COEF_MIX_EARLY;");
+    expect(cu).toMatch(/mhc::launch_overlapped\(overlap, kernel, grid, dim3\(256\), MMA_SMEM_BYTES, stream, x, T, R,/);
+    expect(cu).toMatch(/mhc::launch_overlapped\(overlap, mhc::prenorm_kernel<TR, K,/);
   });
 
   it("leaves out the projection of static maps and of constraints that ignore their logits", () => {
@@ -100,6 +121,31 @@ describe("CUDA target: the constraint emitter", () => {
     expect(text).toMatch(/#line \d+ "<std>\/std.mhc"/);
     expect(text).not.toMatch(/undefined|NaN(?!_)|\[object/);
     expect(balanced(text)).toBe(true);
+  });
+
+  it("reroll: sinkhorn's repeat becomes one rolled loop carrying M; the unrolled text has the same node order", () => {
+    // iters = 5: softmax + eps, one row step, then 4 copies of (column step, row step) = 6 nodes each.
+    const rolled = constraintText("sinkhorn", 3, [3, 3], { iters: 5 }, true);
+    const flat = constraintText("sinkhorn", 3, [3, 3], { iters: 5 });
+    expect(flat).not.toContain("for (int it = 0;");
+    expect(rolled).toMatch(/\/\/ %\d+\.\.%\d+: 4 copies of the 6 nodes below \(a source loop the IR unrolled\), rolled/);
+    expect(rolled).toContain("#pragma unroll 1\n  for (int it = 0; it < 4; ++it) {");
+    // One carried array, initialised before the loop and written at the end of each copy.
+    const carried = rolled.match(/float (s\d+)\[9\];/);
+    expect(carried).not.toBeNull();
+    const name = (carried as RegExpMatchArray)[1] as string;
+    expect(rolled).toContain(`for (int i = 0; i < 9; ++i) ${name}[i] = v`);
+    // The node comments of the first copy and the tail appear in the same order in both texts.
+    const comments = (text: string): string[] => text.split("\n").filter((l) => /^\s*\/\/ %\d+ = /.test(l)).map((l) => l.trim().replace(/%\d+/g, "%"));
+    const rolledOps = comments(rolled);
+    const flatOps = comments(flat);
+    expect(rolledOps.length).toBe(flatOps.length - 3 * 6);
+    expect(rolledOps).toEqual([...flatOps.slice(0, rolledOps.length - 3), ...flatOps.slice(-3)]);
+    expect(balanced(rolled)).toBe(true);
+    // Two copies are below REROLL_MIN_REPEATS: left unrolled.
+    expect(constraintText("sinkhorn", 3, [3, 3], { iters: 3 }, true)).not.toContain("for (int it = 0;");
+    // n = 16 arrays (local memory, rolled element loops) are not rerolled.
+    expect(constraintText("sinkhorn", 16, [16, 16], { iters: 5 }, true)).not.toContain("for (int it = 0;");
   });
 
   it("sinkhorn_log: max-shifted logsumexp", () => {

@@ -48,7 +48,7 @@ describe("CUDA target: projection per_stream", () => {
   it("matches the goldens of the prelude hc at n = 4: the per-token coefficient functions, forward and backward", () => {
     const cu = generateCuda(hcFile, instantiateConnection(hcFile, "hc", { n: 4 }), { name: "hc_n4", compilerVersion: "test" }).files.get("hc_n4.cu")!;
     // The functions the per-stream projection changes (the kernels around them have their own goldens at mhc).
-    golden("hc_n4_token_coefficients.cu.golden", section(cu, "// Kernel 2, phase 1, for one token", "// Kernel 2 (design 4.2 item 2)"));
+    golden("hc_n4_token_coefficients.cu.golden", section(cu, "// Kernel 2, one token's norm", "// Kernel 2 (design 4.2 item 2)"));
     golden("hc_n4_token_coefficients_backward.cu.golden", section(cu, "// Kernel B3, one token", "// Kernel B3: one token per thread"));
   });
 
