@@ -63,8 +63,14 @@ describe("CUDA target: projection per_stream", () => {
     expect(cu).toContain("mhc::sum_split_partials<K>(proj_part, ss_part, T * ROWS, t0 * ROWS, count * ROWS, splits, s_proj, s_ss, s_tmp);");
     expect(cu).toMatch(/mhc::prenorm_backward_kernel<true, TR, 1, K, PRENORM_BWD_KC, BWD_TOKEN_TILE, PRENORM_BWD_BT, PhiColumns, ROWS><<<grid, 256, 0, stream>>>\(x, T \* ROWS, C,/);
     expect(cu).toContain("for (int i = 0; i < N; ++i) s2[i] = -drinv[i] * rinv[i] * rinv[i] * rinv[i] / (float)C;");
-    // The tensor-core prenorm backward is for flat projections (rows of n*C): per-stream stays on the SIMT kernel.
-    expect(cu).not.toContain("prenorm_backward_mma_kernel");
+    // The tensor-core prenorm backward for bf16 x runs over the same T * ROWS rows of C values, as one stream, du
+    // read per token (DU_ROWS = ROWS); the post's H_res^T dy mixes rows of different streams, so it is formed first.
+    expect(cu).toContain("constexpr int BWD_MMA_N = 1;");
+    expect(cu).toContain("const auto kernel = mhc::prenorm_backward_mma_kernel<BWD_MMA_N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES, BWD_MMA_BLOCKS_PER_SM, false, PhiColumns, ROWS>;");
+    expect(cu).toMatch(/kernel<<<grid_mma, 256, BWD_MMA_SMEM_BYTES, stream>>>\(bx, T \* ROWS, C,/);
+    expect(cu).toContain("mhc::split_g_kernel<K, BWD_MMA_KP16><<<mhc::grid_for(T * ROWS * BWD_MMA_KP16, 256), 256, 0, stream>>>(g, T * ROWS, g_parts);");
+    expect(cu).toContain("l.g_parts = at; at += mhc::align256((size_t)3 * T * ROWS * BWD_MMA_KP16 * sizeof(__nv_bfloat16));");
+    expect(cu).not.toContain("prenorm_backward_mma_kernel<BWD_MMA_N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES, BWD_MMA_BLOCKS_PER_SM, true");
   });
 
   it("norm rms with a per-stream projection: one r over all n*C values, the same s2 for every row", () => {
