@@ -17,7 +17,7 @@ Byte model (bf16, e = 2 bytes, per token in units of C*e), phi ignored (< 0.1%):
   floor = T*C*e*(8n + 6) / copy bandwidth (a device-to-device copy, bytes read + written).
 Recompute: a block of 16 sublayers (T = 8192, C = 4096, n = 4, F = identity) chained with
 module.forward versus recompute_block (segment lengths: the default ceil(sqrt(16)) = 4, 16 = the
-whole block rebuilt at once, 5 (uneven segments), 2): activation bytes held between forward and backward and the
+whole block rebuilt at once, 8, 5 (uneven segments), 2): activation bytes held between forward and backward and the
 peak over forward + backward, the forward + backward step time; the gradients must be bit-identical.
 --recompute-only runs just this.
 Writes $OUT/bench_backward.json (or --json NAME) with the device, the date and every number.
@@ -116,7 +116,7 @@ def torch_forward(x, phi_pre, phi_post, phi_res, alpha, bias_pre, bias_post, bia
     return y.to(x.dtype)
 
 
-def recompute_memory(layers=16, T=8192, C=4096, n=4, segments=(None, 16, 5, 2), time_iters=5):
+def recompute_memory(layers=16, T=8192, C=4096, n=4, segments=(None, 16, 8, 5, 2), time_iters=5):
     """Activation memory of a block of `layers` mHC sublayers (F = identity, bf16) with and without
     recompute_block: bytes held between forward and backward (the output excluded), and the peak
     over forward + backward, both above what existed before the forward. One recompute run per
