@@ -13,10 +13,12 @@
 // each tile
 //   * dphi:  x^T (rows x BT) . G (BT x K), warp w owning rows 16w..16w+15 of the tile and all columns;
 //   * dx:    G (BT x K) . phi^T (K x rows), warp w owning the same 16 rows of R (as columns of dx) for
-//            all the tile's tokens, then the element-wise terms and the mix of dy over the streams; the
-//            bf16 results replace x in its tile and the block stores whole runs of CG channels
-//            (storing from the MMA fragments, 16 bytes of each of 8 rows an instruction, took 20%
-//            longer on an H200).
+//            all the tile's tokens, then the element-wise terms and the mix of dy over the streams (where
+//            N divides 16 on tensor cores, a block-diagonal 16 x 16 H_res^T per group of 16 / N tokens
+//            times dy, rounded to bf16 in place of dy as the unfused post backward stored its dx; else per
+//            element); the bf16 results replace x in its tile and the block stores whole runs of CG
+//            channels (storing from the MMA fragments, 16 bytes of each of 8 rows an instruction, took
+//            20% longer on an H200).
 //
 // Accuracy:
 //   * dphi is a parameter gradient (fp32): x is exact in bf16 and G is split into three bf16 parts
@@ -57,7 +59,13 @@ struct BwdMmaLayout {
   static constexpr int HR = (BT * N * N * 4 + 15) / 16 * 16;  // H_res [BT][N][N] (read when dy is mixed in)
   static constexpr int STAGE = 2 * TILE + DU + G_PARTS + S2 + HP + HR;  // x, dx_in or dy, du, G parts, s2, H_pre, H_res
   static constexpr int PHI_PARTS = 2 * TR * GS * 2;                     // phi hi/lo of the block's rows [2][TR][GS]
-  static constexpr int BYTES = STAGES * STAGE + PHI_PARTS;
+  // The dy mix on tensor cores (N divides 16): per stage the tile's token groups' block-diagonal H_res^T
+  // in two bf16 parts [groups][2][16][AS] (mix_blocks_kernel); the mix replaces dy in its tile.
+  static constexpr bool TC_MIX = 16 % N == 0;
+  static constexpr int MIX_GROUPS = TC_MIX ? BT * N / 16 : 0;  // groups of 16 / N tokens in a tile
+  static constexpr int AS = 24;                                 // A row stride (bf16): 8 rows of an ldmatrix hit all banks
+  static constexpr int MIX_A = MIX_GROUPS * 2 * 16 * AS * 2;
+  static constexpr int BYTES = STAGES * (STAGE + MIX_A) + PHI_PARTS;
   static_assert(CG >= 8, "at least one 16-byte run of each stream (N <= TR / 8)");
 };
 
@@ -76,6 +84,27 @@ __global__ void __launch_bounds__(256) split_g_kernel(const float* __restrict__ 
   }
 }
 
+/// The post backward's mix as 16 x 16 blocks for the tensor cores (N divides 16): group q holds tokens
+/// q * G .. q * G + G - 1 (G = 16 / N) and its block is block-diagonal, row g * N + i, column g * N + j
+/// holding H_res[t, j, i] for token t = q * G + g (zero off the diagonal blocks and past T), in two bf16
+/// parts (|h - hi - lo| <= 2^-18 |h|): blocks [groups][2][16][16], so mix[(g, i), c] = A (16 x 16) . dy[(g, j), c].
+template <int N>
+__global__ void __launch_bounds__(256) mix_blocks_kernel(const float* __restrict__ h_res, int64_t T, __nv_bfloat16* __restrict__ blocks) {
+  static_assert(16 % N == 0, "N divides 16");
+  constexpr int G = 16 / N;
+  const int64_t groups = (T + G - 1) / G;
+  for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < groups * 256; e += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t q = e / 256;
+    const int r = (int)(e - q * 256) / 16, k = (int)(e - q * 256) % 16;
+    const int64_t t = q * G + r / N;
+    const float v = (r / N == k / N && t < T) ? h_res[(t * N + k % N) * N + r % N] : 0.0f;
+    __nv_bfloat16 p[2];
+    split_bf16<2>(v, p);
+    blocks[(q * 2 + 0) * 256 + r * 16 + k] = p[0];
+    blocks[(q * 2 + 1) * 256 + r * 16 + k] = p[1];
+  }
+}
+
 /// Whether the tensor-core prenorm backward takes these operands (else the SIMT kernel runs).
 template <typename TR>
 inline bool prenorm_backward_mma_fits(int64_t C, const TR* x, const TR* du, const TR* in, const TR* dx, const float* h_pre, const float* h_res) {
@@ -84,7 +113,8 @@ inline bool prenorm_backward_mma_fits(int64_t C, const TR* x, const TR* du, cons
 
 /// MIX_DY = false: `in` is dx_in (nullptr: zero), added to dx as it is.
 /// MIX_DY = true:  `in` is the post backward's dy [T, N, C] and dx gets sum_j H_res[t, j, i] dy[t, j, c]
-///                 (h_res [T, N, N] as the forward wrote it): the post backward's dx, never stored.
+///                 (h_res [T, N, N] as the forward wrote it): the post backward's dx, never stored. Where N
+///                 divides 16 the mix runs on tensor cores from mix_blocks (mix_blocks_kernel), else per element.
 /// Per-stream projection (a connection's `projection per_stream`): called with N = 1 over the T*n rows
 /// of C values (G, s2, H_pre per row) and DU_ROWS = n, since du has one row per token: row t reads
 /// du[t / DU_ROWS] (as the SIMT kernel does).
@@ -92,7 +122,7 @@ template <int N, int K, int TR, int BT, int STAGES, int MIN_BLOCKS, bool MIX_DY,
 __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(const __nv_bfloat16* __restrict__ x, int64_t T, int64_t C, int64_t chunk_tokens, Phi phi,
                                                                              const __nv_bfloat16* __restrict__ g_parts, const float* __restrict__ s2, const float* __restrict__ h_pre,
                                                                              const __nv_bfloat16* __restrict__ du, const __nv_bfloat16* in, const float* __restrict__ h_res,
-                                                                             __nv_bfloat16* dx, float* __restrict__ part) {
+                                                                             const __nv_bfloat16* __restrict__ mix_blocks, __nv_bfloat16* dx, float* __restrict__ part) {
   using L = BwdMmaLayout<N, K, TR, BT, STAGES>;
   static_assert(TR == 128, "8 warps x 16 rows of R");
   static_assert(BT % 16 == 0, "whole k16 steps of tokens");
@@ -107,8 +137,9 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
   constexpr int CPT = (CHUNKS + 255) / 256;
 
   extern __shared__ __align__(16) unsigned char bwd_smem[];
-  __nv_bfloat16* const pp = reinterpret_cast<__nv_bfloat16*>(bwd_smem + STAGES * L::STAGE);  // [2][TR][GS]
-  auto at = [&](int slot, int offset) { return bwd_smem + slot * L::STAGE + offset; };
+  constexpr int SLOT = L::STAGE + L::MIX_A;  // bytes of one ring slot
+  __nv_bfloat16* const pp = reinterpret_cast<__nv_bfloat16*>(bwd_smem + STAGES * SLOT);  // [2][TR][GS]
+  auto at = [&](int slot, int offset) { return bwd_smem + slot * SLOT + offset; };
   auto tile_x = [&](int slot) { return reinterpret_cast<__nv_bfloat16*>(at(slot, 0)); };
   auto tile_in = [&](int slot) { return reinterpret_cast<__nv_bfloat16*>(at(slot, L::TILE)); };
   auto tile_du = [&](int slot) { return reinterpret_cast<__nv_bfloat16*>(at(slot, 2 * L::TILE)); };
@@ -116,6 +147,8 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
   auto tile_s2 = [&](int slot) { return reinterpret_cast<float*>(at(slot, 2 * L::TILE + L::DU + L::G_PARTS)); };
   auto tile_hp = [&](int slot) { return reinterpret_cast<float*>(at(slot, 2 * L::TILE + L::DU + L::G_PARTS + L::S2)); };
   auto tile_hr = [&](int slot) { return reinterpret_cast<float*>(at(slot, 2 * L::TILE + L::DU + L::G_PARTS + L::S2 + L::HP)); };
+  auto tile_a = [&](int slot) { return reinterpret_cast<__nv_bfloat16*>(at(slot, L::STAGE)); };  // [MIX_GROUPS][2][16][AS]
+  constexpr bool TC_MIX = MIX_DY && L::TC_MIX;
 
   const int tid = threadIdx.x;
   const int warp = tid >> 5, lane = tid & 31;
@@ -144,7 +177,8 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
   // zero-fills the rest of a short copy).
   constexpr int GCR = KP16 / 8, GCH = 3 * BT * GCR;
   constexpr int DCR = CG / 8, DCH = BT * DCR;
-  constexpr int SQ = BT / 4, HQ = BT * N / 4, RQ = MIX_DY ? BT * N * N / 4 : 0;
+  constexpr int SQ = BT / 4, HQ = BT * N / 4, RQ = (MIX_DY && !TC_MIX) ? BT * N * N / 4 : 0;
+  constexpr int ACH = TC_MIX ? L::MIX_GROUPS * 2 * 16 * 2 : 0;  // 16-byte chunks of the tile's A blocks (two a row)
   static_assert((BT * N) % 4 == 0 && BT % 4 == 0, "whole quads per tile");
 
   // Tile `step` (tokens tb .. tb + BT - 1) into ring slot `slot`; rows past the chunk are zero-filled.
@@ -169,6 +203,17 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
     };
     __nv_bfloat16* gd = tile_g(slot);
     __nv_bfloat16* ud = tile_du(slot);
+    if constexpr (TC_MIX) {
+      __nv_bfloat16* ad = tile_a(slot);
+      const int64_t g0 = tb / (16 / N);  // the tile's first group (tb is a multiple of BT, so of 16 / N)
+      const int live_groups = (rows * N + 15) / 16;
+#pragma unroll
+      for (int e = tid; e < ACH; e += 256) {
+        const int row = e / 2, half = e - row * 2;  // row = (group * 2 + part) * 16 + r
+        const bool live = row / 32 < live_groups;
+        cp_async16(ad + row * L::AS + half * 8, live ? mix_blocks + (g0 * 32 + row) * 16 + half * 8 : mix_blocks, live ? 16 : 0);
+      }
+    }
 #pragma unroll
     for (int e = tid; e < GCH + DCH + SQ + HQ + RQ; e += 256) {
       if (e < GCH) {
@@ -259,6 +304,41 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
         }
       }
     }
+    if constexpr (TC_MIX) {
+      // ---- the post's dx, H_res^T dy, on tensor cores: per (token group, 8 channels) a 16 x 16 block of
+      // H_res^T (hi and lo parts) times dy's 16 rows (the group's tokens x streams), rounded to bf16 over
+      // those same 16 rows of the dy tile (the pair's warp alone reads and writes them), after which the
+      // tile holds the post's dx as the unfused path stored it. 32 (group, 8-channel) pairs a tile, 4 a
+      // warp, two channel groups per ldmatrix of dy.
+      constexpr int TPG = 16 / N, CGS = CG / 8;  // tokens per group, 8-channel groups per stream
+      static_assert(L::MIX_GROUPS * CGS == 32 && CGS % 2 == 0, "4 pairs a warp, in twos");
+      const __nv_bfloat16* at_ = tile_a(slot);
+      __nv_bfloat16* dyt = tile_in(slot);
+#pragma unroll
+      for (int q = 0; q < 2; ++q) {
+        const int pair = warp * 4 + q * 2;
+        const int grp = pair / CGS, cg = pair % CGS;
+        uint32_t a[2][4];
+#pragma unroll
+        for (int part = 0; part < 2; ++part) ldmatrix_x4(a[part], at_ + ((grp * 2 + part) * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * L::AS + (lane >> 4) * 8);
+        uint32_t b[4];  // k = token-in-group * N + stream; lanes 0-15 channel group cg, 16-31 cg + 1
+        const int k = lane & 15;
+        ldmatrix_x4_trans(b, dyt + (grp * TPG + k / N) * XS + (k % N) * CG + (cg + (lane >> 4)) * 8);
+#pragma unroll
+        for (int h2 = 0; h2 < 2; ++h2) {
+          float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+          mma_bf16_16x8x16(d, a[1], b[2 * h2], b[2 * h2 + 1]);  // lo part first
+          mma_bf16_16x8x16(d, a[0], b[2 * h2], b[2 * h2 + 1]);
+#pragma unroll
+          for (int hh = 0; hh < 2; ++hh) {  // rows g and g + 8: token grp * TPG + row / N, stream row % N
+            const int row = g + 8 * hh;
+            const int tl = grp * TPG + row / N, col = (row % N) * CG + (cg + h2) * 8 + 2 * tq;
+            *reinterpret_cast<__nv_bfloat162*>(dyt + tl * XS + col) = __floats2bfloat162_rn(d[2 * hh], d[2 * hh + 1]);
+          }
+        }
+      }
+      __syncthreads();  // the tile's mix is complete
+    }
     // Epilogue: each dx pair replaces its x pair in the slot's x tile (only this warp reads its columns of
     // x, and this thread the pair: the dy tile stays whole for the other streams' mixes), then the block
     // stores the tile's rows, 16 bytes a lane: runs of CG channels of each stream.
@@ -282,7 +362,7 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
           const float2 xv = __bfloat1622float2(*xo);
           const float2 uv = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(ut + tl * DS + cc));
           float2 iv;
-          if constexpr (MIX_DY) {
+          if constexpr (MIX_DY && !TC_MIX) {
             iv = make_float2(0.0f, 0.0f);
 #pragma unroll
             for (int j = 0; j < N; ++j) {  // the post backward's dx: sum_j H_res[t, j, i] dy[t, j, c]

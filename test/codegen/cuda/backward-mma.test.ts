@@ -14,8 +14,11 @@ function backwardSection(n: number): string {
 describe("CUDA backward: the prenorm backward on tensor cores", () => {
   it("sizes its shared memory as mhc::BwdMmaLayout does, and fits two blocks per SM at n = 4, one at n = 8", () => {
     // 2 stages x (2 bf16 tiles 32 x 136 (x; dx_in or dy) + du 32 x (32 + 8) (bf16) + G parts 3 x 32 x 40 (bf16) + s2 32 + H_pre 32 x 4
-    // + H_res 32 x 16 (fp32)) + phi parts 2 x 128 x 40 (bf16)
-    expect(bwdMmaSmemBytes(4, 24)).toBe(2 * (2 * 32 * 136 * 2 + 32 * 40 * 2 + 3 * 32 * 40 * 2 + 32 * 4 + 32 * 4 * 4 + 32 * 16 * 4) + 2 * 128 * 40 * 2);
+    // + H_res 32 x 16 (fp32) + the tensor-core mix's block-diagonal H_res^T of 8 token groups, 2 bf16 parts of 16 rows of 24)
+    // + phi parts 2 x 128 x 40 (bf16)
+    expect(bwdMmaSmemBytes(4, 24)).toBe(2 * (2 * 32 * 136 * 2 + 32 * 40 * 2 + 3 * 32 * 40 * 2 + 32 * 4 + 32 * 4 * 4 + 32 * 16 * 4 + 8 * 2 * 16 * 24 * 2) + 2 * 128 * 40 * 2);
+    // n = 3 does not divide 16: the mix stays per element, no blocks
+    expect(bwdMmaSmemBytes(3, 15)).toBe(2 * (2 * 32 * 136 * 2 + 32 * 48 * 2 + 3 * 32 * 24 * 2 + 32 * 4 + 32 * 3 * 4 + 32 * 9 * 4) + 2 * 128 * 24 * 2);
     // A block: every stream of 128 / n channels, rounded down to whole 16-byte runs.
     expect([1, 2, 3, 4, 5, 6, 8, 16].map(bwdMmaChannels)).toEqual([128, 64, 40, 32, 24, 16, 16, 8]);
     expect(prenormBackwardMma(4, 24)).toEqual({ smemBytes: bwdMmaSmemBytes(4, 24), blocksPerSm: 2, targetBlocks: 264 });
@@ -39,6 +42,14 @@ describe("CUDA backward: the prenorm backward on tensor cores", () => {
       // elsewhere the post's dx is formed first by one element-wise pass, which the kernels then add to
       expect(section).toContain("if (dy != nullptr && !mix_dy) {");
       expect(section).toContain("mhc::post_mix_dx_kernel<TR, N><<<");
+      // where n divides 16 the kernel's mix runs on tensor cores from block-diagonal H_res^T blocks made first
+      if (16 % n === 0) {
+        expect(section).toContain("mhc::mix_blocks_kernel<N><<<mhc::grid_for((T + 16 / N - 1) / (16 / N) * 256, 256), 256, 0, stream>>>(h_res, T, mix_blocks);");
+        expect(section).toContain("l.mix_blocks = at; at += mhc::align256((size_t)((T + 16 / N - 1) / (16 / N)) * 2 * 256 * sizeof(__nv_bfloat16));");
+      } else {
+        expect(section).not.toContain("mix_blocks_kernel");
+        expect(section).toContain("const __nv_bfloat16* mix_blocks = nullptr;");
+      }
       expect(section).toContain("const dim3 grid_mma((unsigned)((C + BWD_MMA_CHANNELS - 1) / BWD_MMA_CHANNELS), (unsigned)cm.chunks);");
       // the SIMT kernels stay for fp32 x and for operands the tensor-core kernel does not take
       expect(section).toContain("mhc::prenorm_backward_kernel<true, TR, N, K");

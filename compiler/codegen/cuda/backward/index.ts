@@ -56,6 +56,9 @@ function manifestSection(plan: ConnectionPlan, bw: BackwardPlan): BackwardManife
       ...(mma
         ? [
             { name: "split_g_kernel", item: 5, does: "bf16 residual: G split once into three bf16 parts [3, T, KP16] for the tensor-core kernel" },
+            ...(plan.rows === 1 && 16 % plan.n === 0
+              ? [{ name: "mix_blocks_kernel", item: 5, does: "when pre_backward is handed dy: H_res^T as block-diagonal 16 x 16 bf16 blocks (hi, lo) per 16 / n tokens, for the tensor-core kernel's mix" }]
+              : []),
             {
               name: "prenorm_backward_mma_kernel",
               item: 5,

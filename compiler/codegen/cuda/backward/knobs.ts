@@ -85,7 +85,10 @@ export function bwdMmaSmemBytes(n: number, k: number): number {
   const hp = align16(BWD_MMA_TOKENS * n * 4);
   const hr = align16(BWD_MMA_TOKENS * n * n * 4);
   const stage = 2 * tile + du + gParts + BWD_MMA_TOKENS * 4 + hp + hr;
-  return BWD_MMA_STAGES * stage + 2 * BWD_MMA_ROWS * gs * 2;
+  // The dy mix on tensor cores where n divides 16: per stage the tile's block-diagonal H_res^T blocks
+  // (bf16 hi/lo, rows of 24).
+  const mixA = 16 % n === 0 ? ((BWD_MMA_TOKENS * n) / 16) * 2 * 16 * 24 * 2 : 0;
+  return BWD_MMA_STAGES * (stage + mixA) + 2 * BWD_MMA_ROWS * gs * 2;
 }
 
 /** The tensor-core prenorm backward's shape for (n, K), or undefined where the SIMT kernel runs. */

@@ -302,6 +302,8 @@ function launchers(plan: ConnectionPlan, forwardText: string): string[] {
   const perStream = plan.rows > 1;
   const cfg = plan.prenorm;
   const mma = backwardMma(plan);
+  // The dy mix on tensor cores (mhc_bwd_mma.cuh TC_MIX): a flat projection whose n divides 16.
+  const tcMix = mma !== undefined && !perStream && 16 % plan.n === 0;
   const withProj = SLOTS.filter((s) => plan.maps[s].column !== undefined);
   const phiParams = withProj.map((s) => `const float* phi_${s}, float* grad_phi_${s}`).join(", ");
   const biasParams = SLOTS.map((s) => `const float* bias_${s}`).join(", ");
@@ -347,9 +349,10 @@ function launchers(plan: ConnectionPlan, forwardText: string): string[] {
     "}",
     "",
     "// Workspace of the pre backward, in order: premix partials [slices, T, N], G [T, K], s2 [T],",
-    `// parameter-term rows [blocks, P], dphi partials [chunks, N*C, K]${mma ? `, G in three bf16 parts [3, T${perStream ? " * ROWS" : ""}, KP16] (tensor-core kernel)` : ""}.`,
+    `// parameter-term rows [blocks, P], dphi partials [chunks, N*C, K]${mma ? `, G in three bf16 parts [3, T${perStream ? " * ROWS" : ""}, KP16] (tensor-core kernel)` : ""}${tcMix ? "," : "."}`,
+    ...(tcMix ? ["// the post's mix as block-diagonal H_res^T blocks [ceil(T / (16 / N)), 2, 16, 16] (bf16 parts)."] : []),
     "struct PreBackwardLayout {",
-    `size_t dpre, g, s2, params, dphi, ${mma ? "g_parts, " : ""}total;`,
+    `size_t dpre, g, s2, params, dphi, ${mma ? "g_parts, " : ""}${tcMix ? "mix_blocks, " : ""}total;`,
     "};",
     "",
     "static PreBackwardLayout pre_backward_layout(int64_t T, int64_t C) {",
@@ -362,6 +365,7 @@ function launchers(plan: ConnectionPlan, forwardText: string): string[] {
     "l.dphi = at;",
     K > 0 ? `at += mhc::align256((size_t)bwd_dphi_chunks(T, C) * ${perStream ? "" : "(size_t)N * "}(size_t)C * K * sizeof(float));` : "(void)C;",
     ...(mma ? [`l.g_parts = at; at += mhc::align256((size_t)3 * T${perStream ? " * ROWS" : ""} * BWD_MMA_KP16 * sizeof(__nv_bfloat16));`] : []),
+    ...(tcMix ? ["l.mix_blocks = at; at += mhc::align256((size_t)((T + 16 / N - 1) / (16 / N)) * 2 * 256 * sizeof(__nv_bfloat16));"] : []),
     "l.total = at;",
     "return l;",
     "}",
@@ -486,7 +490,18 @@ function launchers(plan: ConnectionPlan, forwardText: string): string[] {
             "const __nv_bfloat16* bx = reinterpret_cast<const __nv_bfloat16*>(x);",
             "const __nv_bfloat16* bdu = reinterpret_cast<const __nv_bfloat16*>(du);",
             "const __nv_bfloat16* bin = reinterpret_cast<const __nv_bfloat16*>(mix_dy ? dy : dx_in);",
-            `kernel<<<grid_mma, ${BLOCK_THREADS}, BWD_MMA_SMEM_BYTES, stream>>>(bx, ${perStream ? "T * ROWS" : "T"}, C, cm.tokens, phi, g_parts, s2, h_pre, bdu, bin, mix_dy ? h_res : nullptr, reinterpret_cast<__nv_bfloat16*>(dx), dphi_part);`,
+            ...(tcMix
+              ? [
+                  "__nv_bfloat16* mix_blocks = reinterpret_cast<__nv_bfloat16*>(ws + l.mix_blocks);",
+                  "// H_res^T as block-diagonal 16 x 16 bf16 blocks for the kernel's tensor-core mix.",
+                  "if (mix_dy) {",
+                  `mhc::mix_blocks_kernel<N><<<mhc::grid_for((T + 16 / N - 1) / (16 / N) * 256, ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(h_res, T, mix_blocks);`,
+                  "st = cuda_status(cudaGetLastError());",
+                  "if (st != MHC_OK) return st;",
+                  "}",
+                ]
+              : ["const __nv_bfloat16* mix_blocks = nullptr;"]),
+            `kernel<<<grid_mma, ${BLOCK_THREADS}, BWD_MMA_SMEM_BYTES, stream>>>(bx, ${perStream ? "T * ROWS" : "T"}, C, cm.tokens, phi, g_parts, s2, h_pre, bdu, bin, mix_dy ? h_res : nullptr, mix_blocks, reinterpret_cast<__nv_bfloat16*>(dx), dphi_part);`,
             "st = cuda_status(cudaGetLastError());",
             "if (st != MHC_OK) return st;",
             "dphi_chunks = cm.chunks;",
