@@ -324,6 +324,7 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
         uint32_t b[4];  // k = token-in-group * N + stream; lanes 0-15 channel group cg, 16-31 cg + 1
         const int k = lane & 15;
         ldmatrix_x4_trans(b, dyt + (grp * TPG + k / N) * XS + (k % N) * CG + (cg + (lane >> 4)) * 8);
+        __syncwarp();  // every lane's rows read (by other lanes' addresses) before the mix is written over them
 #pragma unroll
         for (int h2 = 0; h2 < 2; ++h2) {
           float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
