@@ -6,8 +6,9 @@
 //   dphi[r, j] = sum_t x[t, r] G[t, j]
 // where dx_in is either given (a gradient of x from elsewhere) or the post backward's dx,
 // sum_j H_res[t, j, i] dy[t, j, c], formed here from dy so that it never goes through memory.
-// Both GEMMs in ONE pass over x: a block owns the N streams of CG = 128 / N channels (rounded down to
-// 8; 128 rows of R, fewer where 8 N does not divide 128) and a chunk of tokens; it streams BT-token
+// Both GEMMs in ONE pass over x: a block (TR / 16 warps) owns the N streams of CG = TR / N channels
+// (rounded down to 8; TR = 128 or 256 rows of R, fewer where 8 N does not divide TR) and a chunk of
+// tokens; it streams BT-token
 // tiles of x, dy or dx_in and du (bf16), of G (split into bf16 parts once by split_g_kernel), s2,
 // H_pre and H_res through a STAGES-deep ring of shared memory (cp.async, 16 bytes at a time), and for
 // each tile
@@ -119,12 +120,13 @@ inline bool prenorm_backward_mma_fits(int64_t C, const TR* x, const TR* du, cons
 /// of C values (G, s2, H_pre per row) and DU_ROWS = n, since du has one row per token: row t reads
 /// du[t / DU_ROWS] (as the SIMT kernel does).
 template <int N, int K, int TR, int BT, int STAGES, int MIN_BLOCKS, bool MIX_DY, class Phi, int DU_ROWS = 1>
-__global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(const __nv_bfloat16* __restrict__ x, int64_t T, int64_t C, int64_t chunk_tokens, Phi phi,
+__global__ void __launch_bounds__(2 * TR, MIN_BLOCKS) prenorm_backward_mma_kernel(const __nv_bfloat16* __restrict__ x, int64_t T, int64_t C, int64_t chunk_tokens, Phi phi,
                                                                              const __nv_bfloat16* __restrict__ g_parts, const float* __restrict__ s2, const float* __restrict__ h_pre,
                                                                              const __nv_bfloat16* __restrict__ du, const __nv_bfloat16* in, const float* __restrict__ h_res,
                                                                              const __nv_bfloat16* __restrict__ mix_blocks, __nv_bfloat16* dx, float* __restrict__ part) {
   using L = BwdMmaLayout<N, K, TR, BT, STAGES>;
-  static_assert(TR == 128, "8 warps x 16 rows of R");
+  static_assert(TR == 128 || TR == 256, "TR / 16 warps of 16 rows of R (2 TR threads)");
+  constexpr int THREADS = 2 * TR, WARPS = TR / 16;
   static_assert(BT % 16 == 0, "whole k16 steps of tokens");
   static_assert(STAGES >= 2, "at least double buffering");
   static_assert(DU_ROWS == 1 || (N == 1 && !MIX_DY), "du rows shared by several rows of x: the per-stream form, N = 1, no mix");
@@ -134,7 +136,7 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
   constexpr int KS = KP16 / 16;      // dx k16 steps
   constexpr int CPR = TR / 8;        // 16-byte chunks per tile row
   constexpr int CHUNKS = BT * CPR;   // per tile
-  constexpr int CPT = (CHUNKS + 255) / 256;
+  constexpr int CPT = (CHUNKS + THREADS - 1) / THREADS;
 
   extern __shared__ __align__(16) unsigned char bwd_smem[];
   constexpr int SLOT = L::STAGE + L::MIX_A;  // bytes of one ring slot
@@ -169,7 +171,7 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
   int64_t chunk_r[CPT];  // row of R of the chunk's first column, -1 where dead
 #pragma unroll
   for (int q = 0; q < CPT; ++q) {
-    const int ch = tid + q * 256;
+    const int ch = tid + q * THREADS;
     chunk_r[q] = ch < CHUNKS ? row_of((ch % CPR) * 8) : -1;
   }
   // The G parts: rows of KP16 bf16 (whole 16-byte chunks); du: CG / 8 chunks a token; s2 [T], H_pre [T, N]
@@ -189,7 +191,7 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
     __nv_bfloat16* id = tile_in(slot);
 #pragma unroll
     for (int q = 0; q < CPT; ++q) {
-      const int ch = tid + q * 256;
+      const int ch = tid + q * THREADS;
       const int tl = ch / CPR, at_smem = tl * XS + (ch % CPR) * 8;
       const bool live = chunk_r[q] >= 0 && tl < rows;
       const int64_t src = live ? (tb + tl) * R + chunk_r[q] : 0;
@@ -208,14 +210,14 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
       const int64_t g0 = tb / (16 / N);  // the tile's first group (tb is a multiple of BT, so of 16 / N)
       const int live_groups = (rows * N + 15) / 16;
 #pragma unroll
-      for (int e = tid; e < ACH; e += 256) {
+      for (int e = tid; e < ACH; e += THREADS) {
         const int row = e / 2, half = e - row * 2;  // row = (group * 2 + part) * 16 + r
         const bool live = row / 32 < live_groups;
         cp_async16(ad + row * L::AS + half * 8, live ? mix_blocks + (g0 * 32 + row) * 16 + half * 8 : mix_blocks, live ? 16 : 0);
       }
     }
 #pragma unroll
-    for (int e = tid; e < GCH + DCH + SQ + HQ + RQ; e += 256) {
+    for (int e = tid; e < GCH + DCH + SQ + HQ + RQ; e += THREADS) {
       if (e < GCH) {
         const int row = e / GCR, part = row / BT, tl = row - part * BT, c8 = (e - row * GCR) * 8;
         const bool live = tl < rows;
@@ -308,10 +310,10 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
       // ---- the post's dx, H_res^T dy, on tensor cores: per (token group, 8 channels) a 16 x 16 block of
       // H_res^T (hi and lo parts) times dy's 16 rows (the group's tokens x streams), rounded to bf16 over
       // those same 16 rows of the dy tile (the pair's warp alone reads and writes them), after which the
-      // tile holds the post's dx as the unfused path stored it. 32 (group, 8-channel) pairs a tile, 4 a
+      // tile holds the post's dx as the unfused path stored it. 4 (group, 8-channel) pairs a
       // warp, two channel groups per ldmatrix of dy.
       constexpr int TPG = 16 / N, CGS = CG / 8;  // tokens per group, 8-channel groups per stream
-      static_assert(L::MIX_GROUPS * CGS == 32 && CGS % 2 == 0, "4 pairs a warp, in twos");
+      static_assert(L::MIX_GROUPS * CGS == 4 * WARPS && CGS % 2 == 0, "4 pairs a warp, in twos");
       const __nv_bfloat16* at_ = tile_a(slot);
       __nv_bfloat16* dyt = tile_in(slot);
 #pragma unroll
@@ -383,7 +385,7 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
     __syncthreads();  // the tile's dx is complete
 #pragma unroll
     for (int q = 0; q < CPT; ++q) {
-      const int ch = tid + q * 256;
+      const int ch = tid + q * THREADS;
       const int tl = ch / CPR;
       const int64_t t = tb + tl;
       if (chunk_r[q] >= 0 && t < t_end) *reinterpret_cast<uint4*>(dx + t * R + chunk_r[q]) = *reinterpret_cast<const uint4*>(xt + tl * XS + (ch % CPR) * 8);
@@ -400,7 +402,7 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_backward_mma_kernel(c
   // phi's rows of this block, split once into hi/lo parts (zero for dead columns and past K), while the
   // first tiles load.
 #pragma unroll 8
-  for (int e = tid; e < TR * KP16; e += 256) {
+  for (int e = tid; e < TR * KP16; e += THREADS) {
     const int rr = e / KP16, j = e - rr * KP16;
     const int64_t r = row_of(rr);
     const float v = (r >= 0 && j < K) ? phi(r, j) : 0.0f;

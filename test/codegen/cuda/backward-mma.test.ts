@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BWD_MMA_MAX_K, bwdMmaChannels, bwdMmaSmemBytes, prenormBackwardMma } from "../../../compiler/codegen/cuda/backward/knobs.js";
+import { BWD_MMA_MAX_K, bwdMmaChannels, bwdMmaRows, bwdMmaSmemBytes, prenormBackwardMma } from "../../../compiler/codegen/cuda/backward/knobs.js";
 import { generateCuda, instantiateConnection } from "../../../compiler/codegen/cuda/index.js";
 import { check } from "./helpers.js";
 
@@ -12,16 +12,20 @@ function backwardSection(n: number): string {
 }
 
 describe("CUDA backward: the prenorm backward on tensor cores", () => {
-  it("sizes its shared memory as mhc::BwdMmaLayout does, and fits two blocks per SM at n = 4, one at n = 8", () => {
-    // 2 stages x (2 bf16 tiles 32 x 136 (x; dx_in or dy) + du 32 x (32 + 8) (bf16) + G parts 3 x 32 x 40 (bf16) + s2 32 + H_pre 32 x 4
-    // + H_res 32 x 16 (fp32) + the tensor-core mix's block-diagonal H_res^T of 8 token groups, 2 bf16 parts of 16 rows of 24)
-    // + phi parts 2 x 128 x 40 (bf16)
-    expect(bwdMmaSmemBytes(4, 24)).toBe(2 * (2 * 32 * 136 * 2 + 32 * 40 * 2 + 3 * 32 * 40 * 2 + 32 * 4 + 32 * 4 * 4 + 32 * 16 * 4 + 8 * 2 * 16 * 24 * 2) + 2 * 128 * 40 * 2);
+  it("sizes its shared memory as mhc::BwdMmaLayout does: 256 rows a block (512 threads, one a SM) at n = 3, 4; 128 elsewhere", () => {
+    // n = 4, 256 rows: 2 stages x (2 bf16 tiles 32 x 264 (x; dx_in or dy) + du 32 x (64 + 8) (bf16) + G parts 3 x 32 x 40 (bf16)
+    // + s2 32 + H_pre 32 x 4 + H_res 32 x 16 (fp32) + the tensor-core mix's block-diagonal H_res^T of 8 token groups, 2 bf16 parts
+    // of 16 rows of 24) + phi parts 2 x 256 x 40 (bf16)
+    expect(bwdMmaSmemBytes(4, 24)).toBe(2 * (2 * 32 * 264 * 2 + 32 * 72 * 2 + 3 * 32 * 40 * 2 + 32 * 4 + 32 * 4 * 4 + 32 * 16 * 4 + 8 * 2 * 16 * 24 * 2) + 2 * 256 * 40 * 2);
     // n = 3 does not divide 16: the mix stays per element, no blocks
-    expect(bwdMmaSmemBytes(3, 15)).toBe(2 * (2 * 32 * 136 * 2 + 32 * 48 * 2 + 3 * 32 * 24 * 2 + 32 * 4 + 32 * 3 * 4 + 32 * 9 * 4) + 2 * 128 * 24 * 2);
-    // A block: every stream of 128 / n channels, rounded down to whole 16-byte runs.
-    expect([1, 2, 3, 4, 5, 6, 8, 16].map(bwdMmaChannels)).toEqual([128, 64, 40, 32, 24, 16, 16, 8]);
-    expect(prenormBackwardMma(4, 24)).toEqual({ smemBytes: bwdMmaSmemBytes(4, 24), blocksPerSm: 2, targetBlocks: 264 });
+    expect(bwdMmaSmemBytes(3, 15)).toBe(2 * (2 * 32 * 264 * 2 + 32 * 88 * 2 + 3 * 32 * 24 * 2 + 32 * 4 + 32 * 3 * 4 + 32 * 9 * 4) + 2 * 256 * 24 * 2);
+    // n = 2, 128 rows (runs of 64 channels are whole cache lines already)
+    expect(bwdMmaSmemBytes(2, 8)).toBe(2 * (2 * 32 * 136 * 2 + 32 * 72 * 2 + 3 * 32 * 24 * 2 + 32 * 4 + 32 * 2 * 4 + 32 * 4 * 4 + 4 * 2 * 16 * 24 * 2) + 2 * 128 * 24 * 2);
+    expect([1, 2, 3, 4, 5, 6, 8, 16].map(bwdMmaRows)).toEqual([128, 128, 256, 256, 128, 128, 128, 128]);
+    // A block: every stream of rows / n channels, rounded down to whole 16-byte runs.
+    expect([1, 2, 3, 4, 5, 6, 8, 16].map(bwdMmaChannels)).toEqual([128, 64, 80, 64, 24, 16, 16, 8]);
+    expect(prenormBackwardMma(4, 24)).toEqual({ rows: 256, threads: 512, smemBytes: bwdMmaSmemBytes(4, 24), blocksPerSm: 1, targetBlocks: 132 });
+    expect(prenormBackwardMma(2, 8)).toEqual({ rows: 128, threads: 256, smemBytes: bwdMmaSmemBytes(2, 8), blocksPerSm: 2, targetBlocks: 264 });
     expect(prenormBackwardMma(8, 80)?.blocksPerSm).toBe(1);
     expect(prenormBackwardMma(16, 288)).toBeUndefined();
     expect(prenormBackwardMma(4, 0)).toBeUndefined();

@@ -67,7 +67,8 @@ describe("CUDA target: projection per_stream", () => {
     // read per token (DU_ROWS = ROWS); the post's H_res^T dy mixes rows of different streams, so it is formed first.
     expect(cu).toContain("constexpr int BWD_MMA_N = 1;");
     expect(cu).toContain("const auto kernel = mhc::prenorm_backward_mma_kernel<BWD_MMA_N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES, BWD_MMA_BLOCKS_PER_SM, false, PhiColumns, ROWS>;");
-    expect(cu).toMatch(/kernel<<<grid_mma, 256, BWD_MMA_SMEM_BYTES, stream>>>\(bx, T \* ROWS, C,/);
+    expect(cu).toContain("constexpr int BWD_MMA_ROWS = 128, BWD_MMA_THREADS = 256,");
+    expect(cu).toMatch(/kernel<<<grid_mma, BWD_MMA_THREADS, BWD_MMA_SMEM_BYTES, stream>>>\(bx, T \* ROWS, C,/);
     expect(cu).toContain("mhc::split_g_kernel<K, BWD_MMA_KP16><<<mhc::grid_for(T * ROWS * BWD_MMA_KP16, 256), 256, 0, stream>>>(g, T * ROWS, g_parts);");
     expect(cu).toContain("l.g_parts = at; at += mhc::align256((size_t)3 * T * ROWS * BWD_MMA_KP16 * sizeof(__nv_bfloat16));");
     expect(cu).not.toContain("prenorm_backward_mma_kernel<BWD_MMA_N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES, BWD_MMA_BLOCKS_PER_SM, true");

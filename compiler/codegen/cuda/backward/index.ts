@@ -3,7 +3,7 @@ import type { CheckedConnection } from "../../../sema/checked.js";
 import type { ConnectionPlan } from "../plan.js";
 import type { SourceOptions } from "../source.js";
 import { backwardEntryPoints, statsWidth } from "./abi.js";
-import { BWD_COEF_TOKENS, BWD_MMA_ROWS, BWD_MMA_STAGES, BWD_MMA_TOKENS, bwdMmaChannels, prenormBackwardTokens } from "./knobs.js";
+import { BWD_COEF_TOKENS, BWD_MMA_STAGES, BWD_MMA_TOKENS, bwdMmaChannels, prenormBackwardTokens } from "./knobs.js";
 import { planBackward, type BackwardPlan } from "./plan.js";
 import { backwardCudaSection, backwardHeaderSection, backwardMma } from "./source.js";
 
@@ -62,7 +62,8 @@ function manifestSection(plan: ConnectionPlan, bw: BackwardPlan): BackwardManife
             {
               name: "prenorm_backward_mma_kernel",
               item: 5,
-              rowsPerBlock: BWD_MMA_ROWS,
+              rowsPerBlock: mma.rows,
+              threads: mma.threads,
               channelsPerBlock: bwdMmaChannels(plan.rows > 1 ? 1 : plan.n),
               tokensPerTile: BWD_MMA_TOKENS,
               stages: BWD_MMA_STAGES,

@@ -59,6 +59,15 @@ export function prenormBackwardTokens(k: number): number {
  * outgrow shared memory and the SIMT kernel runs.
  */
 export const BWD_MMA_ROWS = 128;
+/**
+ * Rows of R a block owns, per n (the kernel's TR; TR / 16 warps, 2 TR threads): 256 for n = 3 and 4,
+ * so each stream's run of channels is 128 bytes or more (a whole cache line: with 128 rows, 64-byte
+ * runs at n = 4 made the kernel ~40% slower than the one-stream layout on an H100); 128 elsewhere
+ * (n <= 2 already has runs of >= 128 bytes; above n = 4 the shared memory of 256 rows does not fit).
+ */
+export function bwdMmaRows(n: number): number {
+  return n === 3 || n === 4 ? 256 : BWD_MMA_ROWS;
+}
 export const BWD_MMA_TOKENS = 32;
 export const BWD_MMA_STAGES = 2;
 export const BWD_MMA_MAX_K = 80;
@@ -70,14 +79,15 @@ const PLAN_SMS = 132;
 
 /** Channels of every stream a block of the tensor-core prenorm backward owns (mhc::BwdMmaLayout::CG): whole 16-byte runs. */
 export function bwdMmaChannels(n: number): number {
-  return Math.floor(BWD_MMA_ROWS / n / 8) * 8;
+  return Math.floor(bwdMmaRows(n) / n / 8) * 8;
 }
 
 /** Bytes of mhc::BwdMmaLayout<N, K, 128, BWD_MMA_TOKENS, BWD_MMA_STAGES>::BYTES (the two must agree; a static_assert checks it). */
 export function bwdMmaSmemBytes(n: number, k: number): number {
   const align16 = (b: number): number => Math.ceil(b / 16) * 16;
   const kp16 = Math.ceil(k / 16) * 16;
-  const xs = BWD_MMA_ROWS + 8;
+  const rows = bwdMmaRows(n);
+  const xs = rows + 8;
   const gs = kp16 + 8;
   const tile = BWD_MMA_TOKENS * xs * 2;
   const du = BWD_MMA_TOKENS * (bwdMmaChannels(n) + 8) * 2;
@@ -88,14 +98,19 @@ export function bwdMmaSmemBytes(n: number, k: number): number {
   // The dy mix on tensor cores where n divides 16: per stage the tile's block-diagonal H_res^T blocks
   // (bf16 hi/lo, rows of 24).
   const mixA = 16 % n === 0 ? ((BWD_MMA_TOKENS * n) / 16) * 2 * 16 * 24 * 2 : 0;
-  return BWD_MMA_STAGES * (stage + mixA) + 2 * BWD_MMA_ROWS * gs * 2;
+  return BWD_MMA_STAGES * (stage + mixA) + 2 * rows * gs * 2;
 }
 
 /** The tensor-core prenorm backward's shape for (n, K), or undefined where the SIMT kernel runs. */
-export function prenormBackwardMma(n: number, k: number): { readonly smemBytes: number; readonly blocksPerSm: number; readonly targetBlocks: number } | undefined {
+export function prenormBackwardMma(
+  n: number,
+  k: number,
+): { readonly rows: number; readonly threads: number; readonly smemBytes: number; readonly blocksPerSm: number; readonly targetBlocks: number } | undefined {
   if (k < 1 || k > BWD_MMA_MAX_K || bwdMmaChannels(n) < 8) return undefined;
+  const rows = bwdMmaRows(n);
   const smemBytes = bwdMmaSmemBytes(n, k);
-  const blocksPerSm = Math.min(2, Math.floor(SM_SHARED_BYTES / (smemBytes + BLOCK_RESERVED_BYTES)));
+  // 128 registers a thread: two blocks of 256 threads fill the register file, as does one of 512.
+  const blocksPerSm = Math.min(rows === 256 ? 1 : 2, Math.floor(SM_SHARED_BYTES / (smemBytes + BLOCK_RESERVED_BYTES)));
   if (blocksPerSm < 1) return undefined;
-  return { smemBytes, blocksPerSm, targetBlocks: blocksPerSm * PLAN_SMS };
+  return { rows, threads: 2 * rows, smemBytes, blocksPerSm, targetBlocks: blocksPerSm * PLAN_SMS };
 }

@@ -10,7 +10,6 @@ import {
   BWD_COEF_TOKENS,
   BWD_MIN_CHANNELS,
   BWD_MIN_TOKENS,
-  BWD_MMA_ROWS,
   BWD_MMA_STAGES,
   BWD_MMA_TOKENS,
   BWD_PRENORM_TARGET_BLOCKS,
@@ -274,9 +273,9 @@ function mmaConstants(plan: ConnectionPlan): string[] {
   const mma = backwardMma(plan);
   if (!mma) return [];
   return [
-    `// Prenorm backward on tensor cores (knobs.ts, mhc_bwd_mma.cuh): ${BWD_MMA_ROWS} rows of R (the N streams of a channel range) x ${BWD_MMA_TOKENS}-token tiles, a ring of ${BWD_MMA_STAGES},`,
-    `// ${mma.smemBytes} bytes of shared memory, ${mma.blocksPerSm} block(s) per SM.`,
-    `constexpr int BWD_MMA_ROWS = ${BWD_MMA_ROWS}, BWD_MMA_TOKENS = ${BWD_MMA_TOKENS}, BWD_MMA_STAGES = ${BWD_MMA_STAGES};`,
+    `// Prenorm backward on tensor cores (knobs.ts, mhc_bwd_mma.cuh): ${mma.rows} rows of R (the N streams of a channel range) x ${BWD_MMA_TOKENS}-token tiles, a ring of ${BWD_MMA_STAGES},`,
+    `// ${mma.threads} threads, ${mma.smemBytes} bytes of shared memory, ${mma.blocksPerSm} block(s) per SM.`,
+    `constexpr int BWD_MMA_ROWS = ${mma.rows}, BWD_MMA_THREADS = ${mma.threads}, BWD_MMA_TOKENS = ${BWD_MMA_TOKENS}, BWD_MMA_STAGES = ${BWD_MMA_STAGES};`,
     `constexpr int BWD_MMA_SMEM_BYTES = ${mma.smemBytes}, BWD_MMA_BLOCKS_PER_SM = ${mma.blocksPerSm}, BWD_MMA_TARGET_BLOCKS = ${mma.targetBlocks};`,
     plan.rows > 1 ? "constexpr int BWD_MMA_N = 1;  // per-stream projection: the kernel runs over the T * ROWS rows of C values" : "constexpr int BWD_MMA_N = N;",
     `constexpr int BWD_MMA_KP16 = mhc::BwdMmaLayout<BWD_MMA_N, K, BWD_MMA_ROWS, BWD_MMA_TOKENS, BWD_MMA_STAGES>::KP16;  // G parts' row length`,
@@ -501,7 +500,7 @@ function launchers(plan: ConnectionPlan, forwardText: string): string[] {
                   "}",
                 ]
               : ["const __nv_bfloat16* mix_blocks = nullptr;"]),
-            `kernel<<<grid_mma, ${BLOCK_THREADS}, BWD_MMA_SMEM_BYTES, stream>>>(bx, ${perStream ? "T * ROWS" : "T"}, C, cm.tokens, phi, g_parts, s2, h_pre, bdu, bin, mix_dy ? h_res : nullptr, mix_blocks, reinterpret_cast<__nv_bfloat16*>(dx), dphi_part);`,
+            `kernel<<<grid_mma, BWD_MMA_THREADS, BWD_MMA_SMEM_BYTES, stream>>>(bx, ${perStream ? "T * ROWS" : "T"}, C, cm.tokens, phi, g_parts, s2, h_pre, bdu, bin, mix_dy ? h_res : nullptr, mix_blocks, reinterpret_cast<__nv_bfloat16*>(dx), dphi_part);`,
             "st = cuda_status(cudaGetLastError());",
             "if (st != MHC_OK) return st;",
             "dphi_chunks = cm.chunks;",
