@@ -47,7 +47,7 @@ SHAPES = [
     {"name": "T=8192 C=4096 n=4", "T": 8192, "C": 4096, "n": 4},
 ]
 KERNELS = ("prenorm_mma_kernel", "prenorm_kernel", "coefficients_kernel", "post_kernel", "stats_kernel", "post_backward_kernel", "post_backward_reduce_kernel",
-           "premix_backward_kernel", "coefficients_backward_kernel", "parameter_gradients_kernel", "split_g_kernel", "prenorm_backward_mma_kernel", "post_mix_dx_kernel",
+           "premix_backward_kernel", "coefficients_backward_kernel", "parameter_gradients_kernel", "split_g_kernel", "prenorm_backward_mma_kernel", "elementwise_dx_kernel",
            "prenorm_backward_kernel", "dphi_reduce_kernel")
 
 

@@ -265,25 +265,14 @@ __global__ void __launch_bounds__(256) sum_rows_kernel(const float* __restrict__
   }
 }
 
-/// Premix backward of a connection without a projection: dx[t, i, c] = dx_in[t, i, c] + H_pre[t, i] du[t, c]
-/// (dx_in optional, may be dx).
+/// The element-wise parts of dx, in one pass:
+///   dx[t, i, c] = dx_in[t, i, c] + sum_j H_res[t, j, i] dy[t, j, c] + H_pre[t, i] du[t, c]
+/// each term optional (dx_in, dy or du nullptr: left out; dx_in may be dx: each element is read before it
+/// is written, by the same thread). A connection without a projection gets its whole dx here; with a
+/// projection, the post's dx (dy handed to pre_backward) when the tensor-core kernel does not mix it itself.
 template <typename TR, int N>
-__global__ void __launch_bounds__(256) premix_dx_kernel(const float* __restrict__ h_pre, const TR* __restrict__ du, const TR* dx_in, TR* dx, int64_t T, int64_t C) {
-  const int64_t items = T * N * C;
-  for (int64_t item = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; item < items; item += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t c = item % C;
-    const int64_t ti = item / C;
-    const int64_t t = ti / N;
-    const float in = dx_in != nullptr ? to_float(dx_in[item]) : 0.0f;
-    dx[item] = from_float<TR>(fmaf(__ldg(h_pre + ti), to_float(du[t * C + c]), in));
-  }
-}
-
-/// The post backward's dx when pre_backward is handed dy (post_backward ran with dx = NULL) and the
-/// tensor-core kernel does not take the mix itself: dx[t, i, c] = dx_in[t, i, c] + sum_j H_res[t, j, i] dy[t, j, c]
-/// (dx_in optional, may be dx: each element is read before it is written, by the same thread).
-template <typename TR, int N>
-__global__ void __launch_bounds__(256) post_mix_dx_kernel(const float* __restrict__ h_res, const TR* __restrict__ dy, const TR* dx_in, TR* dx, int64_t T, int64_t C) {
+__global__ void __launch_bounds__(256) elementwise_dx_kernel(const float* __restrict__ h_res, const TR* __restrict__ dy, const float* __restrict__ h_pre,
+                                                             const TR* __restrict__ du, const TR* dx_in, TR* dx, int64_t T, int64_t C) {
   const int64_t items = T * N * C;
   for (int64_t item = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; item < items; item += (int64_t)gridDim.x * blockDim.x) {
     const int64_t c = item % C;
@@ -291,8 +280,11 @@ __global__ void __launch_bounds__(256) post_mix_dx_kernel(const float* __restric
     const int64_t t = ti / N;
     const int i = (int)(ti - t * N);
     float acc = dx_in != nullptr ? to_float(dx_in[item]) : 0.0f;
+    if (dy != nullptr) {
 #pragma unroll 4
-    for (int j = 0; j < N; ++j) acc = fmaf(__ldg(h_res + (t * N + j) * N + i), to_float(dy[(t * N + j) * C + c]), acc);
+      for (int j = 0; j < N; ++j) acc = fmaf(__ldg(h_res + (t * N + j) * N + i), to_float(dy[(t * N + j) * C + c]), acc);
+    }
+    if (du != nullptr) acc = fmaf(__ldg(h_pre + ti), to_float(du[t * C + c]), acc);
     dx[item] = from_float<TR>(acc);
   }
 }

@@ -45,7 +45,7 @@ describe("CUDA backward: the prenorm backward on tensor cores", () => {
       expect(section).toContain("use_mma = mhc::prenorm_backward_mma_fits(C, x, du, mix_dy ? dy : dx_in, dx, h_pre, mix_dy ? h_res : nullptr);");
       // elsewhere the post's dx is formed first by one element-wise pass, which the kernels then add to
       expect(section).toContain("if (dy != nullptr && !mix_dy) {");
-      expect(section).toContain("mhc::post_mix_dx_kernel<TR, N><<<");
+      expect(section).toContain("mhc::elementwise_dx_kernel<TR, N><<<mhc::grid_for(T * N * C, 256), 256, 0, stream>>>(h_res, dy, nullptr, nullptr, dx_in, dx, T, C);");
       // where n divides 16 the kernel's mix runs on tensor cores from block-diagonal H_res^T blocks made first
       if (16 % n === 0) {
         expect(section).toContain("mhc::mix_blocks_kernel<N><<<mhc::grid_for((T + 16 / N - 1) / (16 / N) * 256, 256), 256, 0, stream>>>(h_res, T, mix_blocks);");
@@ -68,7 +68,7 @@ describe("CUDA backward: the prenorm backward on tensor cores", () => {
     expect(n16).not.toContain("prenorm_backward_mma_kernel");
     expect(n16).not.toContain("mhc_bwd_mma.cuh");
     expect(n16).toContain("mhc::prenorm_backward_kernel<true, TR, N, K");
-    expect(n16).toMatch(/if \(dy != nullptr\) \{\n\s*mhc::post_mix_dx_kernel<TR, N><<</);
+    expect(n16).toMatch(/if \(dy != nullptr\) \{\n\s*mhc::elementwise_dx_kernel<TR, N><<</);
   });
 
   it("tells callers (manifest, binding) where pre_backward mixes the post's dy itself, so post_backward leaves dx out only there", () => {

@@ -129,7 +129,7 @@ describe("CUDA backward: generated sources", () => {
     expect(section).not.toContain("grad_phi_res");
     const residual = generateCuda(tiny, "residual", { compilerVersion: "test" });
     const rs = residual.files.get("residual.cu")!;
-    expect(rs).toContain("mhc::premix_dx_kernel<TR, N>");
+    expect(rs).toContain("mhc::elementwise_dx_kernel<TR, N><<<mhc::grid_for(T * N * C, 256), 256, 0, stream>>>(h_res, dy, h_pre, du, dx_in, dx, T, C);");
     expect(rs).not.toContain("prenorm_backward_kernel<");
   });
 });

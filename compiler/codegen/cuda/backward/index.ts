@@ -20,7 +20,7 @@ export interface BackwardManifest {
   /**
    * Where pre_backward's tensor-core kernel forms the post's H_res^T dy itself, so a caller gains by
    * calling post_backward with dx = NULL and handing dy and h_res to pre_backward (elsewhere that costs
-   * one more pass: pre_backward forms it first with post_mix_dx_kernel). Null: nowhere.
+   * one more pass: pre_backward forms it first with elementwise_dx_kernel). Null: nowhere.
    */
   readonly dyToPreBackward: { readonly dtype: "bf16"; readonly cMultipleOf: 8; readonly alignment: 16 } | null;
 }
@@ -73,8 +73,8 @@ function manifestSection(plan: ConnectionPlan, bw: BackwardPlan): BackwardManife
             },
           ]
         : []),
-      { name: "post_mix_dx_kernel", item: 5, does: "dx = dx_in + H_res^T dy when pre_backward is handed dy and the tensor-core kernel does not mix it itself" },
-      ...(plan.k > 0 ? [{ name: "prenorm_backward_kernel<true>", item: 5, sharedTokens: prenormBackwardTokens(plan.k), does: `dx = dx_in + H_pre du + G phi^T + s2 x${mma ? " (fp32 residual, or operands the tensor-core kernel does not take)" : ""}` }, { name: "prenorm_backward_kernel<false>", item: 5, sharedTokens: prenormBackwardTokens(plan.k), does: "dphi partials x^T G per token chunk, one pass over x per column pass" }, { name: "dphi_reduce_kernel", item: 5, does: "dphi partials summed over token chunks in order" }] : [{ name: "premix_dx_kernel", item: 5, does: "dx = H_pre du" }]),
+      ...(plan.k > 0 ? [{ name: "elementwise_dx_kernel", item: 5, does: "dx = dx_in + H_res^T dy when pre_backward is handed dy and the tensor-core kernel does not mix it itself" }] : []),
+      ...(plan.k > 0 ? [{ name: "prenorm_backward_kernel<true>", item: 5, sharedTokens: prenormBackwardTokens(plan.k), does: `dx = dx_in + H_pre du + G phi^T + s2 x${mma ? " (fp32 residual, or operands the tensor-core kernel does not take)" : ""}` }, { name: "prenorm_backward_kernel<false>", item: 5, sharedTokens: prenormBackwardTokens(plan.k), does: "dphi partials x^T G per token chunk, one pass over x per column pass" }, { name: "dphi_reduce_kernel", item: 5, does: "dphi partials summed over token chunks in order" }] : [{ name: "elementwise_dx_kernel", item: 5, does: "dx = dx_in + H_res^T dy (when handed dy) + H_pre du, one pass" }]),
     ],
   };
 }

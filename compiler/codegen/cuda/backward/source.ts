@@ -34,7 +34,7 @@ import type { BackwardPlan } from "./plan.js";
  *   B4 parameter_gradients_kernel      generated: alpha and bias gradients, blocks summed in order
  *   B5 prenorm_backward_mma_kernel (+ reduce) dx and dphi, both GEMMs in one pass over x, on tensor
  *      cores (bf16 residual, mhc_bwd_mma.cuh), which also mixes the post's dy into dx when handed it;
- *      otherwise prenorm_backward_kernel, dx then dphi, after post_mix_dx_kernel for dy (mhc_bwd.cuh)
+ *      otherwise prenorm_backward_kernel, dx then dphi, after elementwise_dx_kernel for dy (mhc_bwd.cuh)
  */
 
 function lineDirective(options: SourceOptions, span: { readonly file: string; readonly start: number } | undefined): string[] {
@@ -431,7 +431,7 @@ function launchers(plan: ConnectionPlan, forwardText: string): string[] {
     const outs = SLOTS.map((s) => (plan.maps[s].column !== undefined ? { ptr: `grad_phi_${s}`, k: plan.maps[s].width } : undefined)).filter((o) => o !== undefined);
     const [o0, o1, o2] = [outs[0], outs[1], outs[2]];
     const mixFirst = (indent: string): string[] => [
-      `${indent}mhc::post_mix_dx_kernel<TR, N><<<mhc::grid_for(T * N * C, ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(h_res, dy, dx_in, dx, T, C);`,
+      `${indent}mhc::elementwise_dx_kernel<TR, N><<<mhc::grid_for(T * N * C, ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(h_res, dy, nullptr, nullptr, dx_in, dx, T, C);`,
       `${indent}st = cuda_status(cudaGetLastError());`,
       `${indent}if (st != MHC_OK) return st;`,
       `${indent}dx_in = dx;`,
@@ -528,15 +528,9 @@ function launchers(plan: ConnectionPlan, forwardText: string): string[] {
     );
   } else {
     lines.push(
-      "// No projection: dx is the premix's alone (after the post's, H_res^T dy, when dy is given).",
+      "// No projection: dx is the premix's alone (with the post's, H_res^T dy, when dy is given), one pass.",
       "(void)stats; (void)dh_pre;",
-      "if (dy != nullptr) {",
-      `mhc::post_mix_dx_kernel<TR, N><<<mhc::grid_for(T * N * C, ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(h_res, dy, dx_in, dx, T, C);`,
-      "st = cuda_status(cudaGetLastError());",
-      "if (st != MHC_OK) return st;",
-      "dx_in = dx;",
-      "}",
-      `mhc::premix_dx_kernel<TR, N><<<mhc::grid_for(T * N * C, ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(h_pre, du, dx_in, dx, T, C);`,
+      `mhc::elementwise_dx_kernel<TR, N><<<mhc::grid_for(T * N * C, ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(h_res, dy, h_pre, du, dx_in, dx, T, C);`,
       "return cuda_status(cudaGetLastError());",
       "}",
     );
