@@ -273,6 +273,7 @@ def abi_checks(v, fwd, bwd, T, C, dtype, seed):
         ("pre_backward dx NULL", lambda: pre_bwd(dx=None), 1),
         ("pre_backward dy without h_res", lambda: pre_bwd(dy=cot["y"]), 1),
         ("pre_backward dy misaligned", lambda: pre_bwd(dy=cot["y"].data_ptr() + 1, h_res=h_res), 4),
+        ("pre_backward dy is dx", lambda: pre_bwd(dy=a["dx_pre"], h_res=h_res), 7),
         (f"pre_backward grad_{bwd.params[0]} NULL", lambda: pre_bwd(**{f"grad_{bwd.params[0]}": None}), 1),
         ("pre_backward dtype 9", lambda: pre_bwd(dtype=9), 3),
         ("pre_backward C = 0", lambda: pre_bwd(C=0), 2),

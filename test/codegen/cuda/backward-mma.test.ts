@@ -71,6 +71,12 @@ describe("CUDA backward: the prenorm backward on tensor cores", () => {
     expect(n16).toMatch(/if \(dy != nullptr\) \{\n\s*mhc::elementwise_dx_kernel<TR, N><<</);
   });
 
+  it("refuses dy given as dx itself (each dx element mixes every stream of dy) and dy without h_res", () => {
+    const cu = generateCuda(tiny, instantiateConnection(tiny, "mhc", { n: 4 }), { name: "mhc_n4" }).files.get("mhc_n4.cu")!;
+    expect(cu).toContain("if (dy != nullptr && h_res == nullptr) return MHC_ERR_NULL_POINTER;");
+    expect(cu).toContain("if (dy != nullptr && dy == dx) return MHC_ERR_UNSUPPORTED;");
+  });
+
   it("tells callers (manifest, binding) where pre_backward mixes the post's dy itself, so post_backward leaves dx out only there", () => {
     const gen = (n: number) => generateCuda(tiny, instantiateConnection(tiny, "mhc", { n }), { name: `mhc_n${n}` });
     const n4 = gen(4);

@@ -99,7 +99,7 @@ export function backwardEntryPoints(plan: ConnectionPlan): EntryPoint[] {
         f32("dh_post", ["T", n], "d loss / d H_post, e.g. from mhc_<name>_post_backward (NULL: zero)", "input"),
         f32("dh_res", ["T", n, n], "d loss / d H_res, e.g. from mhc_<name>_post_backward (NULL: zero)", "input"),
         residual("dx_in", ["T", n, "C"], "added to dx, e.g. mhc_<name>_post_backward's dx (NULL: nothing; may be dx itself: accumulate in place)", "input"),
-        residual("dy", ["T", n, "C"], "d loss / d y of the post that read this x, when mhc_<name>_post_backward ran with dx = NULL: H_res^T dy is added to dx here (NULL: nothing)", "input"),
+        residual("dy", ["T", n, "C"], "d loss / d y of the post that read this x, when mhc_<name>_post_backward ran with dx = NULL: H_res^T dy is added to dx here (NULL: nothing; not dx itself)", "input"),
         f32("h_res", ["T", n, n], "H_res of that post, as written by the forward (NULL when dy is NULL)", "input"),
         residual("dx", ["T", n, "C"], "dx_in + H_res^T dy + d loss / d x through the norm, the projections and the premix (overwritten)", "output"),
         ...grads,

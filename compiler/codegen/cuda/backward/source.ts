@@ -608,6 +608,7 @@ function entryDefinitions(plan: ConnectionPlan, eps: readonly EntryPoint[]): str
     `if (!mhc::valid_shape(T, C, ${ns}::N)) return MHC_ERR_BAD_SHAPE;`,
     "const size_t es = mhc::residual_size(dtype);",
     "if (dy != nullptr && h_res == nullptr) return MHC_ERR_NULL_POINTER;",
+    "if (dy != nullptr && dy == dx) return MHC_ERR_UNSUPPORTED;  // each dx element mixes every stream of dy",
     "if (!mhc::aligned(x, es) || !mhc::aligned(du, es) || !mhc::aligned(dx_in, es) || !mhc::aligned(dy, es) || !mhc::aligned(dx, es)) return MHC_ERR_MISALIGNED;",
     `if (${[...params, "stats", "h_pre", "dh_pre", "dh_post", "dh_res", "h_res", ...grads].map((a) => `!mhc::aligned(${a}, 4)`).join(" || ")}) return MHC_ERR_MISALIGNED;`,
     `const size_t need = ${ns}::pre_backward_layout(T, C).total;`,
