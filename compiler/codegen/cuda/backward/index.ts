@@ -5,7 +5,7 @@ import type { SourceOptions } from "../source.js";
 import { backwardEntryPoints, statsWidth } from "./abi.js";
 import { BWD_COEF_TOKENS, BWD_MMA_STAGES, BWD_MMA_TOKENS, bwdMmaChannels, prenormBackwardTokens } from "./knobs.js";
 import { planBackward, type BackwardPlan } from "./plan.js";
-import { backwardCudaSection, backwardHeaderSection, backwardMma } from "./source.js";
+import { backwardCudaSection, backwardHeaderSection, backwardMixesDy, backwardMma, backwardMmaStreams } from "./source.js";
 
 export { backwardEntryPoints, statsWidth } from "./abi.js";
 export { constraintGradientGraph } from "./constraint-gradient.js";
@@ -36,6 +36,7 @@ export interface BackwardOutput {
 function manifestSection(plan: ConnectionPlan, bw: BackwardPlan): BackwardManifest {
   const sym = plan.symbol;
   const mma = backwardMma(plan);
+  const mixesDy = backwardMixesDy(plan);
   return {
     entryPoints: backwardEntryPoints(plan).map((ep) => ({
       name: ep.name,
@@ -46,7 +47,7 @@ function manifestSection(plan: ConnectionPlan, bw: BackwardPlan): BackwardManife
     stats: { entryPoint: `mhc_${sym}_save_stats`, shape: ["T", statsWidth(plan)], columns: plan.rows > 1 ? `for each stream i < ${plan.rows}: proj[i, 0..${plan.k}), sum of squares of stream i` : `proj[0..${plan.k}), sum of squares` },
     workspace: { entryPoint: `mhc_${sym}_backward_workspace_size`, alignment: 16 },
     // A per-stream projection's kernel sees one stream per row: the mix is formed before it, not inside.
-    dyToPreBackward: mma && plan.rows === 1 ? { dtype: "bf16", cMultipleOf: 8, alignment: 16 } : null,
+    dyToPreBackward: mixesDy ? { dtype: "bf16", cMultipleOf: 8, alignment: 16 } : null,
     kernels: [
       { name: "stats_kernel", item: 5, does: "the forward's split-K partials summed in order into stats [T, K + 1]" },
       { name: "post_backward_kernel", item: 5, does: "df, per-slice dH partials and dx (unless dx is NULL: pre_backward is then handed dy and h_res), one block per (token, channel slice)" },
@@ -56,7 +57,7 @@ function manifestSection(plan: ConnectionPlan, bw: BackwardPlan): BackwardManife
       ...(mma
         ? [
             { name: "split_g_kernel", item: 5, does: "bf16 residual: G split once into three bf16 parts [3, T, KP16] for the tensor-core kernel" },
-            ...(plan.rows === 1 && 16 % plan.n === 0
+            ...(mixesDy?.tensorCores
               ? [{ name: "mix_blocks_kernel", item: 5, does: "when pre_backward is handed dy: H_res^T as block-diagonal 16 x 16 bf16 blocks (hi, lo) per 16 / n tokens, for the tensor-core kernel's mix" }]
               : []),
             {
@@ -64,7 +65,7 @@ function manifestSection(plan: ConnectionPlan, bw: BackwardPlan): BackwardManife
               item: 5,
               rowsPerBlock: mma.rows,
               threads: mma.threads,
-              channelsPerBlock: bwdMmaChannels(plan.rows > 1 ? 1 : plan.n),
+              channelsPerBlock: bwdMmaChannels(backwardMmaStreams(plan)),
               tokensPerTile: BWD_MMA_TOKENS,
               stages: BWD_MMA_STAGES,
               smemBytes: mma.smemBytes,

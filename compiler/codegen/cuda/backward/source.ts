@@ -287,12 +287,21 @@ function mmaConstants(plan: ConnectionPlan): string[] {
 /** The tensor-core prenorm backward's shape for this connection, or undefined (SIMT only). */
 export function backwardMma(plan: ConnectionPlan): ReturnType<typeof prenormBackwardMma> {
   // A per-stream projection (plan.rows > 1) runs the kernel over its T*n rows of C values, as one stream.
-  return plan.k > 0 ? prenormBackwardMma(mmaStreams(plan), plan.k) : undefined;
+  return plan.k > 0 ? prenormBackwardMma(backwardMmaStreams(plan), plan.k) : undefined;
 }
 
 /** The tensor-core prenorm backward's N: the streams of a flat projection's rows of n*C, 1 for a per-stream one (rows of C). */
-function mmaStreams(plan: ConnectionPlan): number {
+export function backwardMmaStreams(plan: ConnectionPlan): number {
   return plan.rows > 1 ? 1 : plan.n;
+}
+
+/**
+ * Whether the tensor-core prenorm backward forms the post's H_res^T dy itself when handed dy (a flat
+ * projection: a per-stream kernel treats the streams' rows as separate), and does it on tensor cores
+ * (n divides 16: mhc_bwd_mma.cuh TC_MIX, fed by mix_blocks_kernel).
+ */
+export function backwardMixesDy(plan: ConnectionPlan): { readonly tensorCores: boolean } | undefined {
+  return backwardMma(plan) !== undefined && plan.rows === 1 ? { tensorCores: 16 % plan.n === 0 } : undefined;
 }
 
 function launchers(plan: ConnectionPlan, forwardText: string): string[] {
@@ -302,7 +311,7 @@ function launchers(plan: ConnectionPlan, forwardText: string): string[] {
   const cfg = plan.prenorm;
   const mma = backwardMma(plan);
   // The dy mix on tensor cores (mhc_bwd_mma.cuh TC_MIX): a flat projection whose n divides 16.
-  const tcMix = mma !== undefined && !perStream && 16 % plan.n === 0;
+  const tcMix = backwardMixesDy(plan)?.tensorCores === true;
   const withProj = SLOTS.filter((s) => plan.maps[s].column !== undefined);
   const phiParams = withProj.map((s) => `const float* phi_${s}, float* grad_phi_${s}`).join(", ");
   const biasParams = SLOTS.map((s) => `const float* bias_${s}`).join(", ");
