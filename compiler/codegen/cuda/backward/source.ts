@@ -4,7 +4,8 @@ import { prototype, type EntryPoint } from "../abi.js";
 import { LINE_RESTORE, indent } from "../emit-constraint.js";
 import { BLOCK_THREADS } from "../knobs.js";
 import { perStreamSource, type ConnectionPlan } from "../plan.js";
-import { perStreamNorm, type SourceOptions } from "../source.js";
+import { perStreamNorm } from "../coefficient-kernel.js";
+import type { SourceOptions } from "../source.js";
 import { backwardEntryPoints, statsWidth } from "./abi.js";
 import {
   BWD_COEF_TOKENS,

@@ -1,0 +1,205 @@
+import { SLOTS, type Slot } from "../../sema/checked.js";
+import { ALPHA_INDEX } from "../../lower/parameters.js";
+import { LINE_RESTORE } from "./emit-constraint.js";
+import { BLOCK_THREADS } from "./knobs.js";
+import { perStreamSource, type ConnectionPlan } from "./plan.js";
+import type { SourceSet } from "../../source/source-set.js";
+import type { SourceOptions } from "./source.js";
+
+/*
+ * Kernel 2 of design.md 4.2 (coefficients and pre-mix) as CUDA text: the per-token
+ * norm, logits and constraint calls of each map, and the kernel that runs them beside
+ * the pre-mix. The constraint functions themselves come from emit-constraint.ts.
+ */
+
+/** `#line` back to a span of the .mhc source (none without a span or its text). */
+function lineDirective(sources: SourceSet, span: { readonly file: string; readonly start: number } | undefined): string[] {
+  if (!span) return [];
+  const file = sources.get(span.file);
+  if (!file) return [];
+  return [`#line ${file.positionAt(span.start).line} ${JSON.stringify(span.file)}`];
+}
+
+/** The logits and constraint of one map, for the per-token functions of kernel 2 (H_<slot>[] in registers). */
+function mapCoefficients(plan: ConnectionPlan, options: SourceOptions, slot: Slot): string[] {
+  const n = plan.n;
+  const m = plan.maps[slot];
+  const k = m.k;
+  const H = `H_${slot}`;
+  const L = `L_${slot}`;
+  const lines = [`// ${slot}: ${m.info.mode} ${m.info.constraint}`, ...lineDirective(options.sources, options.mapSpans?.[slot]), `float ${L}[${Math.max(1, k)}];`];
+  if (m.column !== undefined && plan.rows > 1) {
+    // Per-stream projection: logit l is stream `row`'s projection column `col` of this map (plan.ts perStreamSource).
+    const a = `alpha[${ALPHA_INDEX[slot]}]`;
+    const src = perStreamSource(plan, m);
+    const row = src.row === "l" ? "l" : "row";
+    const at = [`${row} * K`, ...(m.column === 0 ? [] : [String(m.column)]), ...(src.col === "0" ? [] : ["col"])].join(" + ");
+    const proj = `proj[${at}] * rinv[${row}]`;
+    const dyn = m.info.mode === "dynamic tanh" ? `tanhf(${proj})` : proj;
+    const index = src.row === "l" ? [] : [`const int row = ${src.row}, col = ${src.col};`];
+    lines.push(`const float alpha_${slot} = ${a};`, "#pragma unroll", `for (int l = 0; l < ${k}; ++l) {`, ...index, `${L}[l] = ${dyn} * alpha_${slot} + bias_${slot}[l];`, "}");
+  } else if (m.column !== undefined) {
+    const a = `alpha[${ALPHA_INDEX[slot]}]`;
+    const proj = `proj[${m.column === 0 ? "i" : `${m.column} + i`}] * rinv`;
+    const dyn = m.info.mode === "dynamic tanh" ? `tanhf(${proj})` : proj;
+    lines.push(`const float alpha_${slot} = ${a};`, "#pragma unroll", `for (int i = 0; i < ${k}; ++i) ${L}[i] = ${dyn} * alpha_${slot} + bias_${slot}[i];`);
+  } else {
+    lines.push("#pragma unroll", `for (int i = 0; i < ${k}; ++i) ${L}[i] = bias_${slot}[i];`);
+  }
+  lines.push(`float ${H}[${slot === "res" ? n * n : n}];`, `constraint_${slot}(${L}, ${H});`);
+  if (options.mapSpans?.[slot]) lines.push(LINE_RESTORE);
+  return lines;
+}
+
+/**
+ * 1 / r per stream, `float rinv[N]`, for a per-stream projection from the token's N row sums of squares
+ * `ss[i]` (sublayer-graph.ts): rms_stream: each stream over its C values; rms: one r over all N*C values;
+ * none: 1. Shared by the forward's coefficient kernel and the backward's (stride: floats between rows).
+ */
+export function perStreamNorm(norm: ConnectionPlan["info"]["norm"], stride?: string): string[] {
+  const at = (i: string): string => (stride === undefined ? `ss[${i}]` : `ss[${i} * ${stride}]`);
+  if (norm.kind === "rms_stream") {
+    return [`// norm rms_stream(eps = ${norm.eps}): 1 / r_i, r_i = sqrt(mean(x[t, i, :]^2) + eps) over each stream's C values`, "float rinv[N];", "#pragma unroll", `for (int i = 0; i < N; ++i) rinv[i] = 1.0f / sqrtf(${at("i")} / (float)C + NORM_EPS);`];
+  }
+  if (norm.kind === "rms") {
+    return [
+      `// norm rms(eps = ${norm.eps}): one 1 / r, r = sqrt(mean(xf^2) + eps) over all n*C values (the streams' sums added in order)`,
+      "float sum = 0.0f;",
+      "#pragma unroll",
+      `for (int i = 0; i < N; ++i) sum += ${at("i")};`,
+      "const float r_inv = 1.0f / sqrtf(sum / ((float)N * (float)C) + NORM_EPS);",
+      "float rinv[N];",
+      "#pragma unroll",
+      "for (int i = 0; i < N; ++i) rinv[i] = r_inv;",
+    ];
+  }
+  return ["// norm none", "float rinv[N];", "#pragma unroll", "for (int i = 0; i < N; ++i) rinv[i] = 1.0f;", "(void)C;"];
+}
+
+/** Kernel 2: split-K reduction, norm, logits, constraints, coefficient stores, pre-mix. */
+export function coefficientKernel(plan: ConnectionPlan, options: SourceOptions): string[] {
+  const K = plan.k;
+  const info = plan.info;
+  const bias = (slot: Slot): string => `const float* __restrict__ bias_${slot}`;
+  const biasArgs = SLOTS.map(bias).join(", ");
+  const usesProj = (slot: Slot): boolean => plan.maps[slot].column !== undefined;
+  // Per-stream projection (plan.rows = N): a token's N prenorm rows, N sums of squares and N values of 1 / r.
+  const perStream = plan.rows > 1;
+  const rinvParam = perStream ? "const float* rinv" : "float rinv";
+  const size = (slot: Slot): string => (slot === "res" ? "N * N" : "N");
+  const lines = [
+    "// Kernel 2, one token's norm: 1 / r from its split-K sum of squares. Every constraint warp computes it for",
+    "// itself (the same operations, so the same bits) instead of waiting for another warp's.",
+    perStream ? "__device__ __forceinline__ void token_norm(int64_t C, const float* ss, float (&rinv_out)[N]) {" : "__device__ __forceinline__ float token_norm(int64_t C, float ss) {",
+  ];
+  if (K > 0) {
+    lines.push(...lineDirective(options.sources, options.declSpan));
+    if (perStream) {
+      lines.push(...perStreamNorm(info.norm), ...(info.norm.kind === "none" ? ["(void)ss;"] : []), "#pragma unroll", "for (int i = 0; i < N; ++i) rinv_out[i] = rinv[i];");
+    } else if (info.norm.kind === "rms") {
+      lines.push(`// norm rms(eps = ${info.norm.eps}): 1 / r, r = sqrt(mean(xf^2) + eps) over all n*C values`, "const float rinv = 1.0f / sqrtf(ss / ((float)N * (float)C) + NORM_EPS);");
+    } else {
+      lines.push("// norm none", "const float rinv = 1.0f;", "(void)ss;", "(void)C;");
+    }
+    if (options.declSpan) lines.push(LINE_RESTORE);
+    if (!perStream) lines.push("return rinv;");
+  } else {
+    lines.push("// no map has a projection: no norm", "(void)C; (void)ss;", ...(perStream ? ["#pragma unroll", "for (int i = 0; i < N; ++i) rinv_out[i] = 1.0f;"] : ["return 1.0f;"]));
+  }
+  lines.push("}", "");
+  for (const slot of SLOTS) {
+    const pre = slot === "pre";
+    lines.push(
+      `// Kernel 2, one token's ${slot} map (logits, constraint): stored by the blocks of blockIdx.y == 0${pre ? ", kept in shared memory for the pre-mix" : ""}.`,
+      "// Not inlined: the kernel's instantiations share one compiled copy of the constraint code.",
+      `__device__ __noinline__ void token_${slot}(int64_t t, const float* proj, ${rinvParam}, const float* __restrict__ alpha, ${bias(slot)}, float* __restrict__ h_${slot}, bool store${pre ? ", float* pre_row" : ""}) {`,
+      ...(usesProj(slot) ? [] : ["(void)proj; (void)rinv; (void)alpha;"]),
+      ...mapCoefficients(plan, options, slot),
+      "if (store) {",
+      "#pragma unroll",
+      `for (int i = 0; i < ${size(slot)}; ++i) h_${slot}[t * ${size(slot)} + i] = H_${slot}[i];`,
+      "}",
+      ...(pre ? ["#pragma unroll", "for (int i = 0; i < N; ++i) pre_row[i] = H_pre[i];"] : []),
+      "}",
+      "",
+    );
+  }
+  // The token's arguments of the per-slot functions: its projections in shared memory and its 1 / r.
+  const proj = K > 0 ? (perStream ? "s_proj + tt * ROWS * K" : "s_proj + tt * K") : "nullptr";
+  const norm = perStream ? ["float rinv[N];", `token_norm(C, ${K > 0 ? "s_ss + tt * ROWS" : "nullptr"}, rinv);`] : [`const float rinv = token_norm(C, ${K > 0 ? "s_ss[tt]" : "0.0f"});`];
+  const tokenCall = (slot: Slot): string[] => [
+    "if (tt < count) {",
+    ...norm,
+    `token_${slot}(t0 + tt, ${proj}, rinv, alpha, bias_${slot}, h_${slot}, store${slot === "pre" ? ", s_pre + tt * N" : ""});`,
+    "}",
+  ];
+  lines.push(
+    "// Kernel 2 (design 4.2 item 2). Block = up to COEF_TOKENS tokens x a slice of the channels (blockIdx.y).",
+    ...(K > 0
+      ? [
+          "// Phase 0: the whole block sums its tokens' split-K partials into shared memory, in a fixed order",
+          "// (mhc::sum_split_partials: deterministic, the same bits in every block that holds the token); the",
+          "// pre-mix threads' first x vectors are already in flight.",
+        ]
+      : []),
+    "// Phase 1, one lane per token in three warps at once: warp 0 the pre map, warp 1 the post map, warp 2 the res",
+    "// map (each its own norm); blockIdx.y == 0 stores the coefficients. The pre-mix u = sum_i H_pre[i] x[i, :] of",
+    "// the block's tokens and channels waits only for warp 0 (named barriers): warps 0, 3.. take the first",
+    "// COEF_MIX_EARLY items, so the post and res warps join only where a block has more items than that.",
+    "// Launched overlapped (mhc_pdl.cuh): the blocks may start while the prenorm GEMM runs and wait for its end",
+    "// before the first read; then the post kernel may start its blocks (they wait for this kernel's end).",
+    "template <typename TR, int VEC>",
+    `__global__ void __launch_bounds__(${BLOCK_THREADS}) coefficients_kernel(const TR* __restrict__ x, int64_t T, int64_t C, int tpb, int64_t splits,`,
+    `    const float* __restrict__ proj_part, const float* __restrict__ ss_part, const float* __restrict__ alpha, ${biasArgs},`,
+    "    float* __restrict__ h_pre, float* __restrict__ h_post, float* __restrict__ h_res, TR* __restrict__ u) {",
+    "static_assert(COEF_TOKENS <= 32, \"a token per lane of each constraint warp\");",
+    `static_assert(COEF_MIX_EARLY == ${BLOCK_THREADS} - 64, "warps 1 and 2 run the post and res maps");`,
+    "mhc::wait_prior_grids();",
+    "mhc::allow_dependent_grids();",
+    "__shared__ float s_pre[COEF_TOKENS * N];",
+    "const int64_t t0 = (int64_t)blockIdx.x * tpb;",
+    "const int count = (int)(T - t0 < tpb ? T - t0 : tpb);",
+    "const int warp = (int)threadIdx.x >> 5, tt = (int)threadIdx.x & 31;",
+    "const bool store = blockIdx.y == 0;",
+    "const bool mix_early = warp == 0 || warp >= 3;",
+    "// Pre-mix rank: warps 0, 3, 4, .. first, then warps 1 and 2.",
+    "const int rank = warp == 0 ? tt : warp >= 3 ? (warp - 2) * 32 + tt : COEF_MIX_EARLY + (warp - 1) * 32 + tt;",
+    `mhc::PremixItems<TR, N, VEC> mix(t0, count, C, rank, ${BLOCK_THREADS});`,
+    "if (mix_early) mix.load_first(x);",
+    ...(K > 0
+      ? perStream
+        ? [
+            "// Per-stream projection: token t's rows are t * ROWS .. t * ROWS + ROWS - 1 of the partials.",
+            "__shared__ float s_proj[COEF_TOKENS * ROWS * K];",
+            "__shared__ float s_ss[COEF_TOKENS * ROWS];",
+            `__shared__ float s_tmp[${BLOCK_THREADS}];`,
+            "mhc::sum_split_partials<K>(proj_part, ss_part, T * ROWS, t0 * ROWS, count * ROWS, splits, s_proj, s_ss, s_tmp);",
+            "__syncthreads();",
+          ]
+        : [
+            "__shared__ float s_proj[COEF_TOKENS * K];",
+            "__shared__ float s_ss[COEF_TOKENS];",
+            `__shared__ float s_tmp[${BLOCK_THREADS}];`,
+            "mhc::sum_split_partials<K>(proj_part, ss_part, T, t0, count, splits, s_proj, s_ss, s_tmp);",
+            "__syncthreads();",
+          ]
+      : ["(void)splits; (void)proj_part; (void)ss_part;"]),
+    "if (warp == 0) {",
+    ...tokenCall("pre"),
+    "__syncwarp();",
+    "mhc::named_arrive(1, COEF_MIX_EARLY);  // H_pre of the block's tokens is in s_pre: warps 3..",
+    "mhc::named_arrive(2, 96);  // ... and warps 1, 2",
+    "} else if (warp == 1) {",
+    ...tokenCall("post"),
+    "mhc::named_sync(2, 96);",
+    "} else if (warp == 2) {",
+    ...tokenCall("res"),
+    "mhc::named_sync(2, 96);",
+    "} else {",
+    "mhc::named_sync(1, COEF_MIX_EARLY);",
+    "}",
+    "mix.finish(x, u, s_pre);",
+    "}",
+  );
+  return lines;
+}
