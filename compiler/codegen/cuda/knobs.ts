@@ -146,6 +146,12 @@ export const PRENORM_MMA_SMEM_ONE_BLOCK = 227 * 1024;
  * addresses and temporaries (n = 4 and 8 fit, n = 16 does not).
  */
 export const PRENORM_MMA_TWO_BLOCK_ARRAY_REGS = 64;
+/**
+ * Tensor-core prenorm with phi split once per call (mhc_mma.cuh split_phi_kernel, PRESPLIT) when the
+ * GEMM has at least this many token tiles: below it every block splits its own steps of phi, which
+ * costs no extra launch (decode: one tile) and repeats the split only a few times.
+ */
+export const PRENORM_MMA_PRESPLIT_MIN_TILES = 8;
 
 export interface PrenormConfig {
   /** Total logits (columns) and the padded column count. */
@@ -171,6 +177,9 @@ export interface PrenormConfig {
   readonly stages: number;
   readonly parts: number;
   readonly smemBytes: number;
+  /** MMA with phi split once per call (PRESPLIT): the ring depth and dynamic shared memory at the same tile and BK; 0 stages where no ring fits. */
+  readonly presplitStages: number;
+  readonly presplitSmemBytes: number;
 }
 
 /**
@@ -185,7 +194,7 @@ export function prenormSimtConfig(k: number): PrenormConfig {
   const wm = 8 / wn;
   let rm = Math.max(1, Math.min(4, Math.floor(PRENORM_MAX_ACC / rn)));
   while (rm > 1 && wm * 32 * rm > PRENORM_MAX_TM) rm--;
-  return { k, kp: wn * rn, wn, rn, wm, rm, tm: wm * 32 * rm, bk: PRENORM_BK, minSteps: PRENORM_MIN_STEPS, blocksPerSm: 2, mma: false, mt: 0, nt: 0, stages: 0, parts: 0, smemBytes: 0 };
+  return { k, kp: wn * rn, wn, rn, wm, rm, tm: wm * 32 * rm, bk: PRENORM_BK, minSteps: PRENORM_MIN_STEPS, blocksPerSm: 2, mma: false, mt: 0, nt: 0, stages: 0, parts: 0, smemBytes: 0, presplitStages: 0, presplitSmemBytes: 0 };
 }
 
 /** a > b in lexicographic order. */
@@ -200,6 +209,11 @@ const mmaPhiStride = (kp: number): number => (kp % 16 === 0 ? kp + 8 : kp);
 /** Dynamic shared memory of prenorm_mma_kernel (mhc_mma.cuh mma_smem_bytes): the ring of x and raw phi tiles, one set of phi parts. */
 export function mmaSmemBytes(tm: number, kp: number, bk: number, stages: number, parts: number): number {
   return stages * (tm * (bk + 8) * 2 + bk * kp * 4) + parts * bk * mmaPhiStride(kp) * 2;
+}
+
+/** The same with phi split once per call (mhc_mma.cuh mma_presplit_smem_bytes): a ring of x tiles and phi parts. */
+export function mmaPresplitSmemBytes(tm: number, kp: number, bk: number, stages: number, parts: number): number {
+  return stages * (tm * (bk + 8) * 2 + parts * bk * mmaPhiStride(kp) * 2);
 }
 
 /**
@@ -247,8 +261,12 @@ export function prenormMmaConfig(k: number, parts: number = PRENORM_PHI_PARTS): 
       }
     }
     if (best) {
-      const smemBytes = mmaSmemBytes(tm, kp, best.bk, best.stages, parts);
-      return { k, kp, wn, rn: nt * 8, wm, rm: mt * 16, tm, bk: best.bk, minSteps: PRENORM_MMA_MIN_STEPS, blocksPerSm, mma: true, mt, nt, stages: best.stages, parts, smemBytes };
+      const bk = best.bk;
+      const smemBytes = mmaSmemBytes(tm, kp, bk, best.stages, parts);
+      // The pre-split ring: the deepest that fits the same budget (same tile, BK and blocks per SM).
+      const presplitStages = PRENORM_MMA_STAGES.find((st) => mmaPresplitSmemBytes(tm, kp, bk, st, parts) <= budget) ?? 0;
+      const presplitSmemBytes = presplitStages > 0 ? mmaPresplitSmemBytes(tm, kp, bk, presplitStages, parts) : 0;
+      return { k, kp, wn, rn: nt * 8, wm, rm: mt * 16, tm, bk, minSteps: PRENORM_MMA_MIN_STEPS, blocksPerSm, mma: true, mt, nt, stages: best.stages, parts, smemBytes, presplitStages, presplitSmemBytes };
     }
   }
   return undefined;

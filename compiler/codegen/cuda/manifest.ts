@@ -1,7 +1,7 @@
 import type { CompileValue } from "../../lower/values.js";
 import { SLOTS, type Slot } from "../../sema/checked.js";
 import { entryPoints } from "./abi.js";
-import { BLOCK_THREADS, FILL_BLOCKS, POST_WAVES, PRENORM_SPLIT_OVERHEAD_STEPS, PRENORM_TRAFFIC_DIV, TARGET_BLOCKS, coefTokens, prenormSimtConfig, type PrenormConfig } from "./knobs.js";
+import { BLOCK_THREADS, FILL_BLOCKS, POST_WAVES, PRENORM_MMA_PRESPLIT_MIN_TILES, PRENORM_SPLIT_OVERHEAD_STEPS, PRENORM_TRAFFIC_DIV, TARGET_BLOCKS, coefTokens, prenormSimtConfig, type PrenormConfig } from "./knobs.js";
 import { coefficientColumns, type ConnectionPlan } from "./plan.js";
 import { postPreKernelManifest } from "./post-prenorm.js";
 import type { BackwardManifest } from "./backward/index.js";
@@ -92,7 +92,7 @@ export function buildCudaManifest(plan: ConnectionPlan, options: { compilerVersi
     workspace: {
       entryPoint: `mhc_${plan.symbol}_workspace_size`,
       formula: cfg
-        ? `${[...(cfg.mma ? [cfg] : []), prenormSimtConfig(plan.k)].map((c) => `${splitFormula(c, plan)} (${c.mma ? "bf16" : cfg.mma ? "fp32" : "both dtypes"})`).join("; ")}; bytes = max over the plans of align256(S*${rowsOf(plan)}*${plan.k}*4) + align256(S*${rowsOf(plan)}*4)`
+        ? `${[...(cfg.mma ? [cfg] : []), prenormSimtConfig(plan.k)].map((c) => `${splitFormula(c, plan)} (${c.mma ? "bf16" : cfg.mma ? "fp32" : "both dtypes"})`).join("; ")}; bytes = max over the plans of align256(S*${rowsOf(plan)}*${plan.k}*4) + align256(S*${rowsOf(plan)}*4)${cfg.mma && cfg.presplitStages > 0 ? `, the bf16 plan plus align256(${cfg.parts}*${plan.rows > 1 ? "C" : "n*C"}*${cfg.kp}*2) where ceil(${rowsOf(plan)} / ${cfg.tm}) >= ${PRENORM_MMA_PRESPLIT_MIN_TILES} (phi pre-split)` : ""}`
         : "0 (no map has a projection)",
       alignment: 16,
     },
@@ -107,7 +107,10 @@ export function buildCudaManifest(plan: ConnectionPlan, options: { compilerVersi
               tile: { tokens: cfg.tm, columns: cfg.kp, warps: [cfg.wm, cfg.wn], mmaTiles: [cfg.mt, cfg.nt], bk: cfg.bk, stages: cfg.stages, phiParts: cfg.parts },
               dynamicSharedMemory: cfg.smemBytes,
               grid: "[ceil(T / tokens), S]",
+              // From minTiles token tiles on, phi is split once per call (split_phi_kernel) and the ring carries the parts.
+              ...(cfg.presplitStages > 0 ? { presplit: { minTiles: PRENORM_MMA_PRESPLIT_MIN_TILES, stages: cfg.presplitStages, dynamicSharedMemory: cfg.presplitSmemBytes } } : {}),
             },
+            ...(cfg.presplitStages > 0 ? [{ name: "split_phi_kernel", item: 1, dtype: "bf16", threads: BLOCK_THREADS, grid: `[ceil(${plan.rows > 1 ? "C" : "n*C"} * ${cfg.kp / 4} / ${BLOCK_THREADS})]` }] : []),
           ]
         : []),
       ...(cfg ? [simtKernel(prenormSimtConfig(plan.k), cfg.mma ? "f32" : "both")] : []),

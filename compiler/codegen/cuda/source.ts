@@ -2,7 +2,7 @@ import type { SourceSet } from "../../source/source-set.js";
 import { SLOTS, type Slot } from "../../sema/checked.js";
 import { entryPoints, prototype, type EntryPoint } from "./abi.js";
 import { finishSource, floatLiteral, indent } from "./emit-constraint.js";
-import { BLOCK_THREADS, FILL_BLOCKS, OVERLAP_GEMM_MAX_BLOCKS, OVERLAP_LAUNCHES, OVERLAP_MAX_BLOCKS, PRENORM_SPLIT_OVERHEAD_STEPS, PRENORM_TRAFFIC_DIV, POST_WAVES, TARGET_BLOCKS, coefTokens, prenormSimtConfig } from "./knobs.js";
+import { BLOCK_THREADS, FILL_BLOCKS, OVERLAP_GEMM_MAX_BLOCKS, OVERLAP_LAUNCHES, OVERLAP_MAX_BLOCKS, PRENORM_SPLIT_OVERHEAD_STEPS, PRENORM_TRAFFIC_DIV, POST_WAVES, PRENORM_MMA_PRESPLIT_MIN_TILES, TARGET_BLOCKS, coefTokens, prenormSimtConfig } from "./knobs.js";
 import { coefficientColumns, type ConnectionPlan } from "./plan.js";
 import { postPreEntryDefinitions, postPreLaunchers } from "./post-prenorm.js";
 import { coefficientKernel } from "./coefficient-kernel.js";
@@ -133,9 +133,24 @@ function launchers(plan: ConnectionPlan): string[] {
                 `return mhc::prenorm_split(${rows}, ${rowLength}, MMA_TM, MMA_BK, MMA_BLOCKS_PER_SM * FILL_BLOCKS, MMA_MIN_STEPS, K, PRENORM_TRAFFIC_DIV, SPLIT_OVERHEAD_STEPS);`,
                 "}",
                 "",
+                ...(cfg.presplitStages > 0
+                  ? [
+                      "// Whether the tensor-core GEMM splits phi once per call (knobs.ts PRENORM_MMA_PRESPLIT_MIN_TILES): enough token tiles.",
+                      "static bool mma_presplit(int64_t T) {",
+                      `return (${rows} + MMA_TM - 1) / MMA_TM >= MMA_PRESPLIT_MIN_TILES;`,
+                      "}",
+                      "",
+                    ]
+                  : []),
                 "static size_t workspace_bytes_for(int64_t T, int64_t C) {",
                 `const size_t simt = mhc::prenorm_workspace_bytes(${rows}, split_plan_simt(T, C).splits, K);`,
-                `const size_t mma = mhc::prenorm_workspace_bytes(${rows}, split_plan_mma(T, C).splits, K);`,
+                ...(cfg.presplitStages > 0
+                  ? [
+                      "// The pre-split phi parts follow the partials.",
+                      `const size_t parts = mma_presplit(T) ? mhc::mma_phi_parts_bytes(${rowLength}, MMA_WN * MMA_NT * 8, MMA_PARTS) : 0;`,
+                      `const size_t mma = mhc::prenorm_workspace_bytes(${rows}, split_plan_mma(T, C).splits, K) + parts;`,
+                    ]
+                  : [`const size_t mma = mhc::prenorm_workspace_bytes(${rows}, split_plan_mma(T, C).splits, K);`]),
                 "return simt > mma ? simt : mma;",
                 "}",
               ]
@@ -168,15 +183,31 @@ function launchers(plan: ConnectionPlan): string[] {
         ? [
             "if constexpr (std::is_same<TR, __nv_bfloat16>::value) {",
             "// bf16 x: tensor cores (mhc_mma.cuh), phi split into MMA_PARTS bf16 terms.",
-            `const auto kernel = mhc::prenorm_mma_kernel<K, MMA_WN, MMA_NT, MMA_WM, MMA_MT, MMA_BK, MMA_STAGES, MMA_PARTS, MMA_BLOCKS_PER_SM, Phi>;`,
-            "static std::atomic<unsigned long long> smem_raised{0};",
-            "const int st = cuda_status(mhc::allow_dynamic_smem(kernel, MMA_SMEM_BYTES, smem_raised));",
-            "if (st != MHC_OK) return st;",
             `const dim3 grid((unsigned)((${rows} + MMA_TM - 1) / MMA_TM), (unsigned)plan.splits);`,
             "// Overlapped with the kernel before it (its blocks start during that kernel's tail and wait for its end) at small T.",
             "const bool overlap = OVERLAP_LAUNCHES && (int64_t)grid.x * grid.y <= OVERLAP_GEMM_MAX_BLOCKS;",
-            `const int st2 = cuda_status(mhc::launch_overlapped(overlap, kernel, grid, dim3(${BLOCK_THREADS}), MMA_SMEM_BYTES, stream, x, ${rows}, R, plan.chunk, vec_ok, phi, proj_part, ss_part));`,
+            ...(cfg.presplitStages > 0
+              ? [
+                  "if (mma_presplit(T)) {",
+                  "// Many token tiles: phi split once into bf16 parts (after the partials in the workspace), then the GEMM streams them.",
+                  `__nv_bfloat16* parts = reinterpret_cast<__nv_bfloat16*>(static_cast<char*>(workspace) + mhc::prenorm_workspace_bytes(${rows}, plan.splits, K));`,
+                  `mhc::split_phi_kernel<K, MMA_WN * MMA_NT * 8, MMA_PARTS, Phi><<<mhc::grid_for(R * (MMA_WN * MMA_NT * 2), ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(phi, R, parts);`,
+                  `const auto kernel = mhc::prenorm_mma_kernel<K, MMA_WN, MMA_NT, MMA_WM, MMA_MT, MMA_BK, MMA_PRESPLIT_STAGES, MMA_PARTS, MMA_BLOCKS_PER_SM, true, Phi>;`,
+                  "static std::atomic<unsigned long long> smem_raised{0};",
+                  "const int st = cuda_status(mhc::allow_dynamic_smem(kernel, MMA_PRESPLIT_SMEM_BYTES, smem_raised));",
+                  "if (st != MHC_OK) return st;",
+                  `const int st2 = cuda_status(mhc::launch_overlapped(overlap, kernel, grid, dim3(${BLOCK_THREADS}), MMA_PRESPLIT_SMEM_BYTES, stream, x, ${rows}, R, plan.chunk, vec_ok, phi, parts, proj_part, ss_part));`,
+                  "if (st2 != MHC_OK) return st2;",
+                  "} else {",
+                ]
+              : []),
+            `const auto kernel = mhc::prenorm_mma_kernel<K, MMA_WN, MMA_NT, MMA_WM, MMA_MT, MMA_BK, MMA_STAGES, MMA_PARTS, MMA_BLOCKS_PER_SM, false, Phi>;`,
+            "static std::atomic<unsigned long long> smem_raised{0};",
+            "const int st = cuda_status(mhc::allow_dynamic_smem(kernel, MMA_SMEM_BYTES, smem_raised));",
+            "if (st != MHC_OK) return st;",
+            `const int st2 = cuda_status(mhc::launch_overlapped(overlap, kernel, grid, dim3(${BLOCK_THREADS}), MMA_SMEM_BYTES, stream, x, ${rows}, R, plan.chunk, vec_ok, phi, static_cast<const __nv_bfloat16*>(nullptr), proj_part, ss_part));`,
             "if (st2 != MHC_OK) return st2;",
+            ...(cfg.presplitStages > 0 ? ["}"] : []),
             "} else {",
             "// fp32 x: the SIMT kernel (fp32 FMAs).",
           ]
@@ -329,6 +360,14 @@ export function cudaSource(plan: ConnectionPlan, options: SourceOptions): string
       `constexpr int MMA_TM = ${cfg.tm}, MMA_BK = ${cfg.bk}, MMA_STAGES = ${cfg.stages}, MMA_PARTS = ${cfg.parts}, MMA_MIN_STEPS = ${cfg.minSteps};`,
       `constexpr int MMA_BLOCKS_PER_SM = ${cfg.blocksPerSm}, MMA_SMEM_BYTES = ${cfg.smemBytes};`,
       `static_assert(MMA_SMEM_BYTES == mhc::mma_smem_bytes<MMA_TM, MMA_WN * MMA_NT * 8, MMA_BK, MMA_STAGES, MMA_PARTS>(), "knobs.ts and mhc_mma.cuh agree");`,
+      ...(cfg.presplitStages > 0
+        ? [
+            `// From ${PRENORM_MMA_PRESPLIT_MIN_TILES} token tiles on, phi is split once per call and the ring carries its parts: ${cfg.presplitStages} stages (${cfg.presplitSmemBytes} bytes).`,
+            `constexpr int MMA_PRESPLIT_STAGES = ${cfg.presplitStages}, MMA_PRESPLIT_SMEM_BYTES = ${cfg.presplitSmemBytes};`,
+            `constexpr int64_t MMA_PRESPLIT_MIN_TILES = ${PRENORM_MMA_PRESPLIT_MIN_TILES};`,
+            `static_assert(MMA_PRESPLIT_SMEM_BYTES == mhc::mma_presplit_smem_bytes<MMA_TM, MMA_WN * MMA_NT * 8, MMA_BK, MMA_PRESPLIT_STAGES, MMA_PARTS>(), "knobs.ts and mhc_mma.cuh agree");`,
+          ]
+        : []),
     );
   }
   if (cfg) {

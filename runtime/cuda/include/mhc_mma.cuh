@@ -33,6 +33,13 @@
 // padded so that the 8 rows of each 8x8 matrix fall in distinct banks.
 // Split-K as in prenorm_kernel: blockIdx.y takes `chunk` rows (a multiple of BK) and writes
 // proj_part[s, t, :] and ss_part[s, t]; the coefficient kernel is the same for both kernels.
+//
+// PRESPLIT: where many token tiles walk the same phi (large T), every block splitting every
+// step of phi repeats the same work once per tile (at n = 8 the splits issued more instructions
+// than the MMAs). Then split_phi_kernel splits phi once per call into the workspace, parts
+// [PARTS][R][KP] bf16 (columns K..KP-1 zero), and the ring carries the parts themselves by
+// cp.async: no raw fp32 tile, no split phase and one barrier per step. Same parts, same MMAs in
+// the same order: the results are bit-identical to the in-block split.
 #pragma once
 
 #include "mhc_vec.cuh"
@@ -80,6 +87,16 @@ template <int TM, int KP, int BK, int STAGES, int PARTS> __host__ __device__ con
   return STAGES * (TM * (BK + 8) * 2 + BK * KP * 4) + PARTS * BK * mma_phi_stride<KP>() * 2;
 }
 
+/// Dynamic shared memory of prenorm_mma_kernel with PRESPLIT: STAGES x (x tile + the step's phi parts), both bf16.
+template <int TM, int KP, int BK, int STAGES, int PARTS> __host__ __device__ constexpr int mma_presplit_smem_bytes() {
+  return STAGES * (TM * (BK + 8) * 2 + PARTS * BK * mma_phi_stride<KP>() * 2);
+}
+
+/// Bytes of the pre-split phi, parts [PARTS][R][KP] bf16, rounded up to 256.
+__host__ __device__ inline size_t mma_phi_parts_bytes(int64_t R, int KP, int PARTS) {
+  return ((size_t)PARTS * (size_t)R * (size_t)KP * 2 + 255) / 256 * 256;
+}
+
 /// Splits v into PARTS bf16 terms, largest first (each remainder exact in fp32).
 template <int PARTS>
 __device__ __forceinline__ void split_bf16(float v, __nv_bfloat16 (&p)[PARTS]) {
@@ -90,9 +107,34 @@ __device__ __forceinline__ void split_bf16(float v, __nv_bfloat16 (&p)[PARTS]) {
   }
 }
 
-template <int K, int WN, int NT, int WM, int MT, int BK, int STAGES, int PARTS, int MIN_BLOCKS, class Phi>
+/// phi (R rows of K columns, through the Phi accessor) into parts [PARTS][R][KP] bf16, columns K..KP-1 zero:
+/// the same split_bf16 terms prenorm_mma_kernel forms in shared memory, once for every token tile.
+template <int K, int KP, int PARTS, class Phi>
+__global__ void __launch_bounds__(256) split_phi_kernel(Phi phi, int64_t R, __nv_bfloat16* __restrict__ parts) {
+  static_assert(KP % 4 == 0 && KP >= K, "whole quads, K covered");
+  const int64_t quads = R * (KP / 4);
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < quads; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t r = i / (KP / 4);
+    const int c4 = (int)(i - r * (KP / 4)) * 4;
+    float v[4];
+    phi.load4(r, c4, v);  // zeros past K
+    union { uint2 raw; __nv_bfloat16 e[4]; } part[PARTS];
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      __nv_bfloat16 p[PARTS];
+      split_bf16<PARTS>(v[e], p);
+#pragma unroll
+      for (int s = 0; s < PARTS; ++s) part[s].e[e] = p[s];
+    }
+#pragma unroll
+    for (int s = 0; s < PARTS; ++s) *reinterpret_cast<uint2*>(parts + ((int64_t)s * R + r) * KP + c4) = part[s].raw;
+  }
+}
+
+template <int K, int WN, int NT, int WM, int MT, int BK, int STAGES, int PARTS, int MIN_BLOCKS, bool PRESPLIT, class Phi>
 __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_mma_kernel(const __nv_bfloat16* __restrict__ x, int64_t T, int64_t R, int64_t chunk, bool vec_ok,
-                                                                      Phi phi, float* __restrict__ proj_part, float* __restrict__ ss_part) {
+                                                                      Phi phi, const __nv_bfloat16* __restrict__ phi_parts, float* __restrict__ proj_part,
+                                                                      float* __restrict__ ss_part) {
   static_assert(WN * WM == 8, "256 threads");
   static_assert(BK % 32 == 0, "BK is a multiple of 32 (B fragments of two k16 steps per ldmatrix.x4)");
   static_assert(STAGES >= 2, "at least double buffering");
@@ -111,11 +153,19 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_mma_kernel(const __nv
   constexpr int PITEMS = BK * P4;
   constexpr int PPT = (PITEMS + 255) / 256;
   constexpr int KK = BK / 16;
+  constexpr int P_STAGE = PARTS * BK * PS;  // PRESPLIT: bf16 elements of one step's parts
+  constexpr int PCH = KP / 8;               // PRESPLIT: 16-byte chunks of a part row
+  constexpr int QITEMS = PARTS * BK * PCH;
+  constexpr int QPT = (QITEMS + 255) / 256;
+  static_assert(!PRESPLIT || KP % 8 == 0, "whole 16-byte chunks of a part row");
 
   extern __shared__ __align__(16) unsigned char mma_smem[];
   __nv_bfloat16* const xs = reinterpret_cast<__nv_bfloat16*>(mma_smem);                  // [STAGES][TM][XS]
-  float* const raw = reinterpret_cast<float*>(mma_smem + STAGES * X_STAGE * 2);          // [STAGES][BK][KP]
-  __nv_bfloat16* const ps = reinterpret_cast<__nv_bfloat16*>(raw + STAGES * R_STAGE);    // [PARTS][BK][PS]
+  // In-block split: [STAGES][BK][KP] raw fp32 phi, then one [PARTS][BK][PS] set of parts.
+  float* const raw = reinterpret_cast<float*>(mma_smem + STAGES * X_STAGE * 2);
+  __nv_bfloat16* const ps = reinterpret_cast<__nv_bfloat16*>(raw + STAGES * R_STAGE);
+  // PRESPLIT: [STAGES][PARTS][BK][PS] parts right after the x ring.
+  __nv_bfloat16* const pring = reinterpret_cast<__nv_bfloat16*>(mma_smem + STAGES * X_STAGE * 2);
 
   const int tid = threadIdx.x;
   const int warp = tid >> 5, lane = tid & 31;
@@ -164,6 +214,21 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_mma_kernel(const __nv
         for (int e = 0; e < 8; ++e) v.e[e] = (t < T && r + e < r_end) ? x[t * R + r + e] : __float2bfloat16_rn(0.0f);
         *reinterpret_cast<uint4*>(dst) = v.raw;
       }
+    }
+    if constexpr (PRESPLIT) {
+      __nv_bfloat16* pdst = pring + slot * P_STAGE;
+#pragma unroll
+      for (int q = 0; q < QPT; ++q) {
+        const int it = tid + q * 256;
+        if (QITEMS % 256 != 0 && it >= QITEMS) break;
+        const int row = it / PCH;  // s * BK + kk
+        const int ch = it - row * PCH;
+        const int s = row / BK, kk = row - s * BK;
+        const int64_t r = r0 + kk;
+        const bool live = r < r_end;
+        cp_async16(pdst + row * PS + ch * 8, live ? (const void*)(phi_parts + ((int64_t)s * R + r) * KP + ch * 8) : (const void*)phi_parts, live ? 16 : 0);
+      }
+      return;
     }
     float* rdst = raw + slot * R_STAGE;
 #pragma unroll
@@ -219,7 +284,7 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_mma_kernel(const __nv
   auto compute = [&](int slot) {
     if (!warp_live) return;
     const __nv_bfloat16* xt = xs + slot * X_STAGE;
-    const __nv_bfloat16* pt = ps;
+    const __nv_bfloat16* pt = PRESPLIT ? pring + slot * P_STAGE : ps;
     uint32_t a[KK][MT][4];
 #pragma unroll
     for (int k = 0; k < KK; ++k)
@@ -284,6 +349,13 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_mma_kernel(const __nv
   for (int step = 0; step < steps; ++step) {
     cp_async_wait<STAGES - 2>();  // this thread's copies of `step` have landed
     __syncthreads();              // everyone's copies of `step` are visible; everyone is done with step - 1 (its slot, the parts)
+    if constexpr (PRESPLIT) {
+      const int next = step + STAGES - 1;
+      if (next < steps) load_stage(next % STAGES, next);  // into step - 1's slot, in flight during the MMAs below
+      cp_async_commit();
+      compute(step % STAGES);
+      continue;
+    }
     split_phi(step % STAGES);
     const int next = step + STAGES - 1;
     if (next < steps) load_stage(next % STAGES, next);  // in flight during the MMAs below

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CudaCodegenError, emitConstraintFunction, floatLiteral, generateCuda, instantiateConnection } from "../../../compiler/codegen/cuda/index.js";
+import { PRENORM_MMA_PRESPLIT_MIN_TILES, prenormMmaConfig } from "../../../compiler/codegen/cuda/knobs.js";
 import { compileCuda, findNvcc, requireNvccInCi, type CompileResult } from "../../helpers/nvcc.js";
 import { check, golden, root } from "./helpers.js";
 import { buildConstraintGraph } from "../../../compiler/lower/constraint-graph.js";
@@ -79,6 +80,27 @@ describe("CUDA target: generated sources", () => {
     expect(cu).toContain("const int64_t chunks = (C / (vec ? V : 1) + COEF_MIX_EARLY - 1) / COEF_MIX_EARLY;");
     expect(cu).toMatch(/mhc::launch_overlapped\(overlap, kernel, grid, dim3\(256\), MMA_SMEM_BYTES, stream, x, T, R,/);
     expect(cu).toMatch(/mhc::launch_overlapped\(overlap, mhc::prenorm_kernel<TR, K,/);
+  });
+
+  it("splits phi once per call where the GEMM has many token tiles, and only there (workspace, launcher, manifest)", () => {
+    const out = generateCuda(tiny, "mhc", { name: "mhc_n4" });
+    const cu = out.files.get("mhc_n4.cu")!;
+    const cfg = prenormMmaConfig(24)!;
+    // n = 4: 128-token tiles, the same 64-row steps; the pre-split ring (x + 3 parts of 24 columns) still fits two blocks per SM.
+    expect([cfg.tm, cfg.bk, cfg.blocksPerSm, cfg.presplitStages, cfg.presplitSmemBytes]).toEqual([128, 64, 2, 4, 4 * (128 * 72 * 2 + 3 * 64 * 24 * 2)]);
+    expect(prenormMmaConfig(288)!.presplitStages).toBe(3);
+    expect(cu).toContain(`constexpr int64_t MMA_PRESPLIT_MIN_TILES = ${PRENORM_MMA_PRESPLIT_MIN_TILES};`);
+    expect(cu).toContain("return (T + MMA_TM - 1) / MMA_TM >= MMA_PRESPLIT_MIN_TILES;");
+    // The workspace counts the parts exactly when the launcher writes them, after the partials.
+    expect(cu).toContain("const size_t parts = mma_presplit(T) ? mhc::mma_phi_parts_bytes((int64_t)N * C, MMA_WN * MMA_NT * 8, MMA_PARTS) : 0;");
+    const launch = cu.slice(cu.indexOf("if (mma_presplit(T)) {"), cu.indexOf("// fp32 x: the SIMT kernel"));
+    const order = ["mhc::prenorm_workspace_bytes(T, plan.splits, K)", "mhc::split_phi_kernel<K,", "prenorm_mma_kernel<K, MMA_WN, MMA_NT, MMA_WM, MMA_MT, MMA_BK, MMA_PRESPLIT_STAGES, MMA_PARTS, MMA_BLOCKS_PER_SM, true, Phi>", "} else {", "MMA_STAGES, MMA_PARTS, MMA_BLOCKS_PER_SM, false, Phi>"];
+    const at = order.map((s) => launch.indexOf(s));
+    expect(at.every((i) => i >= 0)).toBe(true);
+    expect([...at].sort((a, b) => a - b)).toEqual(at);
+    const kernels = out.manifest.kernels as { name: string; presplit?: { minTiles: number; stages: number } }[];
+    expect(kernels.find((k) => k.name === "prenorm_mma_kernel")!.presplit).toMatchObject({ minTiles: PRENORM_MMA_PRESPLIT_MIN_TILES, stages: 4 });
+    expect(kernels.some((k) => k.name === "split_phi_kernel")).toBe(true);
   });
 
   it("leaves out the projection of static maps and of constraints that ignore their logits", () => {
