@@ -61,6 +61,25 @@ export const COEF_MAX_TOKENS = 32;
  */
 export const COEF_SMEM_FLOATS = 8192;
 
+/**
+ * Coefficient kernel: from this stream count on, the res map's constraint runs on a group of n lanes
+ * per token (emit-constraint-lanes.ts; lane r owns row r of every n x n value, reductions across the
+ * group by warp shuffles) instead of one thread per token, when n is a power of two and the lane
+ * emitter has a form for every node of the graph (else the per-thread function, as below n). One
+ * thread per token holds its n x n arrays in registers up to n = 8 (64 floats, within UNROLL_LIMIT),
+ * but runs the whole map serially, T threads for the whole GPU; at n = 16 the arrays (256 floats)
+ * go to local memory. 8: the first size where a token's matrix no longer fits a thread comfortably
+ * beside the pre-mix's registers and the group fills a quarter warp.
+ */
+export const COEF_LANE_GROUP_MIN_N = 8;
+
+/**
+ * Lane-group constraint code: a value replicated on every lane of the group (vectors, scalars,
+ * column sums) holds at most this many floats; a larger one must be distributed or the graph keeps
+ * its per-thread function.
+ */
+export const LANE_REP_MAX_FLOATS = 32;
+
 /** Tokens per coefficient block for K prenorm columns; blockSum: the block sums split-K partials (K > 0). */
 export function coefTokens(k: number): { readonly tokens: number; readonly blockSum: boolean } {
   if (k === 0) return { tokens: COEF_MAX_TOKENS, blockSum: false };
@@ -125,9 +144,15 @@ export const PRENORM_TENSOR_CORES = true;
  * 5.2 instead of 6.2 ms at T = 8192). Accuracy first: 3.
  */
 export const PRENORM_PHI_PARTS = 3;
-/** Tensor-core prenorm: n8 column tiles per warp at most, accumulators per thread at most, m16 tiles per warp at most, tokens per block at most. */
+/**
+ * Tensor-core prenorm: n8 column tiles per warp at most, accumulators per thread at most, m16 tiles
+ * per warp at most, tokens per block at most. Wide K (n = 16: 288 columns) reads far more phi than
+ * x per token, and each block reads all of phi once: the accumulator budget lets such a block take
+ * 128 tokens (144 accumulators, one block of 255-register threads per SM) instead of 64, halving
+ * the phi bytes per token. The token cap keeps n = 4 and n = 8 at their measured tiles.
+ */
 export const PRENORM_MMA_MAX_NT = 10;
-export const PRENORM_MMA_MAX_ACC = 72;
+export const PRENORM_MMA_MAX_ACC = 144;
 export const PRENORM_MMA_MAX_MT = 4;
 export const PRENORM_MMA_MAX_TM = 128;
 /** Tensor-core prenorm: reduction rows per step and ring depths tried; each split walks at least MIN_STEPS steps. */
