@@ -200,6 +200,23 @@ def abi_checks(v, fwd, bwd, T, C, dtype, seed):
     ws_b = bwd.workspace_size(T, C)
     ws = torch.empty(max(ws_b, 16), dtype=torch.uint8, device=DEV)
 
+    def pre_backward(grads, **over):
+        """pre_backward on this case's x, stats, h_pre, du and workspace, the parameter gradients into grads["grad_<p>"];
+        `over` sets the other arguments (all NULL otherwise)."""
+        args = dict(x=x, dtype=G.DTYPE_CODE[dtype], T=T, C=C, stats=stats, h_pre=h_pre, du=cot["u"], dh_pre=None, dh_post=None, dh_res=None, dx_in=None, dy=None,
+                    h_res=None, dx=None, workspace=ws, workspace_bytes=ws_b, stream=None)
+        args.update({p: params[p] for p in bwd.params})
+        args.update({f"grad_{p}": grads[f"grad_{p}"] for p in bwd.params})
+        args.update(over)
+        return bwd.call("pre_backward", **args)
+
+    def post_backward(**over):
+        """post_backward on this case's x, f, coefficients, dy and workspace; `over` sets the outputs (NULL otherwise)."""
+        args = dict(x=x, f=f, dtype=G.DTYPE_CODE[dtype], T=T, C=C, h_post=h_post, h_res=h_res, dy=cot["y"], dx=None, df=None, dh_post=None, dh_res=None,
+                    workspace=ws, workspace_bytes=ws_b, stream=None)
+        args.update(over)
+        return bwd.call("post_backward", **args)
+
     def run():
         nan = float("nan")
         o = {
@@ -211,13 +228,9 @@ def abi_checks(v, fwd, bwd, T, C, dtype, seed):
         }
         for p in bwd.params:
             o[f"grad_{p}"] = torch.full_like(params[p], nan)
-        s = bwd.call("post_backward", x=x, f=f, dtype=G.DTYPE_CODE[dtype], T=T, C=C, h_post=h_post, h_res=h_res, dy=cot["y"], dx=o["dx_post"], df=o["df"],
-                     dh_post=o["dh_post"], dh_res=o["dh_res"], workspace=ws, workspace_bytes=ws_b, stream=None)
+        s = post_backward(dx=o["dx_post"], df=o["df"], dh_post=o["dh_post"], dh_res=o["dh_res"])
         assert s == 0, G.STATUS.get(s, s)
-        kw = {p: params[p] for p in bwd.params}
-        kw.update({f"grad_{p}": o[f"grad_{p}"] for p in bwd.params})
-        s = bwd.call("pre_backward", x=x, dtype=G.DTYPE_CODE[dtype], T=T, C=C, stats=stats, h_pre=h_pre, du=cot["u"], dh_pre=cot["H_pre"], dh_post=o["dh_post"],
-                     dh_res=o["dh_res"], dx_in=None, dy=None, h_res=None, dx=o["dx_pre"], workspace=ws, workspace_bytes=ws_b, stream=None, **kw)
+        s = pre_backward(o, dh_pre=cot["H_pre"], dh_post=o["dh_post"], dh_res=o["dh_res"], dx=o["dx_pre"])
         assert s == 0, G.STATUS.get(s, s)
         torch.cuda.synchronize()
         return o
@@ -228,10 +241,8 @@ def abi_checks(v, fwd, bwd, T, C, dtype, seed):
     same = all(torch.equal(a[k], b[k]) for k in a)
     # dx_in: the post's dx accumulated in place by the pre's kernel equals the sum of the two.
     acc = a["dx_post"].clone()
-    kw = {p: params[p] for p in bwd.params}
-    kw.update({f"grad_{p}": torch.empty_like(params[p]) for p in bwd.params})
-    s = bwd.call("pre_backward", x=x, dtype=G.DTYPE_CODE[dtype], T=T, C=C, stats=stats, h_pre=h_pre, du=cot["u"], dh_pre=cot["H_pre"], dh_post=a["dh_post"],
-                 dh_res=a["dh_res"], dx_in=acc, dy=None, h_res=None, dx=acc, workspace=ws, workspace_bytes=ws_b, stream=None, **kw)
+    scratch = {f"grad_{p}": torch.empty_like(params[p]) for p in bwd.params}
+    s = pre_backward(scratch, dh_pre=cot["H_pre"], dh_post=a["dh_post"], dh_res=a["dh_res"], dx_in=acc, dx=acc)
     torch.cuda.synchronize()
     want = a["dx_post"].double() + a["dx_pre"].double()
     tol = (2.0 ** -7 if dtype == torch.bfloat16 else 1e-5) * want.abs().max().item()  # fp32: the two sums' orders differ
@@ -240,14 +251,11 @@ def abi_checks(v, fwd, bwd, T, C, dtype, seed):
     # dy handed to pre_backward (post_backward with dx = NULL): it forms H_res^T dy itself; with dx_in too,
     # both are added. post_backward's other outputs do not change when dx is left out.
     df2, dhp2, dhr2 = torch.empty_like(a["df"]), torch.empty_like(a["dh_post"]), torch.empty_like(a["dh_res"])
-    s_post = bwd.call("post_backward", x=x, f=f, dtype=G.DTYPE_CODE[dtype], T=T, C=C, h_post=h_post, h_res=h_res, dy=cot["y"], dx=None, df=df2,
-                      dh_post=dhp2, dh_res=dhr2, workspace=ws, workspace_bytes=ws_b, stream=None)
+    s_post = post_backward(df=df2, dh_post=dhp2, dh_res=dhr2)
     mixed = torch.full_like(a["dx_pre"], float("nan"))
-    s_mix = bwd.call("pre_backward", x=x, dtype=G.DTYPE_CODE[dtype], T=T, C=C, stats=stats, h_pre=h_pre, du=cot["u"], dh_pre=cot["H_pre"], dh_post=dhp2,
-                     dh_res=dhr2, dx_in=None, dy=cot["y"], h_res=h_res, dx=mixed, workspace=ws, workspace_bytes=ws_b, stream=None, **kw)
+    s_mix = pre_backward(scratch, dh_pre=cot["H_pre"], dh_post=dhp2, dh_res=dhr2, dy=cot["y"], h_res=h_res, dx=mixed)
     both = a["dx_post"].clone()
-    s_both = bwd.call("pre_backward", x=x, dtype=G.DTYPE_CODE[dtype], T=T, C=C, stats=stats, h_pre=h_pre, du=cot["u"], dh_pre=cot["H_pre"], dh_post=dhp2,
-                      dh_res=dhr2, dx_in=both, dy=cot["y"], h_res=h_res, dx=both, workspace=ws, workspace_bytes=ws_b, stream=None, **kw)
+    s_both = pre_backward(scratch, dh_pre=cot["H_pre"], dh_post=dhp2, dh_res=dhr2, dx_in=both, dy=cot["y"], h_res=h_res, dx=both)
     torch.cuda.synchronize()
     want2 = want + a["dx_post"].double()
     dy_mixed = (s_post == 0 and s_mix == 0 and s_both == 0 and torch.equal(df2, a["df"]) and torch.equal(dhp2, a["dh_post"]) and torch.equal(dhr2, a["dh_res"])
@@ -255,18 +263,10 @@ def abi_checks(v, fwd, bwd, T, C, dtype, seed):
 
     # Bad inputs: status codes, never a crash.
     def pre_bwd(**over):
-        kw = {p: params[p] for p in bwd.params}
-        kw.update({f"grad_{p}": a[f"grad_{p}"] for p in bwd.params})
-        base = dict(x=x, dtype=G.DTYPE_CODE[dtype], T=T, C=C, stats=stats, h_pre=h_pre, du=cot["u"], dh_pre=None, dh_post=None, dh_res=None, dx_in=None, dy=None, h_res=None, dx=a["dx_pre"],
-                    workspace=ws, workspace_bytes=ws_b, stream=None, **kw)
-        base.update(over)
-        return bwd.call("pre_backward", **base)
+        return pre_backward(a, **{"dx": a["dx_pre"], **over})
 
     def post_bwd(**over):
-        base = dict(x=x, f=f, dtype=G.DTYPE_CODE[dtype], T=T, C=C, h_post=h_post, h_res=h_res, dy=cot["y"], dx=a["dx_post"], df=a["df"], dh_post=a["dh_post"],
-                    dh_res=a["dh_res"], workspace=ws, workspace_bytes=ws_b, stream=None)
-        base.update(over)
-        return bwd.call("post_backward", **base)
+        return post_backward(**{"dx": a["dx_post"], "df": a["df"], "dh_post": a["dh_post"], "dh_res": a["dh_res"], **over})
 
     cases = [
         ("pre_backward x NULL", lambda: pre_bwd(x=None), 1),
