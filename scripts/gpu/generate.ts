@@ -47,6 +47,13 @@ const VARIANTS: Variant[] = [
   ...[3, 4].map((n) => ({ symbol: `hc_n${n}`, file: "examples/hc-baseline.mhc", connection: "hc", args: { n }, grid: "small" as const })),
   { symbol: "stream_rms_n4", file: "scripts/gpu/connections.mhc", connection: "gpu_stream_rms", args: { n: 4 }, grid: "small" },
   { symbol: "stream_none_n3", file: "scripts/gpu/connections.mhc", connection: "gpu_stream_none", args: { n: 3 }, grid: "small" },
+  // Large n (the res map on lane groups, knobs.ts COEF_LANE_GROUP_MIN_N): one per constraint family and code path.
+  { symbol: "ortho_n8", file: "scripts/gpu/connections.mhc", connection: "gpu_ortho", args: { n: 8 }, grid: "small" },
+  { symbol: "sinkhorn_log_n16", file: "scripts/gpu/connections.mhc", connection: "gpu_sinkhorn_log", args: { n: 16 }, grid: "small" },
+  { symbol: "tempered_n8", file: "scripts/gpu/connections.mhc", connection: "gpu_tempered", args: { n: 8 }, grid: "small" },
+  { symbol: "lazy_n16", file: "scripts/gpu/connections.mhc", connection: "gpu_lazy", args: { n: 16 }, grid: "small" },
+  { symbol: "mixed_n8", file: "scripts/gpu/connections.mhc", connection: "gpu_mixed", args: { n: 8 }, grid: "small" },
+  { symbol: "stream_rms_n8", file: "scripts/gpu/connections.mhc", connection: "gpu_stream_rms", args: { n: 8 }, grid: "small" },
 ];
 
 function graphJson(result: CheckResult, conn: Parameters<typeof buildSublayerGraph>[1]): unknown {

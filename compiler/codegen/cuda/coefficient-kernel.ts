@@ -1,7 +1,8 @@
 import { SLOTS, type Slot } from "../../sema/checked.js";
 import { ALPHA_INDEX } from "../../lower/parameters.js";
 import { LINE_RESTORE } from "./emit-constraint.js";
-import { BLOCK_THREADS } from "./knobs.js";
+import { emitConstraintLanes, type LaneConstraintFunction } from "./emit-constraint-lanes.js";
+import { BLOCK_THREADS, COEF_LANE_GROUP_MIN_N } from "./knobs.js";
 import { perStreamSource, type ConnectionPlan } from "./plan.js";
 import type { SourceSet } from "../../source/source-set.js";
 import type { SourceOptions } from "./source.js";
@@ -52,6 +53,71 @@ function mapCoefficients(plan: ConnectionPlan, options: SourceOptions, slot: Slo
 }
 
 /**
+ * The res map's constraint on a group of n lanes per token (emit-constraint-lanes.ts), or undefined:
+ * below COEF_LANE_GROUP_MIN_N streams, at a stream count that is no power of two, or where the lane
+ * emitter has no form for the graph (then the per-thread constraint_res, chosen here at generation time).
+ */
+export function resLaneFunction(plan: ConnectionPlan, options: Pick<SourceOptions, "sources">): LaneConstraintFunction | undefined {
+  const n = plan.n;
+  const graph = plan.maps.res.graph;
+  if (n < COEF_LANE_GROUP_MIN_N || n > 32 || (n & (n - 1)) !== 0 || !graph) return undefined;
+  const m = plan.maps.res.info;
+  const args = m.args.map(([k, v]) => `${k} = ${String(v)}`).join(", ");
+  const result = emitConstraintLanes(graph, { name: "constraint_res_lanes", group: n, sources: options.sources, title: `res: ${m.mode} ${m.constraint}(${args}) at n = ${n}, on ${n} lanes per token`, reroll: true });
+  return result.ok ? result.fn : undefined;
+}
+
+/** Logit `l` (an int expression) of a map: its projection scaled by 1 / r, alpha and the bias, as mapCoefficients computes it. */
+function logitAt(plan: ConnectionPlan, slot: Slot, l: string): { readonly index: string[]; readonly value: string } {
+  const m = plan.maps[slot];
+  if (m.column === undefined) return { index: [], value: `bias_${slot}[${l}]` };
+  const a = `alpha_${slot}`;
+  if (plan.rows > 1) {
+    const src = perStreamSource(plan, m);
+    const row = src.row === "l" ? "l" : "row";
+    const at = [`${row} * K`, ...(m.column === 0 ? [] : [String(m.column)]), ...(src.col === "0" ? [] : ["col"])].join(" + ");
+    const proj = `proj[${at}] * rinv[${row}]`;
+    const dyn = m.info.mode === "dynamic tanh" ? `tanhf(${proj})` : proj;
+    return { index: src.row === "l" ? [] : [`const int row = ${src.row}, col = ${src.col};`], value: `${dyn} * ${a} + bias_${slot}[${l}]` };
+  }
+  const proj = `proj[${m.column === 0 ? l : `${m.column} + ${l}`}] * rinv`;
+  const dyn = m.info.mode === "dynamic tanh" ? `tanhf(${proj})` : proj;
+  return { index: [], value: `${dyn} * ${a} + bias_${slot}[${l}]` };
+}
+
+/** Kernel 2's res map for one token on a group of N lanes: lane r's logits, the lane-group constraint, lane r's part of H_res stored. */
+function tokenResLanes(plan: ConnectionPlan, options: SourceOptions, fn: LaneConstraintFunction): string[] {
+  const m = plan.maps.res;
+  const rinvParam = plan.rows > 1 ? "const float* rinv" : "float rinv";
+  const logit = logitAt(plan, "res", "l");
+  return [
+    "// Kernel 2, one token's res map on a group of N lanes (r: this lane's place in the group; every lane of the",
+    "// warp calls it, for shuffles): lane r computes its part of the logits and stores its part of H_res.",
+    `__device__ __noinline__ void token_res_lanes(int64_t t, const float* proj, ${rinvParam}, const float* __restrict__ alpha, const float* __restrict__ bias_res, float* __restrict__ h_res, bool store, const int r) {`,
+    ...(m.column === undefined ? ["(void)proj; (void)rinv; (void)alpha;"] : []),
+    `// res: ${m.info.mode} ${m.info.constraint}`,
+    ...lineDirective(options.sources, options.mapSpans?.res),
+    `float L_res[${fn.inputLocal}];`,
+    ...(m.column === undefined ? [] : ["const float alpha_res = alpha[2];"]),
+    "#pragma unroll",
+    `for (int j = 0; j < ${fn.inputLocal}; ++j) {`,
+    `const int l = ${fn.inputIndex("j")};`,
+    ...logit.index,
+    `L_res[j] = ${logit.value};`,
+    "}",
+    `float H_res[${fn.outputLocal}];`,
+    "constraint_res_lanes(L_res, H_res, r);",
+    ...(options.mapSpans?.res ? [LINE_RESTORE] : []),
+    "if (store) {",
+    "#pragma unroll",
+    `for (int j = 0; j < ${fn.outputLocal}; ++j) h_res[t * N * N + ${fn.outputIndex("j")}] = H_res[j];`,
+    "}",
+    "}",
+    "",
+  ];
+}
+
+/**
  * 1 / r per stream, `float rinv[N]`, for a per-stream projection from the token's N row sums of squares
  * `ss[i]` (sublayer-graph.ts): rms_stream: each stream over its C values; rms: one r over all N*C values;
  * none: 1. Shared by the forward's coefficient kernel and the backward's (stride: floats between rows).
@@ -76,6 +142,27 @@ export function perStreamNorm(norm: ConnectionPlan["info"]["norm"], stride?: str
   return ["// norm none", "float rinv[N];", "#pragma unroll", "for (int i = 0; i < N; ++i) rinv[i] = 1.0f;", "(void)C;"];
 }
 
+/**
+ * Warps 1 and 2 of kernel 2 walk the block's tokens in lane groups: a warp takes 32 / N tokens at a time,
+ * the two warps alternating. A group past the block's last token reruns that token without storing, so
+ * every lane of the warp reaches each shuffle.
+ */
+function resLaneLoop(plan: ConnectionPlan, K: number): string[] {
+  const perStream = plan.rows > 1;
+  const proj = K > 0 ? (perStream ? "s_proj + tc * ROWS * K" : "s_proj + tc * K") : "nullptr";
+  const norm = perStream ? ["float rinv[N];", `token_norm(C, ${K > 0 ? "s_ss + tc * ROWS" : "nullptr"}, rinv);`] : [`const float rinv = token_norm(C, ${K > 0 ? "s_ss[tc]" : "0.0f"});`];
+  return [
+    "static_assert(32 % N == 0, \"a whole number of lane groups per warp\");",
+    "#pragma unroll 1",
+    "for (int g0 = (warp - 1) * (32 / N); g0 < count; g0 += 2 * (32 / N)) {",
+    "const int tg = g0 + tt / N;",
+    "const int tc = tg < count ? tg : count - 1;",
+    ...norm,
+    `token_res_lanes(t0 + tc, ${proj}, rinv, alpha, bias_res, h_res, store && tg < count, tt % N);`,
+    "}",
+  ];
+}
+
 /** Kernel 2: split-K reduction, norm, logits, constraints, coefficient stores, pre-mix. */
 export function coefficientKernel(plan: ConnectionPlan, options: SourceOptions): string[] {
   const K = plan.k;
@@ -87,7 +174,11 @@ export function coefficientKernel(plan: ConnectionPlan, options: SourceOptions):
   const perStream = plan.rows > 1;
   const rinvParam = perStream ? "const float* rinv" : "float rinv";
   const size = (slot: Slot): string => (slot === "res" ? "N * N" : "N");
+  // Large n: the res map on lane groups (resLaneFunction), its function emitted here beside the kernel.
+  const lanes = resLaneFunction(plan, options);
   const lines = [
+    // (Its lines are re-indented with the kernel's.)
+    ...(lanes ? ["// ---- the res constraint on lane groups, generated from the IR (emit-constraint-lanes.ts) ----", "", ...lanes.globals, ...(lanes.globals.length > 0 ? [""] : []), ...lanes.lines.map((l) => l.trimStart()), ""] : []),
     "// Kernel 2, one token's norm: 1 / r from its split-K sum of squares. Every constraint warp computes it for",
     "// itself (the same operations, so the same bits) instead of waiting for another warp's.",
     perStream ? "__device__ __forceinline__ void token_norm(int64_t C, const float* ss, float (&rinv_out)[N]) {" : "__device__ __forceinline__ float token_norm(int64_t C, float ss) {",
@@ -109,6 +200,10 @@ export function coefficientKernel(plan: ConnectionPlan, options: SourceOptions):
   lines.push("}", "");
   for (const slot of SLOTS) {
     const pre = slot === "pre";
+    if (slot === "res" && lanes) {
+      lines.push(...tokenResLanes(plan, options, lanes));
+      continue;
+    }
     lines.push(
       `// Kernel 2, one token's ${slot} map (logits, constraint): stored by the blocks of blockIdx.y == 0${pre ? ", kept in shared memory for the pre-mix" : ""}.`,
       "// Not inlined: the kernel's instantiations share one compiled copy of the constraint code.",
@@ -142,8 +237,16 @@ export function coefficientKernel(plan: ConnectionPlan, options: SourceOptions):
           "// pre-mix threads' first x vectors are already in flight.",
         ]
       : []),
-    "// Phase 1, one lane per token in three warps at once: warp 0 the pre map, warp 1 the post map, warp 2 the res",
-    "// map (each its own norm); blockIdx.y == 0 stores the coefficients. The pre-mix u = sum_i H_pre[i] x[i, :] of",
+    ...(lanes
+      ? [
+          "// Phase 1: warp 0 the pre map and warp 1 the post map, one lane per token; then warps 1 and 2 the res map on",
+          "// groups of N lanes per token (32 / N tokens a warp at a time, the warps taking turns over the block's tokens;",
+          "// each its own norm); blockIdx.y == 0 stores the coefficients. The pre-mix u = sum_i H_pre[i] x[i, :] of",
+        ]
+      : [
+          "// Phase 1, one lane per token in three warps at once: warp 0 the pre map, warp 1 the post map, warp 2 the res",
+          "// map (each its own norm); blockIdx.y == 0 stores the coefficients. The pre-mix u = sum_i H_pre[i] x[i, :] of",
+        ]),
     "// the block's tokens and channels waits only for warp 0 (named barriers): warps 0, 3.. take the first",
     "// COEF_MIX_EARLY items, so the post and res warps join only where a block has more items than that.",
     "// Launched overlapped (mhc_pdl.cuh): the blocks may start while the prenorm GEMM runs and wait for its end",
@@ -189,12 +292,14 @@ export function coefficientKernel(plan: ConnectionPlan, options: SourceOptions):
     "__syncwarp();",
     "mhc::named_arrive(1, COEF_MIX_EARLY);  // H_pre of the block's tokens is in s_pre: warps 3..",
     "mhc::named_arrive(2, 96);  // ... and warps 1, 2",
-    "} else if (warp == 1) {",
-    ...tokenCall("post"),
-    "mhc::named_sync(2, 96);",
-    "} else if (warp == 2) {",
-    ...tokenCall("res"),
-    "mhc::named_sync(2, 96);",
+    ...(lanes
+      ? [
+          "} else if (warp == 1 || warp == 2) {",
+          ...(["if (warp == 1) {", ...tokenCall("post"), "}", "__syncwarp();"]),
+          ...resLaneLoop(plan, K),
+          "mhc::named_sync(2, 96);",
+        ]
+      : ["} else if (warp == 1) {", ...tokenCall("post"), "mhc::named_sync(2, 96);", "} else if (warp == 2) {", ...tokenCall("res"), "mhc::named_sync(2, 96);"]),
     "} else {",
     "mhc::named_sync(1, COEF_MIX_EARLY);",
     "}",

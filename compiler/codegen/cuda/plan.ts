@@ -1,4 +1,5 @@
 import type { CheckResult } from "../../driver.js";
+import type { Graph } from "../../ir/graph.js";
 import { buildConstraintGraph } from "../../lower/constraint-graph.js";
 import type { ParameterSpec } from "../../lower/parameters.js";
 import { OPTIMIZATION_PIPELINE, runPipeline } from "../../passes/pipeline.js";
@@ -22,6 +23,8 @@ export interface MapPlan {
   /** First column of this map in the concatenated prenorm row, when it has a projection. */
   readonly column?: number;
   readonly fn: ConstraintFunction;
+  /** The per-token constraint graph `fn` was emitted from (after the pipeline), for other emitters (emit-constraint-lanes.ts). */
+  readonly graph?: Graph;
 }
 
 /** Everything the source, header and manifest generators need about one connection. */
@@ -80,7 +83,7 @@ export function planConnection(result: CheckResult, conn: CheckedConnection, sym
     if (size !== expected[slot]) throw new CudaCodegenError(`connection \`${conn.name}\`: the ${slot} constraint returns [${fn.outputShape.join(", ")}], expected ${expected[slot]} values`);
     if (perStream && mi.projection && mi.k % n !== 0) throw new CudaCodegenError(`connection \`${conn.name}\`: ${slot} has ${mi.k} logits, not a multiple of the ${n} streams of its per-stream projection`);
     const width = perStream ? mi.k / n : mi.k;
-    maps[slot] = { slot, info: mi, k: mi.k, width, ...(mi.projection ? { column } : {}), fn };
+    maps[slot] = { slot, info: mi, k: mi.k, width, ...(mi.projection ? { column } : {}), fn, graph };
     if (mi.projection) column += width;
   }
   const rows = perStream && column > 0 ? n : 1;

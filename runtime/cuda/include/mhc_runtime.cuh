@@ -7,5 +7,6 @@
 #include "mhc_reduce.cuh"
 #include "mhc_prenorm.cuh"
 #include "mhc_mix.cuh"
+#include "mhc_lanes.cuh"
 #include "mhc_post_prenorm.cuh"
 #include "mhc_launch.cuh"
