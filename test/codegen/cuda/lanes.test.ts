@@ -109,6 +109,9 @@ describe("CUDA target: the res constraint on lane groups", () => {
     expect(big).toContain("token_res_lanes(t0 + tc, s_proj + tc * K, rinv, alpha, bias_res, h_res, store && tg < count, tt % N);");
     expect(big).toContain("for (int j = 0; j < 16; ++j) h_res[t * N * N + r * 16 + j] = H_res[j];");
     expect(big).not.toContain("token_res(");
+    // The pre-mix is the warps that run no res map: warps 0, 3.. (COEF_MIX_EARLY threads).
+    expect(big).toContain("mhc::PremixItems<TR, N, VEC> mix(t0, count, C, rank, COEF_MIX_EARLY);");
+    expect(big).toContain("if (mix_early) mix.finish(x, u, s_pre);");
     const small = generateCuda(tiny, "mhc", { compilerVersion: "test" }).files.get("mhc.cu")!;
     expect(small).not.toContain("lanes");
     expect(small).toContain("token_res(t0 + tt, s_proj + tt * K, rinv, alpha, bias_res, h_res, store);");
