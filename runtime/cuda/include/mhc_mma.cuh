@@ -107,6 +107,22 @@ __device__ __forceinline__ void split_bf16(float v, __nv_bfloat16 (&p)[PARTS]) {
   }
 }
 
+/// Four consecutive values split into PARTS bf16 terms each (split_bf16): part[s] holds term s of the four, in order,
+/// as one 8-byte word ready for a store into a parts row.
+template <int PARTS>
+__device__ __forceinline__ void split_quad(const float (&v)[4], uint2 (&part)[PARTS]) {
+  union { uint2 raw; __nv_bfloat16 e[4]; } w[PARTS];
+#pragma unroll
+  for (int e = 0; e < 4; ++e) {
+    __nv_bfloat16 p[PARTS];
+    split_bf16<PARTS>(v[e], p);
+#pragma unroll
+    for (int s = 0; s < PARTS; ++s) w[s].e[e] = p[s];
+  }
+#pragma unroll
+  for (int s = 0; s < PARTS; ++s) part[s] = w[s].raw;
+}
+
 /// phi (R rows of K columns, through the Phi accessor) into parts [PARTS][R][KP] bf16, columns K..KP-1 zero:
 /// the same split_bf16 terms prenorm_mma_kernel forms in shared memory, once for every token tile.
 template <int K, int KP, int PARTS, class Phi>
@@ -118,16 +134,10 @@ __global__ void __launch_bounds__(256) split_phi_kernel(Phi phi, int64_t R, __nv
     const int c4 = (int)(i - r * (KP / 4)) * 4;
     float v[4];
     phi.load4(r, c4, v);  // zeros past K
-    union { uint2 raw; __nv_bfloat16 e[4]; } part[PARTS];
+    uint2 part[PARTS];
+    split_quad<PARTS>(v, part);
 #pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      __nv_bfloat16 p[PARTS];
-      split_bf16<PARTS>(v[e], p);
-#pragma unroll
-      for (int s = 0; s < PARTS; ++s) part[s].e[e] = p[s];
-    }
-#pragma unroll
-    for (int s = 0; s < PARTS; ++s) *reinterpret_cast<uint2*>(parts + ((int64_t)s * R + r) * KP + c4) = part[s].raw;
+    for (int s = 0; s < PARTS; ++s) *reinterpret_cast<uint2*>(parts + ((int64_t)s * R + r) * KP + c4) = part[s];
   }
 }
 
@@ -267,16 +277,10 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_mma_kernel(const __nv
       const int kk = it / P4, c4 = (it % P4) * 4;
       const float4 v4 = *reinterpret_cast<const float4*>(src + kk * KP + c4);
       const float v[4] = {v4.x, v4.y, v4.z, v4.w};
-      union { uint2 raw; __nv_bfloat16 e[4]; } part[PARTS];
+      uint2 part[PARTS];
+      split_quad<PARTS>(v, part);
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        __nv_bfloat16 p[PARTS];
-        split_bf16<PARTS>(v[e], p);
-#pragma unroll
-        for (int s = 0; s < PARTS; ++s) part[s].e[e] = p[s];
-      }
-#pragma unroll
-      for (int s = 0; s < PARTS; ++s) *reinterpret_cast<uint2*>(ps + (s * BK + kk) * PS + c4) = part[s].raw;
+      for (int s = 0; s < PARTS; ++s) *reinterpret_cast<uint2*>(ps + (s * BK + kk) * PS + c4) = part[s];
     }
   };
 

@@ -219,16 +219,10 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS)
       const int kk = it / P4, c4 = (it % P4) * 4;
       const float4 v4 = *reinterpret_cast<const float4*>(src + kk * KP + c4);
       const float v[4] = {v4.x, v4.y, v4.z, v4.w};
-      union { uint2 raw; __nv_bfloat16 e[4]; } part[PARTS];
+      uint2 part[PARTS];
+      split_quad<PARTS>(v, part);
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        __nv_bfloat16 p[PARTS];
-        split_bf16<PARTS>(v[e], p);
-#pragma unroll
-        for (int s = 0; s < PARTS; ++s) part[s].e[e] = p[s];
-      }
-#pragma unroll
-      for (int s = 0; s < PARTS; ++s) *reinterpret_cast<uint2*>(ps + (s * BK + kk) * PS + c4) = part[s].raw;
+      for (int s = 0; s < PARTS; ++s) *reinterpret_cast<uint2*>(ps + (s * BK + kk) * PS + c4) = part[s];
     }
   };
 
