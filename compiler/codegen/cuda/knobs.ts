@@ -68,10 +68,12 @@ export const COEF_SMEM_FLOATS = 8192;
  * emitter has a form for every node of the graph (else the per-thread function, as below n). One
  * thread per token holds its n x n arrays in registers up to n = 8 (64 floats, within UNROLL_LIMIT),
  * but runs the whole map serially, T threads for the whole GPU; at n = 16 the arrays (256 floats)
- * go to local memory. 8: the first size where a token's matrix no longer fits a thread comfortably
- * beside the pre-mix's registers and the group fills a quarter warp.
+ * go to local memory. 4: at n = 4 the serial Sinkhorn is the decode step's critical path (H100,
+ * T = 16, C = 4096, CUDA graph, alternating runs: 15.2 -> 13.0 us, coefficient kernel 9.1 -> 6.7
+ * us) while prefill is unchanged (the kernel is bound by the pre-mix's bytes); below 4 a group
+ * would be 1 or 2 lanes.
  */
-export const COEF_LANE_GROUP_MIN_N = 8;
+export const COEF_LANE_GROUP_MIN_N = 4;
 
 /**
  * Lane-group constraint code: a value replicated on every lane of the group (vectors, scalars,

@@ -64,15 +64,18 @@ describe("CUDA target: generated sources", () => {
   it("kernel 2 runs the pre, post and res maps on warps 0, 1 and 2 at once; the pre-mix waits for the pre alone", () => {
     const cu = generateCuda(tiny, "mhc", { name: "mhc_n4" }).files.get("mhc_n4.cu")!;
     const kernel = cu.slice(cu.indexOf("coefficients_kernel("), cu.indexOf("// ---- host launchers"));
-    // One function per map, each with its own norm (the same operations in every warp).
-    for (const slot of ["pre", "post", "res"]) expect(cu).toContain(`__device__ __noinline__ void token_${slot}(int64_t t, const float* proj, float rinv,`);
+    // One function per map, each with its own norm (the same operations in every warp); at n = 4 the res map runs
+    // on groups of 4 lanes per token, and the per-thread res function is not emitted.
+    for (const slot of ["pre", "post"]) expect(cu).toContain(`__device__ __noinline__ void token_${slot}(int64_t t, const float* proj, float rinv,`);
+    expect(cu).toContain("__device__ __noinline__ void token_res_lanes(int64_t t, const float* proj, float rinv,");
+    expect(cu).not.toContain("void constraint_res(");
     expect(cu).toContain("constexpr int COEF_MIX_EARLY = 192;");
     // The forward's Sinkhorn (20 iterations) is one rolled loop of 19 copies.
-    const resAt = cu.indexOf("void constraint_res(");
+    const resAt = cu.indexOf("void constraint_res_lanes(");
     const res = cu.slice(resAt, cu.indexOf("\n}\n", resAt));
     expect(res).toContain("19 copies of the 6 nodes below");
     expect(res).toContain("for (int it = 0; it < 19; ++it) {");
-    const order = ["mix.load_first(x);", "mhc::sum_split_partials<K>(", "token_pre(t0 + tt,", "mhc::named_arrive(1, COEF_MIX_EARLY);", "token_post(t0 + tt,", "token_res(t0 + tt,", "mhc::named_sync(1, COEF_MIX_EARLY);", "mix.finish(x, u, s_pre);"];
+    const order = ["mix.load_first(x);", "mhc::sum_split_partials<K>(", "token_pre(t0 + tt,", "mhc::named_arrive(1, COEF_MIX_EARLY);", "token_post(t0 + tt,", "token_res_lanes(t0 + tc,", "mhc::named_sync(1, COEF_MIX_EARLY);", "mix.finish(x, u, s_pre);"];
     const at = order.map((s) => kernel.indexOf(s));
     expect(at.every((i) => i >= 0)).toBe(true);
     expect([...at].sort((a, b) => a - b)).toEqual(at);

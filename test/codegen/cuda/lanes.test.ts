@@ -94,16 +94,18 @@ describe("CUDA target: the res constraint on lane groups", () => {
   });
 
   it("chooses at generation time: lane groups from COEF_LANE_GROUP_MIN_N at powers of two, else the per-thread function", () => {
-    expect(COEF_LANE_GROUP_MIN_N).toBe(8);
-    expect(resLaneFunction(plan(tiny, "mhc", 4), tiny)).toBeUndefined();
+    expect(COEF_LANE_GROUP_MIN_N).toBe(4);
+    expect(resLaneFunction(plan(tiny, "mhc", 2), tiny)).toBeUndefined();
+    expect(resLaneFunction(plan(tiny, "mhc", 3), tiny)).toBeUndefined();
     expect(resLaneFunction(plan(tiny, "mhc", 6), tiny)).toBeUndefined();
+    expect(resLaneFunction(plan(tiny, "mhc", 4), tiny)?.group).toBe(4);
     expect(resLaneFunction(plan(gpu, "gpu_tempered", 12), gpu)).toBeUndefined();
     expect(resLaneFunction(plan(tiny, "mhc", 8), tiny)?.group).toBe(8);
     expect(resLaneFunction(plan(tiny, "mhc", 16), tiny)?.group).toBe(16);
     withCheckedSource(GRAM, (result) => expect(resLaneFunction(plan(result, "gram_conn", 8), result)).toBeUndefined());
   });
 
-  it("runs the res map of the coefficient kernel on lane groups at n = 16 and keeps one lane per token at n = 4 and for a rejected graph", () => {
+  it("runs the res map of the coefficient kernel on lane groups at n = 16 and keeps one lane per token at n = 3 and for a rejected graph", () => {
     const big = generateCuda(tiny, instantiateConnection(tiny, "mhc", { n: 16 }), { name: "m16", compilerVersion: "test" }).files.get("m16.cu")!;
     expect(big).toContain("__device__ __noinline__ void token_res_lanes(");
     expect(big).toContain("token_res_lanes(t0 + tc, s_proj + tc * K, rinv, alpha, bias_res, h_res, store && tg < count, tt % N);");
@@ -112,7 +114,7 @@ describe("CUDA target: the res constraint on lane groups", () => {
     // The pre-mix is the warps that run no res map: warps 0, 3.. (COEF_MIX_EARLY threads).
     expect(big).toContain("mhc::PremixItems<TR, N, VEC> mix(t0, count, C, rank, COEF_MIX_EARLY);");
     expect(big).toContain("if (mix_early) mix.finish(x, u, s_pre);");
-    const small = generateCuda(tiny, "mhc", { compilerVersion: "test" }).files.get("mhc.cu")!;
+    const small = generateCuda(tiny, instantiateConnection(tiny, "mhc", { n: 3 }), { name: "mhc", compilerVersion: "test" }).files.get("mhc.cu")!;
     expect(small).not.toContain("lanes");
     expect(small).toContain("token_res(t0 + tt, s_proj + tt * K, rinv, alpha, bias_res, h_res, store);");
     withCheckedSource(GRAM, (result) => {
