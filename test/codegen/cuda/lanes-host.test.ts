@@ -78,6 +78,8 @@ interface Case {
 const CASES: Case[] = [
   { label: "sinkhorn (prelude mhc), n = 16", result: tiny, connection: "mhc", n: 16 },
   { label: "sinkhorn (prelude mhc), n = 8", result: tiny, connection: "mhc", n: 8 },
+  { label: "sinkhorn (prelude mhc), n = 4", result: tiny, connection: "mhc", n: 4 },
+  { label: "orthostochastic, n = 4", result: gpu, connection: "gpu_ortho", n: 4 },
   { label: "sinkhorn_log, n = 16", result: gpu, connection: "gpu_sinkhorn_log", n: 16 },
   { label: "orthostochastic, n = 8", result: gpu, connection: "gpu_ortho", n: 8 },
   { label: "a user constraint (tempered), n = 8", result: gpu, connection: "gpu_tempered", n: 8 },
