@@ -29,24 +29,13 @@ function mapCoefficients(plan: ConnectionPlan, options: SourceOptions, slot: Slo
   const H = `H_${slot}`;
   const L = `L_${slot}`;
   const lines = [`// ${slot}: ${m.info.mode} ${m.info.constraint}`, ...lineDirective(options.sources, options.mapSpans?.[slot]), `float ${L}[${Math.max(1, k)}];`];
-  if (m.column !== undefined && plan.rows > 1) {
-    // Per-stream projection: logit l is stream `row`'s projection column `col` of this map (plan.ts perStreamSource).
-    const a = `alpha[${ALPHA_INDEX[slot]}]`;
-    const src = perStreamSource(plan, m);
-    const row = src.row === "l" ? "l" : "row";
-    const at = [`${row} * K`, ...(m.column === 0 ? [] : [String(m.column)]), ...(src.col === "0" ? [] : ["col"])].join(" + ");
-    const proj = `proj[${at}] * rinv[${row}]`;
-    const dyn = m.info.mode === "dynamic tanh" ? `tanhf(${proj})` : proj;
-    const index = src.row === "l" ? [] : [`const int row = ${src.row}, col = ${src.col};`];
-    lines.push(`const float alpha_${slot} = ${a};`, "#pragma unroll", `for (int l = 0; l < ${k}; ++l) {`, ...index, `${L}[l] = ${dyn} * alpha_${slot} + bias_${slot}[l];`, "}");
-  } else if (m.column !== undefined) {
-    const a = `alpha[${ALPHA_INDEX[slot]}]`;
-    const proj = `proj[${m.column === 0 ? "i" : `${m.column} + i`}] * rinv`;
-    const dyn = m.info.mode === "dynamic tanh" ? `tanhf(${proj})` : proj;
-    lines.push(`const float alpha_${slot} = ${a};`, "#pragma unroll", `for (int i = 0; i < ${k}; ++i) ${L}[i] = ${dyn} * alpha_${slot} + bias_${slot}[i];`);
-  } else {
-    lines.push("#pragma unroll", `for (int i = 0; i < ${k}; ++i) ${L}[i] = bias_${slot}[i];`);
-  }
+  // Per-stream projection: logit l is stream `row`'s projection column `col` of this map (plan.ts perStreamSource).
+  const perStream = m.column !== undefined && plan.rows > 1;
+  const v = perStream ? "l" : "i";
+  const logit = logitAt(plan, slot, v);
+  if (m.column !== undefined) lines.push(`const float alpha_${slot} = alpha[${ALPHA_INDEX[slot]}];`);
+  const loop = `for (int ${v} = 0; ${v} < ${k}; ++${v})`;
+  lines.push("#pragma unroll", ...(perStream ? [`${loop} {`, ...logit.index, `${L}[${v}] = ${logit.value};`, "}"] : [`${loop} ${L}[${v}] = ${logit.value};`]));
   lines.push(`float ${H}[${slot === "res" ? n * n : n}];`, `constraint_${slot}(${L}, ${H});`);
   if (options.mapSpans?.[slot]) lines.push(LINE_RESTORE);
   return lines;
@@ -67,7 +56,7 @@ export function resLaneFunction(plan: ConnectionPlan, options: Pick<SourceOption
   return result.ok ? result.fn : undefined;
 }
 
-/** Logit `l` (an int expression) of a map: its projection scaled by 1 / r, alpha and the bias, as mapCoefficients computes it. */
+/** Logit `l` (an int expression) of a map: its projection scaled by 1 / r, alpha (the local `alpha_<slot>`) and the bias; shared by the per-thread and lane-group logits. */
 function logitAt(plan: ConnectionPlan, slot: Slot, l: string): { readonly index: string[]; readonly value: string } {
   const m = plan.maps[slot];
   if (m.column === undefined) return { index: [], value: `bias_${slot}[${l}]` };
@@ -98,7 +87,7 @@ function tokenResLanes(plan: ConnectionPlan, options: SourceOptions, fn: LaneCon
     `// res: ${m.info.mode} ${m.info.constraint}`,
     ...lineDirective(options.sources, options.mapSpans?.res),
     `float L_res[${fn.inputLocal}];`,
-    ...(m.column === undefined ? [] : ["const float alpha_res = alpha[2];"]),
+    ...(m.column === undefined ? [] : [`const float alpha_res = alpha[${ALPHA_INDEX.res}];`]),
     "#pragma unroll",
     `for (int j = 0; j < ${fn.inputLocal}; ++j) {`,
     `const int l = ${fn.inputIndex("j")};`,
