@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { CudaCodegenError, emitConstraintFunction, floatLiteral, generateCuda, instantiateConnection } from "../../../compiler/codegen/cuda/index.js";
 import { PRENORM_MMA_PRESPLIT_MIN_TILES, prenormMmaConfig } from "../../../compiler/codegen/cuda/knobs.js";
 import { compileCuda, findNvcc, requireNvccInCi, type CompileResult } from "../../helpers/nvcc.js";
-import { check, golden, root } from "./helpers.js";
+import { balanced, check, golden, root } from "./helpers.js";
 import { buildConstraintGraph } from "../../../compiler/lower/constraint-graph.js";
 import { OPTIMIZATION_PIPELINE, runPipeline } from "../../../compiler/passes/pipeline.js";
 import type { CompileValue } from "../../../compiler/lower/values.js";
@@ -21,15 +21,6 @@ function constraintText(name: string, n: number, logits: number[], args: Record<
   const g = buildConstraintGraph(tiny.checked, sig, n, new Map(Object.entries(args)), logits, { batch: [], dtype: "f32" });
   const fn = emitConstraintFunction(runPipeline(g.graph, OPTIMIZATION_PIPELINE), { name: `c_${name}`, sources: tiny.sources, reroll });
   return [...fn.globals, ...fn.lines].join("\n");
-}
-
-function balanced(text: string): boolean {
-  let depth = 0;
-  for (const ch of text.replace(/\/\/.*$/gm, "")) {
-    if (ch === "{") depth++;
-    if (ch === "}" && --depth < 0) return false;
-  }
-  return depth === 0;
 }
 
 describe("CUDA target: generated sources", () => {

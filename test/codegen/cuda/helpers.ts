@@ -38,3 +38,13 @@ export function withCheckedSource<T>(source: string, use: (result: CheckResult) 
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** Whether every `{` has its `}` (comments stripped): generated code nests properly. */
+export function balanced(text: string): boolean {
+  let depth = 0;
+  for (const ch of text.replace(/\/\/.*$/gm, "")) {
+    if (ch === "{") depth++;
+    if (ch === "}" && --depth < 0) return false;
+  }
+  return depth === 0;
+}

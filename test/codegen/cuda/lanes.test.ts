@@ -5,7 +5,7 @@ import { generateCuda, instantiateConnection } from "../../../compiler/codegen/c
 import { COEF_LANE_GROUP_MIN_N } from "../../../compiler/codegen/cuda/knobs.js";
 import { planConnection } from "../../../compiler/codegen/cuda/plan.js";
 import type { CheckResult } from "../../../compiler/driver.js";
-import { check, withCheckedSource } from "./helpers.js";
+import { balanced, check, withCheckedSource } from "./helpers.js";
 
 const tiny = check("examples/tiny.mhc");
 const gpu = check("scripts/gpu/connections.mhc");
@@ -18,16 +18,6 @@ function plan(result: CheckResult, connection: string, n: number) {
 function lanes(result: CheckResult, connection: string, n: number) {
   const p = plan(result, connection, n);
   return emitConstraintLanes(p.maps.res.graph!, { name: "f", group: n, reroll: true });
-}
-
-/** Text between `{` and its matching `}` counts balanced (comments stripped). */
-function balanced(text: string): boolean {
-  let depth = 0;
-  for (const ch of text.replace(/\/\/.*$/gm, "")) {
-    if (ch === "{") depth++;
-    if (ch === "}" && --depth < 0) return false;
-  }
-  return depth === 0;
 }
 
 const GRAM = `constraint gram(L: [n, n]) -> [n, n] {
