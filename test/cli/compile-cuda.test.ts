@@ -16,6 +16,16 @@ describe("mhc compile --target cuda", () => {
     const manifest = JSON.parse(readFileSync(join(out, "tempered", "manifest.json"), "utf8")) as { entryPoints?: unknown };
     expect(manifest).toBeTypeOf("object");
     expect(readFileSync(join(out, "tempered", "tempered.h"), "utf8")).toContain("mhc_tempered_pre");
+    // What each connection's kernels will do, before the count of files written.
+    const said = io.err().split("\n");
+    const at = said.indexOf("tempered (n = 4, 24 prenorm columns)");
+    expect(at).toBeGreaterThanOrEqual(0);
+    expect(said.slice(at + 1, at + 4)).toEqual([
+      "  prenorm GEMM: tensor cores for bf16 (128-row tiles; phi split once per call from 1024 tokens), SIMT for fp32",
+      "  res constraint: groups of 4 lanes per token",
+      "  prenorm backward: tensor cores for bf16 where C % 8 == 0 and rows are 16-byte aligned, else SIMT",
+    ]);
+    expect(said.findIndex((l) => l.startsWith("wrote 8 files for 2 connection(s)"))).toBeGreaterThan(at);
   });
 
   it("reports a connection the target cannot compile yet with a coded error", async () => {

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { CudaCodegenError, generateCuda } from "../../codegen/cuda/index.js";
+import { kernelSummary } from "../../codegen/cuda/summary.js";
 import { selectConnections } from "../../codegen/tfjs/index.js";
 import { makeDiagnostic, type Diagnostic } from "../../diagnostics/diagnostic.js";
 import { Diag } from "../../diagnostics/messages.js";
@@ -27,6 +28,7 @@ export function writeCuda(checked: CheckResult, file: string, out: string, io: C
   const problems: Diagnostic[] = [];
   const written: string[] = [];
   const built: string[] = [];
+  const summaries: string[] = [];
   const nvcc = options.build ? findNvcc(io) : undefined;
   if (options.build && !nvcc) {
     return fail([nvccMissing("install the CUDA toolkit, or run without `--build` and build the sources yourself")]);
@@ -42,6 +44,7 @@ export function writeCuda(checked: CheckResult, file: string, out: string, io: C
       }
       throw error;
     }
+    summaries.push(...kernelSummary(output.plan));
     const target = join(dir, conn.name);
     try {
       mkdirSync(target, { recursive: true });
@@ -71,6 +74,7 @@ export function writeCuda(checked: CheckResult, file: string, out: string, io: C
   }
   for (const s of skipped) io.stderr.write(`note: no kernels for connection \`${s.name}\`: ${s.reason}\n`);
   if (problems.length > 0) return fail(problems);
+  for (const line of summaries) io.stderr.write(`${line}\n`);
   io.stderr.write(`wrote ${written.length} files for ${selected.length} connection(s) under ${out} (target cuda, mhc-lang ${version()})${built.length ? `; built ${built.join(", ")}` : ""}\n`);
   return ExitCode.Ok;
 }

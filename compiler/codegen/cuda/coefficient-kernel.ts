@@ -46,13 +46,13 @@ function mapCoefficients(plan: ConnectionPlan, options: SourceOptions, slot: Slo
  * below COEF_LANE_GROUP_MIN_N streams, at a stream count that is no power of two, or where the lane
  * emitter has no form for the graph (then the per-thread constraint_res, chosen here at generation time).
  */
-export function resLaneFunction(plan: ConnectionPlan, options: Pick<SourceOptions, "sources">): LaneConstraintFunction | undefined {
+export function resLaneFunction(plan: ConnectionPlan, options: { readonly sources?: SourceSet }): LaneConstraintFunction | undefined {
   const n = plan.n;
   const graph = plan.maps.res.graph;
   if (n < COEF_LANE_GROUP_MIN_N || n > 32 || (n & (n - 1)) !== 0 || !graph) return undefined;
   const m = plan.maps.res.info;
   const args = m.args.map(([k, v]) => `${k} = ${String(v)}`).join(", ");
-  const result = emitConstraintLanes(graph, { name: "constraint_res_lanes", group: n, sources: options.sources, title: `res: ${m.mode} ${m.constraint}(${args}) at n = ${n}, on ${n} lanes per token`, reroll: true });
+  const result = emitConstraintLanes(graph, { name: "constraint_res_lanes", group: n, ...(options.sources ? { sources: options.sources } : {}), title: `res: ${m.mode} ${m.constraint}(${args}) at n = ${n}, on ${n} lanes per token`, reroll: true });
   return result.ok ? result.fn : undefined;
 }
 
