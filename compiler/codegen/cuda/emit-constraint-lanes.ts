@@ -6,7 +6,7 @@ import { isConcreteShape, positiveAxis } from "../../ir/shape.js";
 import type { SourceSet } from "../../source/source-set.js";
 import { CudaCodegenError, floatLiteral, indent, LINE_RESTORE } from "./emit-constraint.js";
 import { CONSTANT_MEMORY_MAX_FLOATS, LANE_REP_MAX_FLOATS, REROLL_MAX_PERIOD, REROLL_MIN_REPEATS } from "./knobs.js";
-import { findLoops, type LoopInput, type RerolledLoop } from "./reroll.js";
+import { bodyInputs, findLoops, loopFrame, type RerolledLoop } from "./reroll.js";
 import { CUDA_TEMPLATES, type Operand, type Template } from "./templates.js";
 
 /*
@@ -403,15 +403,10 @@ function emit(graph: Graph, nodes: readonly Node[], output: Node, options: EmitL
     if (loop && loop.start === pos) {
       loopIndex++;
       loopCount++;
-      const end = loop.start + loop.count * loop.period;
-      const bodyNodes = nodes.slice(loop.start, loop.start + loop.period);
-      const lastCopy = loop.start + (loop.count - 1) * loop.period;
       const lastUse = new Map<Node, number>();
       nodes.forEach((nd, i) => nd.inputs.forEach((inp) => lastUse.set(inp, i)));
       lastUse.set(output, Infinity);
-      const state = new Set<number>(loop.init.keys());
-      for (let k = 0; k < loop.period; k++) if ((lastUse.get(nodes[lastCopy + k] as Node) ?? -1) >= end) state.add(k);
-      const sorted = [...state].sort((x, y) => x - y);
+      const { body: bodyNodes, end, lastCopy, state: sorted, title } = loopFrame(loop, nodes, lastUse);
       const stateName = (k: number): string => `s${(bodyNodes[k] as Node).id}`;
       // Every copy has the first copy's layouts, a carried value its init's (consistentLoops).
       const layoutOf = (k: number): LaneLayout => {
@@ -421,7 +416,7 @@ function emit(graph: Graph, nodes: readonly Node[], output: Node, options: EmitL
       };
       const stateValue = (k: number): LaneValue => arrayOf(stateName(k), (bodyNodes[k] as Node).shape as readonly number[], layoutOf(k));
       const localSize = (k: number): number => Math.max(1, size(localShape((bodyNodes[k] as Node).shape as number[], layoutOf(k))));
-      body.push(`// %${(bodyNodes[0] as Node).id}..%${(nodes[end - 1] as Node).id}: ${loop.count} copies of the ${loop.period} nodes below (a source loop the IR unrolled), rolled`);
+      body.push(title);
       for (const k of sorted) {
         body.push(`float ${stateName(k)}[${localSize(k)}];`);
         const init = loop.init.get(k);
@@ -430,11 +425,7 @@ function emit(graph: Graph, nodes: readonly Node[], output: Node, options: EmitL
       body.push("#pragma unroll 1", `for (int it = 0; it < ${loop.count}; ++it) {`);
       lastLine = "";
       bodyNodes.forEach((nd, k) => {
-        const inputs = nd.inputs.map((inp, j) => {
-          const cls = (loop.inputs[k] as readonly LoopInput[])[j] as LoopInput;
-          return cls.kind === "carried" ? stateValue(cls.q) : (values.get(inp) as LaneValue);
-        });
-        emitNode(nd, inputs);
+        emitNode(nd, bodyInputs(loop, k, nd, stateValue, (inp) => values.get(inp) as LaneValue));
         if (!sameLayout(layouts.get(nd) as LaneLayout, layoutOf(k))) throw new LaneReject("a rolled copy changes layout");
       });
       // Through temporaries: a body value may read a state array in place (an aliasing transpose or reshape).

@@ -5,7 +5,7 @@ import { printNode } from "../../ir/print.js";
 import { isConcreteShape } from "../../ir/shape.js";
 import type { SourceSet } from "../../source/source-set.js";
 import { CONSTANT_MEMORY_MAX_FLOATS, FLOAT_DIGITS, REROLL_MAX_PERIOD, REROLL_MIN_REPEATS, UNROLL_LIMIT } from "./knobs.js";
-import { findLoops, type LoopInput } from "./reroll.js";
+import { bodyInputs, findLoops, loopFrame } from "./reroll.js";
 import { CUDA_TEMPLATES, type Operand } from "./templates.js";
 
 /** A generator limitation or an unsupported input (never a user error of the .mhc file). */
@@ -215,21 +215,15 @@ export function emitConstraintFunction(graph: Graph, options: EmitConstraintOpti
     const loop = loops[loopIndex];
     if (loop && loop.start === p) {
       loopIndex++;
-      const end = loop.start + loop.count * loop.period;
-      const bodyNodes = nodes.slice(loop.start, loop.start + loop.period);
       // State arrays: carried values (read by the next copy) and the last copy's values read after the loop.
-      const lastCopy = loop.start + (loop.count - 1) * loop.period;
-      const state = new Set<number>(loop.init.keys());
-      for (let k = 0; k < loop.period; k++) if ((lastUse.get(nodes[lastCopy + k] as Node) ?? -1) >= end) state.add(k);
+      const { body: bodyNodes, end, lastCopy, state, title } = loopFrame(loop, nodes, lastUse);
       const stateName = (k: number): string => `s${(bodyNodes[k] as Node).id}`;
       const stateOperand = (k: number): Operand => {
         const name = stateName(k);
         return { shape: (bodyNodes[k] as Node).shape as readonly number[], at: (o) => `${name}[${o}]` };
       };
-      body.push(
-        `// %${(bodyNodes[0] as Node).id}..%${(nodes[end - 1] as Node).id}: ${loop.count} copies of the ${loop.period} nodes below (a source loop the IR unrolled), rolled`,
-      );
-      for (const k of [...state].sort((a, b) => a - b)) {
+      body.push(title);
+      for (const k of state) {
         const n = Math.max(1, size((bodyNodes[k] as Node).shape as number[]));
         body.push(`float ${stateName(k)}[${n}];`);
         const init = loop.init.get(k);
@@ -237,14 +231,8 @@ export function emitConstraintFunction(graph: Graph, options: EmitConstraintOpti
       }
       body.push("#pragma unroll 1", `for (int it = 0; it < ${loop.count}; ++it) {`);
       lastLine = "";
-      bodyNodes.forEach((node, k) => {
-        const inputs = node.inputs.map((input, j) => {
-          const cls = (loop.inputs[k] as readonly LoopInput[])[j] as LoopInput;
-          return cls.kind === "carried" ? stateOperand(cls.q) : (operands.get(input) as Operand);
-        });
-        emitNode(node, inputs);
-      });
-      for (const k of [...state].sort((a, b) => a - b)) {
+      bodyNodes.forEach((node, k) => emitNode(node, bodyInputs(loop, k, node, stateOperand, (input) => operands.get(input) as Operand)));
+      for (const k of state) {
         const n = Math.max(1, size((bodyNodes[k] as Node).shape as number[]));
         body.push(...copyLoop(n, stateName(k), operands.get(bodyNodes[k] as Node) as Operand));
       }

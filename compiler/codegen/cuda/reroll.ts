@@ -131,3 +131,33 @@ export function findLoops(nodes: readonly Node[], lastUse: ReadonlyMap<Node, num
   }
   return loops;
 }
+
+/** What an emitter needs to write one rolled loop: the body (the first copy's nodes), where the run ends, where its last copy starts, and the state. */
+export interface LoopFrame {
+  readonly body: readonly Node[];
+  readonly end: number;
+  readonly lastCopy: number;
+  /** Body positions whose values live in state arrays (carried to the next copy, or read after the run), in order. */
+  readonly state: readonly number[];
+  /** The comment above the loop. */
+  readonly title: string;
+}
+
+/** The frame of `loop` in `nodes`, `lastUse` giving each node's last reader (index in `nodes`). */
+export function loopFrame(loop: RerolledLoop, nodes: readonly Node[], lastUse: ReadonlyMap<Node, number>): LoopFrame {
+  const end = loop.start + loop.count * loop.period;
+  const body = nodes.slice(loop.start, loop.start + loop.period);
+  const lastCopy = loop.start + (loop.count - 1) * loop.period;
+  const state = new Set<number>(loop.init.keys());
+  for (let k = 0; k < loop.period; k++) if ((lastUse.get(nodes[lastCopy + k] as Node) ?? -1) >= end) state.add(k);
+  const title = `// %${(body[0] as Node).id}..%${(nodes[end - 1] as Node).id}: ${loop.count} copies of the ${loop.period} nodes below (a source loop the IR unrolled), rolled`;
+  return { body, end, lastCopy, state: [...state].sort((a, b) => a - b), title };
+}
+
+/** The inputs body node k of a rolled loop reads: a carried one from its state array (the previous copy), the others as outside the loop. */
+export function bodyInputs<V>(loop: RerolledLoop, k: number, node: Node, state: (q: number) => V, value: (input: Node) => V): V[] {
+  return node.inputs.map((input, j) => {
+    const cls = (loop.inputs[k] as readonly LoopInput[])[j] as LoopInput;
+    return cls.kind === "carried" ? state(cls.q) : value(input);
+  });
+}
