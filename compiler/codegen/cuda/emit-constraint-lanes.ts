@@ -4,8 +4,8 @@ import type { Node } from "../../ir/node.js";
 import { printNode } from "../../ir/print.js";
 import { isConcreteShape, positiveAxis } from "../../ir/shape.js";
 import type { SourceSet } from "../../source/source-set.js";
-import { CudaCodegenError, floatLiteral, indent, LINE_RESTORE } from "./emit-constraint.js";
-import { CONSTANT_MEMORY_MAX_FLOATS, LANE_REP_MAX_FLOATS, REROLL_MAX_PERIOD, REROLL_MIN_REPEATS } from "./knobs.js";
+import { constantValue, CudaCodegenError, floatLiteral, indent, LINE_RESTORE } from "./emit-constraint.js";
+import { LANE_REP_MAX_FLOATS, REROLL_MAX_PERIOD, REROLL_MIN_REPEATS } from "./knobs.js";
 import { bodyInputs, findLoops, loopFrame, type RerolledLoop } from "./reroll.js";
 import { CUDA_TEMPLATES, type Operand, type Template } from "./templates.js";
 
@@ -228,18 +228,9 @@ function emit(graph: Graph, nodes: readonly Node[], output: Node, options: EmitL
       return;
     }
     if (node.op === "const") {
-      const value = node.attrs["value"] as readonly number[];
-      if (value.length === 1) {
-        const lit = floatLiteral(value[0] as number);
-        setValue(node, { shape, layout: { kind: "rep" }, indexable: true, at: () => lit });
-      } else {
-        const table = `${fn}_k${node.id}`;
-        const space = value.length <= CONSTANT_MEMORY_MAX_FLOATS ? "__constant__" : "__device__";
-        const rows: string[] = [];
-        for (let i = 0; i < value.length; i += 8) rows.push("  " + value.slice(i, i + 8).map((v) => floatLiteral(v)).join(", ") + ",");
-        globals.push(`// %${node.id}: const [${shape.join(", ")}]`, `${space} const float ${table}[${value.length}] = {`, ...rows, "};");
-        setValue(node, { shape, layout: { kind: "rep" }, indexable: true, at: (o) => `${table}[${o}]` });
-      }
+      const c = constantValue(fn, node, shape);
+      globals.push(...c.globals);
+      setValue(node, { shape, layout: { kind: "rep" }, indexable: true, at: c.at });
       return;
     }
     const x = ins[0] as LaneValue;

@@ -42,6 +42,23 @@ export function floatLiteral(value: number): string {
   return f < 0 ? `(${text}f)` : `${text}f`;
 }
 
+/**
+ * A const node's value in generated code: a literal for one element, else a namespace-scope table
+ * (`__constant__` up to CONSTANT_MEMORY_MAX_FLOATS floats) with the lines that declare it.
+ */
+export function constantValue(fn: string, node: Node, shape: readonly number[]): { readonly at: (offset: string) => string; readonly globals: readonly string[] } {
+  const value = node.attrs["value"] as readonly number[];
+  if (value.length === 1) {
+    const lit = floatLiteral(value[0] as number);
+    return { at: () => lit, globals: [] };
+  }
+  const table = `${fn}_k${node.id}`;
+  const space = value.length <= CONSTANT_MEMORY_MAX_FLOATS ? "__constant__" : "__device__";
+  const rows: string[] = [];
+  for (let i = 0; i < value.length; i += 8) rows.push("  " + value.slice(i, i + 8).map((v) => floatLiteral(v)).join(", ") + ",");
+  return { at: (o) => `${table}[${o}]`, globals: [`// %${node.id}: const [${shape.join(", ")}]`, `${space} const float ${table}[${value.length}] = {`, ...rows, "};"] };
+}
+
 export interface ConstraintFunction {
   readonly name: string;
   readonly inputShape: readonly number[];
@@ -147,18 +164,9 @@ export function emitConstraintFunction(graph: Graph, options: EmitConstraintOpti
       return;
     }
     if (node.op === "const") {
-      const value = node.attrs["value"] as readonly number[];
-      if (value.length === 1) {
-        const lit = floatLiteral(value[0] as number);
-        operands.set(node, { shape, at: () => lit });
-      } else {
-        const table = `${fn}_k${node.id}`;
-        const space = value.length <= CONSTANT_MEMORY_MAX_FLOATS ? "__constant__" : "__device__";
-        const rows: string[] = [];
-        for (let i = 0; i < value.length; i += 8) rows.push("  " + value.slice(i, i + 8).map((v) => floatLiteral(v)).join(", ") + ",");
-        globals.push(`// %${node.id}: const [${shape.join(", ")}]`, `${space} const float ${table}[${value.length}] = {`, ...rows, "};");
-        operands.set(node, { shape, at: (o) => `${table}[${o}]` });
-      }
+      const c = constantValue(fn, node, shape);
+      globals.push(...c.globals);
+      operands.set(node, { shape, at: c.at });
       return;
     }
     const first = node.inputs[0];
