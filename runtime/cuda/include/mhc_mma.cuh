@@ -366,18 +366,11 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS) prenorm_mma_kernel(const __nv
   for (int step = 0; step < steps; ++step) {
     cp_async_wait<STAGES - 2>();  // this thread's copies of `step` have landed
     __syncthreads();              // everyone's copies of `step` are visible; everyone is done with step - 1 (its slot, the parts)
-    if constexpr (PRESPLIT) {
-      const int next = step + STAGES - 1;
-      if (next < steps) load_stage(next % STAGES, next);  // into step - 1's slot, in flight during the MMAs below
-      cp_async_commit();
-      compute(step % STAGES);
-      continue;
-    }
-    split_phi(step % STAGES);
+    if constexpr (!PRESPLIT) split_phi(step % STAGES);  // PRESPLIT: the ring slot holds the parts already
     const int next = step + STAGES - 1;
-    if (next < steps) load_stage(next % STAGES, next);  // in flight during the MMAs below
+    if (next < steps) load_stage(next % STAGES, next);  // into step - 1's slot, in flight during the MMAs below
     cp_async_commit();
-    __syncthreads();  // the parts are visible
+    if constexpr (!PRESPLIT) __syncthreads();  // the parts are visible
     compute(step % STAGES);
   }
   cp_async_wait<0>();
