@@ -109,6 +109,18 @@ function launchers(plan: ConnectionPlan): string[] {
   const rowLength = plan.rows > 1 ? "C" : "(int64_t)N * C";
   const phiParams = withProj.map((s) => `const float* phi_${s}`).join(", ");
   const cfg = plan.prenorm;
+  // The tensor-core GEMM's launch, with phi's parts streamed from the workspace (presplit) or split in each block.
+  const mmaLaunch = (presplit: boolean): string[] => {
+    const [stages, smem, parts] = presplit ? ["MMA_PRESPLIT_STAGES", "MMA_PRESPLIT_SMEM_BYTES", "parts"] : ["MMA_STAGES", "MMA_SMEM_BYTES", "static_cast<const __nv_bfloat16*>(nullptr)"];
+    return [
+      `const auto kernel = mhc::prenorm_mma_kernel<K, MMA_WN, MMA_NT, MMA_WM, MMA_MT, MMA_BK, ${stages}, MMA_PARTS, MMA_BLOCKS_PER_SM, ${presplit}, Phi>;`,
+      "static std::atomic<unsigned long long> smem_raised{0};",
+      `const int st = cuda_status(mhc::allow_dynamic_smem(kernel, ${smem}, smem_raised));`,
+      "if (st != MHC_OK) return st;",
+      `const int st2 = cuda_status(mhc::launch_overlapped(overlap, kernel, grid, dim3(${BLOCK_THREADS}), ${smem}, stream, x, ${rows}, R, plan.chunk, vec_ok, phi, ${parts}, proj_part, ss_part));`,
+      "if (st2 != MHC_OK) return st2;",
+    ];
+  };
   const lines = [
     "// ---- host launchers ----",
     "",
@@ -192,21 +204,11 @@ function launchers(plan: ConnectionPlan): string[] {
                   "// Many token tiles: phi split once into bf16 parts (after the partials in the workspace), then the GEMM streams them.",
                   `__nv_bfloat16* parts = reinterpret_cast<__nv_bfloat16*>(static_cast<char*>(workspace) + mhc::prenorm_workspace_bytes(${rows}, plan.splits, K));`,
                   `mhc::split_phi_kernel<K, MMA_WN * MMA_NT * 8, MMA_PARTS, Phi><<<mhc::grid_for(R * (MMA_WN * MMA_NT * 2), ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(phi, R, parts);`,
-                  `const auto kernel = mhc::prenorm_mma_kernel<K, MMA_WN, MMA_NT, MMA_WM, MMA_MT, MMA_BK, MMA_PRESPLIT_STAGES, MMA_PARTS, MMA_BLOCKS_PER_SM, true, Phi>;`,
-                  "static std::atomic<unsigned long long> smem_raised{0};",
-                  "const int st = cuda_status(mhc::allow_dynamic_smem(kernel, MMA_PRESPLIT_SMEM_BYTES, smem_raised));",
-                  "if (st != MHC_OK) return st;",
-                  `const int st2 = cuda_status(mhc::launch_overlapped(overlap, kernel, grid, dim3(${BLOCK_THREADS}), MMA_PRESPLIT_SMEM_BYTES, stream, x, ${rows}, R, plan.chunk, vec_ok, phi, parts, proj_part, ss_part));`,
-                  "if (st2 != MHC_OK) return st2;",
+                  ...mmaLaunch(true),
                   "} else {",
                 ]
               : []),
-            `const auto kernel = mhc::prenorm_mma_kernel<K, MMA_WN, MMA_NT, MMA_WM, MMA_MT, MMA_BK, MMA_STAGES, MMA_PARTS, MMA_BLOCKS_PER_SM, false, Phi>;`,
-            "static std::atomic<unsigned long long> smem_raised{0};",
-            "const int st = cuda_status(mhc::allow_dynamic_smem(kernel, MMA_SMEM_BYTES, smem_raised));",
-            "if (st != MHC_OK) return st;",
-            `const int st2 = cuda_status(mhc::launch_overlapped(overlap, kernel, grid, dim3(${BLOCK_THREADS}), MMA_SMEM_BYTES, stream, x, ${rows}, R, plan.chunk, vec_ok, phi, static_cast<const __nv_bfloat16*>(nullptr), proj_part, ss_part));`,
-            "if (st2 != MHC_OK) return st2;",
+            ...mmaLaunch(false),
             ...(cfg.presplitStages > 0 ? ["}"] : []),
             "} else {",
             "// fp32 x: the SIMT kernel (fp32 FMAs).",
