@@ -1,8 +1,8 @@
 import { SLOTS, type Slot } from "../../sema/checked.js";
 import { ALPHA_INDEX } from "../../lower/parameters.js";
 import { LINE_RESTORE } from "./emit-constraint.js";
-import { emitConstraintLanes, type LaneConstraintFunction } from "./emit-constraint-lanes.js";
-import { BLOCK_THREADS, COEF_LANE_GROUP_MIN_N } from "./knobs.js";
+import type { LaneConstraintFunction } from "./emit-constraint-lanes.js";
+import { BLOCK_THREADS } from "./knobs.js";
 import { perStreamSource, type ConnectionPlan } from "./plan.js";
 import type { SourceSet } from "../../source/source-set.js";
 import type { SourceOptions } from "./source.js";
@@ -39,21 +39,6 @@ function mapCoefficients(plan: ConnectionPlan, options: SourceOptions, slot: Slo
   lines.push(`float ${H}[${slot === "res" ? n * n : n}];`, `constraint_${slot}(${L}, ${H});`);
   if (options.mapSpans?.[slot]) lines.push(LINE_RESTORE);
   return lines;
-}
-
-/**
- * The res map's constraint on a group of n lanes per token (emit-constraint-lanes.ts), or undefined:
- * below COEF_LANE_GROUP_MIN_N streams, at a stream count that is no power of two, or where the lane
- * emitter has no form for the graph (then the per-thread constraint_res, chosen here at generation time).
- */
-export function resLaneFunction(plan: ConnectionPlan, options: { readonly sources?: SourceSet }): LaneConstraintFunction | undefined {
-  const n = plan.n;
-  const graph = plan.maps.res.graph;
-  if (n < COEF_LANE_GROUP_MIN_N || n > 32 || (n & (n - 1)) !== 0 || !graph) return undefined;
-  const m = plan.maps.res.info;
-  const args = m.args.map(([k, v]) => `${k} = ${String(v)}`).join(", ");
-  const result = emitConstraintLanes(graph, { name: "constraint_res_lanes", group: n, ...(options.sources ? { sources: options.sources } : {}), title: `res: ${m.mode} ${m.constraint}(${args}) at n = ${n}, on ${n} lanes per token`, reroll: true });
-  return result.ok ? result.fn : undefined;
 }
 
 /** Logit `l` (an int expression) of a map: its projection scaled by 1 / r, alpha (the local `alpha_<slot>`) and the bias; shared by the per-thread and lane-group logits. */
@@ -163,8 +148,8 @@ export function coefficientKernel(plan: ConnectionPlan, options: SourceOptions):
   const perStream = plan.rows > 1;
   const rinvParam = perStream ? "const float* rinv" : "float rinv";
   const size = (slot: Slot): string => (slot === "res" ? "N * N" : "N");
-  // Large n: the res map on lane groups (resLaneFunction), its function emitted here beside the kernel.
-  const lanes = resLaneFunction(plan, options);
+  // The res map on lane groups (plan.ts resLanes): its function is emitted here beside the kernel.
+  const lanes = plan.resLanes;
   const lines = [
     // (Its lines are re-indented with the kernel's.)
     ...(lanes ? ["// ---- the res constraint on lane groups, generated from the IR (emit-constraint-lanes.ts) ----", "", ...lanes.globals, ...(lanes.globals.length > 0 ? [""] : []), ...lanes.lines.map((l) => l.trimStart()), ""] : []),

@@ -4,7 +4,6 @@ import { entryPoints } from "./abi.js";
 import { BLOCK_THREADS, FILL_BLOCKS, POST_WAVES, PRENORM_MMA_PRESPLIT_MIN_TILES, PRENORM_SPLIT_OVERHEAD_STEPS, PRENORM_TRAFFIC_DIV, TARGET_BLOCKS, coefTokens, prenormSimtConfig, type PrenormConfig } from "./knobs.js";
 import { coefficientColumns, type ConnectionPlan } from "./plan.js";
 import { postPreKernelManifest } from "./post-prenorm.js";
-import { resLaneFunction } from "./coefficient-kernel.js";
 import type { BackwardManifest } from "./backward/index.js";
 
 /*
@@ -121,8 +120,8 @@ export function buildCudaManifest(plan: ConnectionPlan, options: { compilerVersi
         threads: BLOCK_THREADS,
         maxTokensPerBlock: coefTokens(coefficientColumns(plan)).tokens,
         grid: "[ceil(T / tpb), channel slices]",
-        // Lanes that compute one token's res constraint together (1: one thread per token; coefficient-kernel.ts resLaneFunction).
-        resLanesPerToken: resLaneFunction(plan, {})?.group ?? 1,
+        // Lanes that compute one token's res constraint together (1: one thread per token; plan.ts resLanes).
+        resLanesPerToken: plan.resLanes?.group ?? 1,
       },
       { name: "post_kernel", item: 3, threads: BLOCK_THREADS, grid: `[channel slices of <= ${BLOCK_THREADS} vectors, ceil(T / tpb)], tpb <= 8 tokens while the grid keeps >= ${POST_WAVES} * ${TARGET_BLOCKS} blocks` },
       ...postPreKernelManifest(plan, options.fusePostPrenorm),

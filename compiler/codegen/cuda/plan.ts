@@ -7,7 +7,8 @@ import type { CheckedConnection, Slot } from "../../sema/checked.js";
 import { SLOTS } from "../../sema/checked.js";
 import { connectionInfo, type ConnectionInfo, type MapInfo } from "../tfjs/connection-info.js";
 import { CudaCodegenError, emitConstraintFunction, type ConstraintFunction } from "./emit-constraint.js";
-import { prenormConfig, type PrenormConfig } from "./knobs.js";
+import { emitConstraintLanes, type LaneConstraintFunction } from "./emit-constraint-lanes.js";
+import { COEF_LANE_GROUP_MIN_N, prenormConfig, type PrenormConfig } from "./knobs.js";
 
 /** One map of a connection as the CUDA target sees it. */
 export interface MapPlan {
@@ -43,6 +44,12 @@ export interface ConnectionPlan {
    */
   readonly rows: number;
   readonly prenorm?: PrenormConfig;
+  /**
+   * The res constraint on a group of n lanes per token (emit-constraint-lanes.ts), where it applies: from
+   * COEF_LANE_GROUP_MIN_N streams at powers of two, when the lane emitter has a form for every node of the
+   * graph. Absent: the per-thread `maps.res.fn`, one thread per token. Chosen here, at generation time.
+   */
+  readonly resLanes?: LaneConstraintFunction;
   readonly parameters: readonly ParameterSpec[];
 }
 
@@ -72,11 +79,10 @@ export function planConnection(result: CheckResult, conn: CheckedConnection, sym
     const mi = info.maps[slot];
     const g = buildConstraintGraph(result.checked, map.constraint, n, new Map(mi.args), mi.logitsShape, { batch: [], dtype: "f32" });
     const graph = runPipeline(g.graph, OPTIMIZATION_PIPELINE);
-    const args = mi.args.map(([k, v]) => `${k} = ${String(v)}`).join(", ");
     const fn = emitConstraintFunction(graph, {
       name: `constraint_${slot}`,
       sources: result.sources,
-      title: `${slot}: ${mi.mode} ${mi.constraint}(${args}) at n = ${n}`,
+      title: `${slot}: ${mi.mode} ${mi.constraint}(${argText(mi)}) at n = ${n}`,
       reroll: true,
     });
     const size = fn.outputShape.reduce((a, b) => a * b, 1);
@@ -87,7 +93,21 @@ export function planConnection(result: CheckResult, conn: CheckedConnection, sym
     if (mi.projection) column += width;
   }
   const rows = perStream && column > 0 ? n : 1;
-  return { symbol, info, n, maps, k: column, rows, ...(column > 0 ? { prenorm: prenormConfig(column) } : {}), parameters: info.parameters };
+  const resLanes = resLaneFunction(n, maps.res, result);
+  return { symbol, info, n, maps, k: column, rows, ...(column > 0 ? { prenorm: prenormConfig(column) } : {}), ...(resLanes ? { resLanes } : {}), parameters: info.parameters };
+}
+
+/** A map's constraint arguments as the generated comments print them. */
+function argText(mi: MapInfo): string {
+  return mi.args.map(([k, v]) => `${k} = ${String(v)}`).join(", ");
+}
+
+/** ConnectionPlan.resLanes: the res map's constraint on n lanes per token, or undefined where it does not apply. */
+function resLaneFunction(n: number, res: MapPlan, result: CheckResult): LaneConstraintFunction | undefined {
+  if (n < COEF_LANE_GROUP_MIN_N || n > 32 || (n & (n - 1)) !== 0 || !res.graph) return undefined;
+  const m = res.info;
+  const emitted = emitConstraintLanes(res.graph, { name: "constraint_res_lanes", group: n, sources: result.sources, title: `res: ${m.mode} ${m.constraint}(${argText(m)}) at n = ${n}, on ${n} lanes per token`, reroll: true });
+  return emitted.ok ? emitted.fn : undefined;
 }
 
 /** Split-K sums the coefficient kernel holds per token (rows x (K + 1)), less one: the argument of knobs.ts coefTokens. */

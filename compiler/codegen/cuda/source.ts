@@ -5,7 +5,7 @@ import { finishSource, floatLiteral, indent } from "./emit-constraint.js";
 import { BLOCK_THREADS, FILL_BLOCKS, OVERLAP_GEMM_MAX_BLOCKS, OVERLAP_LAUNCHES, OVERLAP_MAX_BLOCKS, PRENORM_SPLIT_OVERHEAD_STEPS, PRENORM_TRAFFIC_DIV, POST_WAVES, PRENORM_MMA_PRESPLIT_MIN_TILES, TARGET_BLOCKS, coefTokens, prenormSimtConfig } from "./knobs.js";
 import { coefficientColumns, type ConnectionPlan } from "./plan.js";
 import { postPreEntryDefinitions, postPreLaunchers } from "./post-prenorm.js";
-import { coefficientKernel, resLaneFunction } from "./coefficient-kernel.js";
+import { coefficientKernel } from "./coefficient-kernel.js";
 
 export interface SourceOptions {
   readonly compilerVersion: string;
@@ -383,9 +383,8 @@ export function cudaSource(plan: ConnectionPlan, options: SourceOptions): string
   }
   lines.push("", "// ---- constraint functions, generated from the IR (one per map) ----", "");
   // A res map on lane groups (coefficient-kernel.ts) has its own function there: the per-thread one would be dead code.
-  const resOnLanes = resLaneFunction(plan, options) !== undefined;
   for (const slot of SLOTS) {
-    if (slot === "res" && resOnLanes) continue;
+    if (slot === "res" && plan.resLanes) continue;
     const fn = plan.maps[slot].fn;
     if (fn.globals.length > 0) lines.push(...fn.globals, "");
     lines.push(...fn.lines, "");

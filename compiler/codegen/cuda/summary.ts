@@ -1,5 +1,4 @@
 import { backwardMma } from "./backward/source.js";
-import { resLaneFunction } from "./coefficient-kernel.js";
 import { PRENORM_MMA_PRESPLIT_MIN_TILES } from "./knobs.js";
 import type { ConnectionPlan } from "./plan.js";
 
@@ -21,7 +20,7 @@ export function kernelSummary(plan: ConnectionPlan): string[] {
   } else {
     lines.push("  prenorm GEMM: SIMT");
   }
-  const lanes = resLaneFunction(plan, {});
+  const lanes = plan.resLanes;
   lines.push(`  res constraint: ${lanes ? `groups of ${lanes.group} lanes per token` : "one thread per token"}`);
   if (plan.k > 0) lines.push(`  prenorm backward: ${backwardMma(plan) ? "tensor cores for bf16 where C % 8 == 0 and rows are 16-byte aligned, else SIMT" : "SIMT"}`);
   return lines;

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { resLaneFunction } from "../../../compiler/codegen/cuda/coefficient-kernel.js";
 import { distIndex, emitConstraintLanes } from "../../../compiler/codegen/cuda/emit-constraint-lanes.js";
 import { generateCuda, instantiateConnection } from "../../../compiler/codegen/cuda/index.js";
 import { COEF_LANE_GROUP_MIN_N } from "../../../compiler/codegen/cuda/knobs.js";
@@ -85,14 +84,14 @@ describe("CUDA target: the res constraint on lane groups", () => {
 
   it("chooses at generation time: lane groups from COEF_LANE_GROUP_MIN_N at powers of two, else the per-thread function", () => {
     expect(COEF_LANE_GROUP_MIN_N).toBe(4);
-    expect(resLaneFunction(plan(tiny, "mhc", 2), tiny)).toBeUndefined();
-    expect(resLaneFunction(plan(tiny, "mhc", 3), tiny)).toBeUndefined();
-    expect(resLaneFunction(plan(tiny, "mhc", 6), tiny)).toBeUndefined();
-    expect(resLaneFunction(plan(tiny, "mhc", 4), tiny)?.group).toBe(4);
-    expect(resLaneFunction(plan(gpu, "gpu_tempered", 12), gpu)).toBeUndefined();
-    expect(resLaneFunction(plan(tiny, "mhc", 8), tiny)?.group).toBe(8);
-    expect(resLaneFunction(plan(tiny, "mhc", 16), tiny)?.group).toBe(16);
-    withCheckedSource(GRAM, (result) => expect(resLaneFunction(plan(result, "gram_conn", 8), result)).toBeUndefined());
+    expect(plan(tiny, "mhc", 2).resLanes).toBeUndefined();
+    expect(plan(tiny, "mhc", 3).resLanes).toBeUndefined();
+    expect(plan(tiny, "mhc", 6).resLanes).toBeUndefined();
+    expect(plan(tiny, "mhc", 4).resLanes?.group).toBe(4);
+    expect(plan(gpu, "gpu_tempered", 12).resLanes).toBeUndefined();
+    expect(plan(tiny, "mhc", 8).resLanes?.group).toBe(8);
+    expect(plan(tiny, "mhc", 16).resLanes?.group).toBe(16);
+    withCheckedSource(GRAM, (result) => expect(plan(result, "gram_conn", 8).resLanes).toBeUndefined());
   });
 
   it("runs the res map of the coefficient kernel on lane groups at n = 16 and keeps one lane per token at n = 3 and for a rejected graph", () => {
