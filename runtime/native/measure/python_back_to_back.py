@@ -69,31 +69,12 @@ def main():
             e.record()
             e.synchronize()
             b2b.append(s.elapsed_time(e) / ITERS)
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        graph = torch.cuda.CUDAGraph()
-        calls = max(ITERS, nsets)
-        with torch.cuda.stream(stream):
-            forward(sets[0])
-            torch.cuda.synchronize()
-            with torch.cuda.graph(graph, stream=stream):
-                for i in range(calls):
-                    forward(sets[i % nsets])
-        torch.cuda.synchronize()
-        graph.replay()
-        torch.cuda.synchronize()
-        replays = []
-        for _ in range(5):
-            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            s.record()
-            graph.replay()
-            e.record()
-            e.synchronize()
-            replays.append(s.elapsed_time(e) / calls)
-        row = {"T": T, "C": C, "n": n, "input_sets": nsets, "back_to_back_ms": statistics.median(b2b), "graph_ms": statistics.median(replays)}
+        # The same calls captured in one CUDA graph, replayed: median device time per call (scripts/gpu/mhc_gpu.py).
+        graph_ms = G.graph_timed(forward, sets, reps=max(ITERS, nsets), replays=5)
+        row = {"T": T, "C": C, "n": n, "input_sets": nsets, "back_to_back_ms": statistics.median(b2b), "graph_ms": graph_ms}
         rows.append(row)
         print(json.dumps(row), flush=True)
-        del sets, graph
+        del sets
         torch.cuda.empty_cache()
     with open(sys.argv[1], "w") as fh:
         json.dump({"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "iters": ITERS, "rows": rows}, fh, indent=1)
