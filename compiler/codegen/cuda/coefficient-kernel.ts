@@ -132,9 +132,48 @@ function resLaneLoop(plan: ConnectionPlan, K: number): string[] {
     "const int tg = g0 + tt / N;",
     "const int tc = tg < count ? tg : count - 1;",
     ...norm,
-    `token_res_lanes(t0 + tc, ${proj}, rinv, alpha, bias_res, h_res, store && tg < count, tt % N);`,
+    `token_res_lanes(t0 + tc, ${proj}, rinv, s_alpha, s_bias_res, h_res, store && tg < count, tt % N);`,
     "}",
   ];
+}
+
+/**
+ * The gates (alpha [3]) and each map's biases ([k]) in one shared array (s_alpha and s_bias_<slot> point
+ * into it; the per-token map functions take these pointers in place of the global ones). load: thread i
+ * loads parameters i, i + BLOCK_THREADS, .. into registers (before the wait); store: into shared memory
+ * (after the split-K sums were issued, so that the two loads' latencies overlap; the barrier after
+ * the sums publishes both).
+ */
+function parameterStaging(plan: ConnectionPlan): { readonly load: string[]; readonly store: string[] } {
+  let offset = 3;
+  const ranges: string[] = [];
+  for (const slot of SLOTS) {
+    const k = plan.maps[slot].k;
+    if (k > 0) ranges.push(`i < ${offset + k} ? bias_${slot}[i - ${offset}]`);
+    offset += k;
+  }
+  const per = Math.ceil(offset / BLOCK_THREADS);
+  const at: Record<Slot, number> = { pre: 3, post: 3 + plan.maps.pre.k, res: 3 + plan.maps.pre.k + plan.maps.post.k };
+  const load = [
+    `// Gates and biases: alpha, then bias_pre, bias_post, bias_res (${offset} floats), thread i holds i, i + ${BLOCK_THREADS}, ..`,
+    `float param[${per}];`,
+    "#pragma unroll",
+    `for (int j = 0; j < ${per}; ++j) {`,
+    `const int i = (int)threadIdx.x + j * ${BLOCK_THREADS};`,
+    `param[j] = i < 3 ? alpha[i] : ${ranges.map((r) => `${r} : `).join("")}0.0f;`,
+    "}",
+  ];
+  const store = [
+    `__shared__ float s_params[${offset}];`,
+    "#pragma unroll",
+    `for (int j = 0; j < ${per}; ++j) {`,
+    `const int i = (int)threadIdx.x + j * ${BLOCK_THREADS};`,
+    `if (i < ${offset}) s_params[i] = param[j];`,
+    "}",
+    "const float* const s_alpha = s_params;",
+    ...SLOTS.map((slot) => `const float* const s_bias_${slot} = s_params + ${at[slot]};`),
+  ];
+  return { load, store };
 }
 
 /** Kernel 2: split-K reduction, norm, logits, constraints, coefficient stores, pre-mix. */
@@ -150,6 +189,7 @@ export function coefficientKernel(plan: ConnectionPlan, options: SourceOptions):
   const size = (slot: Slot): string => (slot === "res" ? "N * N" : "N");
   // The res map on lane groups (plan.ts resLanes): its function is emitted here beside the kernel.
   const lanes = plan.resLanes;
+  const params = parameterStaging(plan);
   const lines = [
     // (Its lines are re-indented with the kernel's.)
     ...(lanes ? ["// ---- the res constraint on lane groups, generated from the IR (emit-constraint-lanes.ts) ----", "", ...lanes.globals, ...(lanes.globals.length > 0 ? [""] : []), ...lanes.lines.map((l) => l.trimStart()), ""] : []),
@@ -199,7 +239,7 @@ export function coefficientKernel(plan: ConnectionPlan, options: SourceOptions):
   const tokenCall = (slot: Slot): string[] => [
     "if (tt < count) {",
     ...norm,
-    `token_${slot}(t0 + tt, ${proj}, rinv, alpha, bias_${slot}, h_${slot}, store${slot === "pre" ? ", s_pre + tt * N" : ""});`,
+    `token_${slot}(t0 + tt, ${proj}, rinv, s_alpha, s_bias_${slot}, h_${slot}, store${slot === "pre" ? ", s_pre + tt * N" : ""});`,
     "}",
   ];
   lines.push(
@@ -213,10 +253,10 @@ export function coefficientKernel(plan: ConnectionPlan, options: SourceOptions):
       : []),
     ...(lanes
       ? [
-          "// Phase 1: warp 0 the pre map and warp 1 the post map, one lane per token; then warps 1 and 2 the res map on",
-          "// groups of N lanes per token (32 / N tokens a warp at a time, the warps taking turns over the block's tokens;",
-          "// each its own norm); blockIdx.y == 0 stores the coefficients. The pre-mix u = sum_i H_pre[i] x[i, :] of the",
-          "// block's tokens and channels is warps 0, 3.. alone (COEF_MIX_EARLY threads) and waits only for warp 0.",
+          "// Phase 1: warp 0 the pre map and warp 2 the post map, one lane per token, while warp 1 starts the res map (the",
+          "// longest) on groups of N lanes per token (32 / N tokens a warp at a time, warps 1 and 2 taking turns over the",
+          "// block's tokens; each its own norm); blockIdx.y == 0 stores the coefficients. The pre-mix u = sum_i H_pre[i] x[i, :]",
+          "// of the block's tokens and channels is warps 0, 3.. alone (COEF_MIX_EARLY threads) and waits only for warp 0.",
         ]
       : [
           "// Phase 1, one lane per token in three warps at once: warp 0 the pre map, warp 1 the post map, warp 2 the res",
@@ -224,16 +264,15 @@ export function coefficientKernel(plan: ConnectionPlan, options: SourceOptions):
           "// the block's tokens and channels waits only for warp 0 (named barriers): warps 0, 3.. take the first",
           "// COEF_MIX_EARLY items, so the post and res warps join only where a block has more items than that.",
         ]),
-    "// Launched overlapped (mhc_pdl.cuh): the blocks may start while the prenorm GEMM runs and wait for its end",
-    "// before the first read; then the post kernel may start its blocks (they wait for this kernel's end).",
+    "// Launched overlapped (mhc_pdl.cuh): the blocks may start while the prenorm GEMM runs, load what the GEMM does",
+    "// not write and wait for its end before reading its partials; then the post kernel may start its blocks (they",
+    "// wait for this kernel's end).",
     "template <typename TR, int VEC>",
     `__global__ void __launch_bounds__(${BLOCK_THREADS}) coefficients_kernel(const TR* __restrict__ x, int64_t T, int64_t C, int tpb, int64_t splits,`,
     `    const float* __restrict__ proj_part, const float* __restrict__ ss_part, const float* __restrict__ alpha, ${biasArgs},`,
     "    float* __restrict__ h_pre, float* __restrict__ h_post, float* __restrict__ h_res, TR* __restrict__ u) {",
     "static_assert(COEF_TOKENS <= 32, \"a token per lane of each constraint warp\");",
     `static_assert(COEF_MIX_EARLY == ${BLOCK_THREADS} - 64, "warps 1 and 2 run the post and res maps");`,
-    "mhc::wait_prior_grids();",
-    "mhc::allow_dependent_grids();",
     "__shared__ float s_pre[COEF_TOKENS * N];",
     "const int64_t t0 = (int64_t)blockIdx.x * tpb;",
     "const int count = (int)(T - t0 < tpb ? T - t0 : tpb);",
@@ -243,7 +282,25 @@ export function coefficientKernel(plan: ConnectionPlan, options: SourceOptions):
     "// Pre-mix rank: warps 0, 3, 4, .. first, then warps 1 and 2.",
     "const int rank = warp == 0 ? tt : warp >= 3 ? (warp - 2) * 32 + tt : COEF_MIX_EARLY + (warp - 1) * 32 + tt;",
     `mhc::PremixItems<TR, N, VEC> mix(t0, count, C, rank, ${lanes ? "COEF_MIX_EARLY" : BLOCK_THREADS});`,
-    "if (mix_early) mix.load_first(x);",
+    ...(K > 0
+      ? [
+          "// Before the wait, only what the prenorm GEMM (the kernel before this one, which lets it start only after its",
+          "// own wait: every kernel before the GEMM has completed) does not write: the first pre-mix items of x, the gates",
+          "// and the biases. The maps read the parameters from shared memory, so their latency overlaps the GEMM's tail",
+          "// instead of following the sums.",
+          "if (mix_early) mix.load_first(x);",
+          ...params.load,
+          "mhc::wait_prior_grids();",
+          "mhc::allow_dependent_grids();",
+        ]
+      : [
+          "// No prenorm GEMM runs before this kernel: the kernel before it may still be writing x (the previous post),",
+          "// so nothing is read before the wait.",
+          "mhc::wait_prior_grids();",
+          "mhc::allow_dependent_grids();",
+          "if (mix_early) mix.load_first(x);",
+          ...params.load,
+        ]),
     ...(K > 0
       ? perStream
         ? [
@@ -252,6 +309,7 @@ export function coefficientKernel(plan: ConnectionPlan, options: SourceOptions):
             "__shared__ float s_ss[COEF_TOKENS * ROWS];",
             `__shared__ float s_tmp[${BLOCK_THREADS}];`,
             "mhc::sum_split_partials<K>(proj_part, ss_part, T * ROWS, t0 * ROWS, count * ROWS, splits, s_proj, s_ss, s_tmp);",
+            ...params.store,
             "__syncthreads();",
           ]
         : [
@@ -259,9 +317,10 @@ export function coefficientKernel(plan: ConnectionPlan, options: SourceOptions):
             "__shared__ float s_ss[COEF_TOKENS];",
             `__shared__ float s_tmp[${BLOCK_THREADS}];`,
             "mhc::sum_split_partials<K>(proj_part, ss_part, T, t0, count, splits, s_proj, s_ss, s_tmp);",
+            ...params.store,
             "__syncthreads();",
           ]
-      : ["(void)splits; (void)proj_part; (void)ss_part;"]),
+      : ["(void)splits; (void)proj_part; (void)ss_part;", ...params.store, "__syncthreads();"]),
     "if (warp == 0) {",
     ...tokenCall("pre"),
     "__syncwarp();",
@@ -270,7 +329,7 @@ export function coefficientKernel(plan: ConnectionPlan, options: SourceOptions):
     ...(lanes
       ? [
           "} else if (warp == 1 || warp == 2) {",
-          ...(["if (warp == 1) {", ...tokenCall("post"), "}", "__syncwarp();"]),
+          ...(["if (warp == 2) {", ...tokenCall("post"), "}", "__syncwarp();"]),
           ...resLaneLoop(plan, K),
           "mhc::named_sync(2, 96);",
         ]

@@ -52,7 +52,7 @@ describe("CUDA target: generated sources", () => {
     expect(m.statusCodes["MHC_ERR_MISALIGNED"]).toBe(4);
   });
 
-  it("kernel 2 runs the pre, post and res maps on warps 0, 1 and 2 at once; the pre-mix waits for the pre alone", () => {
+  it("kernel 2 runs the pre, res and post maps on warps 0, 1 and 2 at once; the pre-mix waits for the pre alone", () => {
     const cu = generateCuda(tiny, "mhc", { name: "mhc_n4" }).files.get("mhc_n4.cu")!;
     const kernel = cu.slice(cu.indexOf("coefficients_kernel("), cu.indexOf("// ---- host launchers"));
     // One function per map, each with its own norm (the same operations in every warp); at n = 4 the res map runs
@@ -70,6 +70,32 @@ describe("CUDA target: generated sources", () => {
     const at = order.map((s) => kernel.indexOf(s));
     expect(at.every((i) => i >= 0)).toBe(true);
     expect([...at].sort((a, b) => a - b)).toEqual(at);
+    // At n = 4 (lane groups) warp 1 starts the res map at once while warp 2 runs the post map first.
+    expect(kernel).toMatch(/if \(warp == 2\) \{\s*if \(tt < count\) \{[^}]*token_post\(t0 \+ tt,/);
+    // Gates and biases: into registers before the wait for the GEMM, into shared memory once the split-K sums are
+    // issued (one barrier publishes both); the maps read them there.
+    const staged = [
+      "param[j] = i < 3 ? alpha[i] : i < 7 ? bias_pre[i - 3] : i < 11 ? bias_post[i - 7] : i < 27 ? bias_res[i - 11] : 0.0f;",
+      "mhc::wait_prior_grids();",
+      "mhc::sum_split_partials<K>(",
+      "if (i < 27) s_params[i] = param[j];",
+      "__syncthreads();",
+      "token_pre(t0 + tt, s_proj + tt * K, rinv, s_alpha, s_bias_pre, h_pre, store, s_pre + tt * N);",
+    ];
+    const stagedAt = staged.map((s) => kernel.indexOf(s));
+    expect(stagedAt.every((i) => i >= 0)).toBe(true);
+    expect([...stagedAt].sort((a, b) => a - b)).toEqual(stagedAt);
+    expect(kernel.slice(0, kernel.indexOf("mhc::wait_prior_grids();"))).not.toMatch(/proj_part\[|ss_part\[|sum_split_partials/);
+    // n = 16: 3 + 16 + 16 + 256 parameters, two a thread; no projection (K = 0): stored, then one barrier.
+    const n16 = generateCuda(tiny, instantiateConnection(tiny, "mhc", { n: 16 }), { name: "m16" }).files.get("m16.cu")!;
+    expect(n16).toContain("float param[2];");
+    expect(n16).toContain("if (i < 291) s_params[i] = param[j];");
+    const residual = generateCuda(tiny, "residual", { name: "r" }).files.get("r.cu")!;
+    expect(residual).toMatch(/if \(i < 6\) s_params\[i\] = param\[j\];\n[^]*?__syncthreads\(\);\n\s*if \(warp == 0\)/);
+    // ... and with no GEMM before it (the kernel before may be the previous post, writing x) it reads nothing before the wait.
+    const rk = residual.slice(residual.indexOf("coefficients_kernel("), residual.indexOf("// ---- host launchers"));
+    expect(rk.indexOf("mhc::wait_prior_grids();")).toBeLessThan(rk.indexOf("mix.load_first(x);"));
+    expect(rk.indexOf("mhc::wait_prior_grids();")).toBeLessThan(rk.indexOf("param[j] = i < 3 ? alpha[i]"));
     // Channel slices of at most COEF_MIX_EARLY vectors; the prenorm GEMM is launched overlapped where its grid is resident at once.
     expect(cu).toContain("const int64_t chunks = (C / (vec ? V : 1) + COEF_MIX_EARLY - 1) / COEF_MIX_EARLY;");
     expect(cu).toMatch(/mhc::launch_overlapped\(overlap, kernel, grid, dim3\(256\), MMA_SMEM_BYTES, stream, x, T, R,/);

@@ -97,7 +97,7 @@ describe("CUDA target: the res constraint on lane groups", () => {
   it("runs the res map of the coefficient kernel on lane groups at n = 16 and keeps one lane per token at n = 3 and for a rejected graph", () => {
     const big = generateCuda(tiny, instantiateConnection(tiny, "mhc", { n: 16 }), { name: "m16", compilerVersion: "test" }).files.get("m16.cu")!;
     expect(big).toContain("__device__ __noinline__ void token_res_lanes(");
-    expect(big).toContain("token_res_lanes(t0 + tc, s_proj + tc * K, rinv, alpha, bias_res, h_res, store && tg < count, tt % N);");
+    expect(big).toContain("token_res_lanes(t0 + tc, s_proj + tc * K, rinv, s_alpha, s_bias_res, h_res, store && tg < count, tt % N);");
     expect(big).toContain("for (int j = 0; j < 16; ++j) h_res[t * N * N + r * 16 + j] = H_res[j];");
     expect(big).not.toContain("token_res(");
     // The pre-mix is the warps that run no res map: warps 0, 3.. (COEF_MIX_EARLY threads).
@@ -105,7 +105,7 @@ describe("CUDA target: the res constraint on lane groups", () => {
     expect(big).toContain("if (mix_early) mix.finish(x, u, s_pre);");
     const small = generateCuda(tiny, instantiateConnection(tiny, "mhc", { n: 3 }), { name: "mhc", compilerVersion: "test" }).files.get("mhc.cu")!;
     expect(small).not.toContain("lanes");
-    expect(small).toContain("token_res(t0 + tt, s_proj + tt * K, rinv, alpha, bias_res, h_res, store);");
+    expect(small).toContain("token_res(t0 + tt, s_proj + tt * K, rinv, s_alpha, s_bias_res, h_res, store);");
     withCheckedSource(GRAM, (result) => {
       const text = generateCuda(result, instantiateConnection(result, "gram_conn", { n: 8 }), { name: "g8", compilerVersion: "test" }).files.get("g8.cu")!;
       expect(text).not.toContain("token_res_lanes");
