@@ -101,8 +101,8 @@ _UNARY = {
 }
 _BINARY = {
     "add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div, "max": torch.maximum, "min": torch.minimum, "pow": torch.pow,
-    "gt": lambda a, b: (a > b).double(), "ge": lambda a, b: (a >= b).double(), "lt": lambda a, b: (a < b).double(),
-    "le": lambda a, b: (a <= b).double(), "eq": lambda a, b: (a == b).double(),
+    "gt": lambda a, b: (a > b).to(a.dtype), "ge": lambda a, b: (a >= b).to(a.dtype), "lt": lambda a, b: (a < b).to(a.dtype),
+    "le": lambda a, b: (a <= b).to(a.dtype), "eq": lambda a, b: (a == b).to(a.dtype),
 }
 
 
@@ -111,8 +111,9 @@ def load_graph(symbol):
         return json.load(f)
 
 
-def interpret(graph, inputs, bindings, device):
-    """Float64 values of the graph's outputs; `inputs` by name (float64 tensors)."""
+def interpret(graph, inputs, bindings, device, dtype=torch.float64):
+    """Values of the graph's outputs in `dtype` (float64: the reference; float32: the same maths evaluated in
+    fp32, whose distance from float64 measures how much rounding the maths itself amplifies); `inputs` by name."""
     nodes = graph["nodes"]
     need = set()
     stack = list(graph["outputs"].values())
@@ -129,7 +130,7 @@ def interpret(graph, inputs, bindings, device):
                 last_use[i] = node["id"]
     keep = set(graph["outputs"].values())
     vals = {}
-    f64 = dict(dtype=torch.float64, device=device)
+    f64 = dict(dtype=dtype, device=device)
     for node in nodes:
         nid = node["id"]
         if nid not in need:
@@ -171,8 +172,8 @@ def interpret(graph, inputs, bindings, device):
             v = torch.cat(xs, dim=a["axis"])
         elif op == "cast":
             dt = node["dtype"]
-            v = {"f64": lambda t: t, "f32": lambda t: t.float().double(), "bf16": lambda t: t.bfloat16().double(),
-                 "i32": lambda t: torch.trunc(t), "bool": lambda t: (t != 0).double()}[dt](xs[0])
+            v = {"f64": lambda t: t, "f32": lambda t: t.float().to(dtype), "bf16": lambda t: t.bfloat16().to(dtype),
+                 "i32": lambda t: torch.trunc(t), "bool": lambda t: (t != 0).to(dtype)}[dt](xs[0])
         else:
             raise ValueError(f"reference interpreter: unknown op {op}")
         vals[nid] = v

@@ -6,9 +6,13 @@ the compiler lowers it) interpreted in float64 torch; for the prelude `mhc` also
 hand-written float64 port of design.md section 1 (cross-check of the interpreter).
 Tolerances: coefficients and fp32 residual outputs max|out - ref| <= 1e-5 * max|ref|;
 bf16 outputs |out - ref| <= 2^-8 |ref| + 1e-5 max|ref| elementwise (one bf16 rounding).
+Where the maths amplifies rounding (e.g. orthostochastic's Newton-Schulz steps at n = 8 on
+an ill-conditioned logit matrix), even an exact fp32 evaluation misses 1e-5: an output over
+1e-5 passes only if it is within FP32_FACTOR times the error of the same IR evaluated in
+fp32 by torch; such cases are listed with both errors (`fp32_reference_max_rel`).
 Writes $OUT/verify.json; prints PASS/FAIL lines; exit 1 on any failure.
 
-Usage: python3 scripts/gpu/verify_forward.py [--quick | --tiny] [--only v1,v2]
+Usage: python3 scripts/gpu/verify_forward.py [--quick | --tiny | --race] [--only v1,v2]
 """
 import json
 import math
@@ -24,6 +28,7 @@ import mhc_gpu as G  # noqa: E402
 DEV = torch.device("cuda")
 QUICK = "--quick" in sys.argv
 TINY = "--tiny" in sys.argv  # compute-sanitizer runs: a few small shapes
+RACE = "--race" in sys.argv  # racecheck (slower per shared-memory access): two shapes, one of them with the pre-split GEMM
 ONLY = set(sys.argv[sys.argv.index("--only") + 1].split(",")) if "--only" in sys.argv else None
 MAX_ELEMS = 300_000_000  # T * n * C above this is skipped (float64 reference memory)
 results = []
@@ -77,7 +82,11 @@ def run_kernels(lib, x, f, params, T, C):
     return {"H_pre": h_pre, "H_post": h_post, "H_res": h_res, "u": u, "y": y}
 
 
-def errors(out, ref, dtype):
+FP32_FACTOR = 8.0
+
+
+def errors(out, ref, dtype, ref32=None):
+    """(ok, per-output errors); ref32: a callable giving the fp32 evaluation of the reference (for outputs over 1e-5)."""
     e = {}
     ok = True
     for name, r in ref.items():
@@ -96,14 +105,20 @@ def errors(out, ref, dtype):
             item["bf16_violations"] = bad
             ok = ok and bad == 0
         else:
-            ok = ok and rel <= 1e-5
+            if rel > 1e-5 and ref32 is not None:
+                e32 = ((ref32()[name].double() - r).abs().max().item()) / scale
+                item["fp32_reference_max_rel"] = e32
+                item["bound"] = max(1e-5, FP32_FACTOR * e32)
+                ok = ok and rel <= item["bound"]
+            else:
+                ok = ok and rel <= 1e-5
         e[name] = item
     return ok, e
 
 
-def reference(v, graph, x, f, params, T, C):
-    inputs = {"x": x.double(), "f": f.double(), **{k: t.double() for k, t in params.items()}}
-    ref = G.interpret(graph, inputs, {"T": T, "C": C}, DEV)
+def reference(v, graph, x, f, params, T, C, dtype=torch.float64):
+    inputs = {"x": x.to(dtype), "f": f.to(dtype), **{k: t.to(dtype) for k, t in params.items()}}
+    ref = G.interpret(graph, inputs, {"T": T, "C": C}, DEV, dtype)
     return {k: ref[k] for k in ("H_pre", "H_post", "H_res", "u", "y")}
 
 
@@ -112,7 +127,14 @@ def check_case(v, lib, graph, T, C, dtype, seed):
     x, f, params = make_inputs(v, T, C, dtype, gen)
     out = run_kernels(lib, x, f, params, T, C)
     ref = reference(v, graph, x, f, params, T, C)
-    ok, e = errors(out, ref, dtype)
+    ref32 = {}
+
+    def fp32_reference():
+        if not ref32:
+            ref32.update(reference(v, graph, x, f, params, T, C, torch.float32))
+        return ref32
+
+    ok, e = errors(out, ref, dtype, fp32_reference)
     extra = {}
     if v["connection"] == "mhc" and T * v["n"] * C <= 4_000_000:
         hand = G.mhc_ref(x, f, params, v["n"])
@@ -181,8 +203,11 @@ def bad_input_checks(v, lib):
 
 
 def variant_shapes(v):
-    if TINY:
-        Cs, Ts = [96, 100], [1, 7, 33]
+    if RACE:
+        Cs, Ts = [96], [7, 1100]
+    elif TINY:
+        # 1100 tokens: at least 8 token tiles of the tensor-core GEMM, where phi is split once per call
+        Cs, Ts = [96, 100], [1, 7, 33, 1100]
     elif v["grid"] == "full" and not QUICK:
         Cs, Ts = [96, 100, 4096, 7168], [1, 7, 1023, 8192]
     else:
