@@ -7,14 +7,12 @@
 #include <cooperative_groups.h>
 #include <cstdio>
 #include <cuda_runtime.h>
+#include "../../runtime/cuda/include/mhc_pdl.cuh"  // the launch and wait the generated kernels use
 namespace cg = cooperative_groups;
 
-__device__ __forceinline__ void waitp() { asm volatile("griddepcontrol.wait;\n" ::: "memory"); }
-__device__ __forceinline__ void allowp() { asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory"); }
-
 __global__ void small_kernel(const float* in, float* out) {
-  waitp();
-  allowp();
+  mhc::wait_prior_grids();
+  mhc::allow_dependent_grids();
   int i = blockIdx.x * blockDim.x + threadIdx.x;
   out[i] = in[i] * 1.0001f + 1.0f;
 }
@@ -46,16 +44,7 @@ __global__ void cluster_kernel(const float* in, float* out, float* tmp, int sync
 }
 
 static void launch_small(bool pdl, int blocks, const float* in, float* out, cudaStream_t st) {
-  cudaLaunchConfig_t c = {};
-  c.gridDim = dim3(blocks);
-  c.blockDim = dim3(256);
-  c.stream = st;
-  cudaLaunchAttribute a[1];
-  a[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  a[0].val.programmaticStreamSerializationAllowed = 1;
-  c.attrs = a;
-  c.numAttrs = pdl ? 1 : 0;
-  cudaLaunchKernelEx(&c, small_kernel, in, out);
+  mhc::launch_overlapped(pdl, small_kernel, dim3(blocks), dim3(256), 0, st, in, out);
 }
 
 template <typename F>
