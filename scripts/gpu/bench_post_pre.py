@@ -18,7 +18,10 @@ iterations after warm-up; every residual of the stack has its own buffer (no L2 
 Also the single calls at the same shape: pre, post, post_pre. Checks that both stacks give the
 same last residual within bf16 rounding. Writes $OUT/bench_post_pre.json.
 
-Usage: python3 scripts/gpu/bench_post_pre.py [--layers 8] [--iters 20] [--variant mhc_n4] [--json NAME]
+Stacks are also timed captured in a CUDA graph (`*_graph_ms`: device time with the launch gaps between
+kernels but no host launch cost, the measure for small T such as decode).
+
+Usage: python3 scripts/gpu/bench_post_pre.py [--layers 8] [--iters 20] [--variant mhc_n4] [--shapes 8192x7168,16x4096] [--json NAME]
 (MHC_GPU_GEN: another generated tree, e.g. one with another tiling of the fused kernel)
 """
 import ctypes
@@ -39,7 +42,8 @@ LAYERS = int(sys.argv[sys.argv.index("--layers") + 1]) if "--layers" in sys.argv
 ITERS = int(sys.argv[sys.argv.index("--iters") + 1]) if "--iters" in sys.argv else 20
 VARIANT = sys.argv[sys.argv.index("--variant") + 1] if "--variant" in sys.argv else "mhc_n4"
 JSON_NAME = sys.argv[sys.argv.index("--json") + 1] if "--json" in sys.argv else "bench_post_pre.json"
-SHAPES = [(8192, 7168), (8192, 4096)]
+SHAPES = ([tuple(int(d) for d in s.split("x")) for s in sys.argv[sys.argv.index("--shapes") + 1].split(",")]
+          if "--shapes" in sys.argv else [(8192, 7168), (8192, 4096)])
 
 
 def timed(fn, iters=ITERS, warmup=3):
@@ -93,7 +97,6 @@ def bench_shape(lib, v, T, C, L):
     ws_pre = size(lib, "workspace_size", T, C)
     ws_pp = size(lib, "post_pre_workspace_size", T, C)
     ws = torch.empty(max(ws_pre, ws_pp, 16), dtype=torch.uint8, device=DEV)
-    stream = torch.cuda.current_stream().cuda_stream
 
     def pre(l):
         check(lib.pre(xs[l], params[l], hp[l], hq[l], hr[l], us[l], ws, ws_pre), "pre")
@@ -105,7 +108,7 @@ def bench_shape(lib, v, T, C, L):
         kw = {p: G.ptr(params[l + 1][p]) for p in lib.params}
         check(lib.call("post_pre", x=G.ptr(xs[l]), f=G.ptr(us[l]), dtype=1, T=T, C=C, h_post=G.ptr(hq[l]), h_res=G.ptr(hr[l]), y=G.ptr(xs[l + 1]),
                        h_pre_next=G.ptr(hp[l + 1]), h_post_next=G.ptr(hq[l + 1]), h_res_next=G.ptr(hr[l + 1]), u_next=G.ptr(us[l + 1]),
-                       stats_next=None, workspace=G.ptr(ws), workspace_bytes=ws_pp, stream=stream, **kw), "post_pre")
+                       stats_next=None, workspace=G.ptr(ws), workspace_bytes=ws_pp, stream=torch.cuda.current_stream().cuda_stream, **kw), "post_pre")
 
     def unfused():
         for l in range(L):
@@ -128,6 +131,8 @@ def bench_shape(lib, v, T, C, L):
     row = {"T": T, "C": C, "n": n, "K": K, "layers": L, "dtype": "bf16", "last_residual_max_rel_diff_fused_vs_unfused": agree}
     row["stack_unfused_ms"] = timed(unfused)
     row["stack_fused_ms"] = timed(fused)
+    row["stack_unfused_graph_ms"] = G.graph_timed(lambda _: unfused(), [None])
+    row["stack_fused_graph_ms"] = G.graph_timed(lambda _: fused(), [None])
     # the single calls (sublayer 0's buffers)
     pre(0)
     row["pre_ms"] = timed(lambda: pre(0))
@@ -153,6 +158,8 @@ def bench_shape(lib, v, T, C, L):
     })
     row["per_sublayer_unfused_ms"] = row["stack_unfused_ms"] / L
     row["per_sublayer_fused_ms"] = row["stack_fused_ms"] / L
+    row["per_sublayer_unfused_graph_ms"] = row["stack_unfused_graph_ms"] / L
+    row["per_sublayer_fused_graph_ms"] = row["stack_fused_graph_ms"] / L
     row["speedup_fused_vs_unfused"] = row["stack_unfused_ms"] / row["stack_fused_ms"]
     row["stack_unfused_vs_its_floor"] = row["stack_unfused_ms"] / row["floor_stack_unfused_ms"]
     row["stack_fused_vs_its_floor"] = row["stack_fused_ms"] / row["floor_stack_fused_ms"]
@@ -177,7 +184,7 @@ def main():
               f"{r['floor_stack_unfused_ms']:.3f}), fused {r['stack_fused_ms']:.3f} ms ({r['stack_fused_vs_its_floor']:.2f}x its floor {r['floor_stack_fused_ms']:.3f}), "
               f"speedup {r['speedup_fused_vs_unfused']:.3f}x; per sublayer {r['per_sublayer_unfused_ms']:.3f} -> {r['per_sublayer_fused_ms']:.3f} ms "
               f"(floors {r['floor_per_sublayer_unfused_ms']:.3f} / {r['floor_per_sublayer_fused_ms']:.3f}); calls: pre {r['pre_ms']:.3f}, post {r['post_ms']:.3f}, "
-              f"post_pre {r['post_pre_ms']:.3f} ms; copy {r['copy_bandwidth_TBps']:.2f} TB/s; last residual rel diff {r['last_residual_max_rel_diff_fused_vs_unfused']:.2e}", flush=True)
+              f"post_pre {r['post_pre_ms']:.3f} ms; graphed per sublayer {r['per_sublayer_unfused_graph_ms'] * 1e3:.2f} -> {r['per_sublayer_fused_graph_ms'] * 1e3:.2f} us; copy {r['copy_bandwidth_TBps']:.2f} TB/s; last residual rel diff {r['last_residual_max_rel_diff_fused_vs_unfused']:.2e}", flush=True)
     result = {"generated": os.path.basename(os.path.normpath(G.GEN)), "what": f"stack of {LAYERS} sublayers (F = identity) of {VARIANT}, bf16: mhc_<v>_post_pre (post of l fused with the prenorm GEMM of l + 1) vs pre + post",
               "device": props.name, "date": datetime.date.today().isoformat(), "torch": torch.__version__, "fused_kernel": fusedk, "rows": rows}
     with open(os.path.join(out_dir, JSON_NAME), "w") as fh:
