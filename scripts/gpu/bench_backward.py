@@ -16,8 +16,8 @@ Byte model (bf16, e = 2 bytes, per token in units of C*e), phi ignored (< 0.1%):
                    du and writes dx (3n + 1).
   floor = T*C*e*(8n + 6) / copy bandwidth (a device-to-device copy, bytes read + written).
 Recompute: a block of 16 sublayers (T = 8192, C = 4096, n = 4, F = identity) chained with
-module.forward versus recompute_block (segment lengths: the default ceil(sqrt(16)) = 4, 16 = the
-whole block rebuilt at once, 8, 5 (uneven segments), 2): activation bytes held between forward and backward and the
+module.forward versus recompute_block (the default: ceil(sqrt(16)) = 4 segments of 5, 5, 5 and 1 sublayers;
+equal segments of 4, 16 = the whole block rebuilt at once, 8, 2): activation bytes held between forward and backward and the
 peak over forward + backward, the forward + backward step time; the gradients must be bit-identical.
 --recompute-only runs just this.
 Writes $OUT/bench_backward.json (or --json NAME) with the device, the date and every number.
@@ -116,11 +116,11 @@ def torch_forward(x, phi_pre, phi_post, phi_res, alpha, bias_pre, bias_post, bia
     return y.to(x.dtype)
 
 
-def recompute_memory(layers=16, T=8192, C=4096, n=4, segments=(None, 16, 8, 5, 2), time_iters=5):
+def recompute_memory(layers=16, T=8192, C=4096, n=4, segments=(None, 4, 16, 8, 2), time_iters=5):
     """Activation memory of a block of `layers` mHC sublayers (F = identity, bf16) with and without
     recompute_block: bytes held between forward and backward (the output excluded), and the peak
     over forward + backward, both above what existed before the forward. One recompute run per
-    segment length (None: the binding's default ceil(sqrt(L)); `layers`: the whole block rebuilt at
+    segment length (None: the binding's default, _segment_starts; `layers`: the whole block rebuilt at
     once). Both paths keep the L sublayer outputs f (F's activations, L*T*C elements) and the block
     output y; `peak_less_f_and_y_MiB` is the peak without those two shared terms. `step_fwd_bwd_ms_median`
     is the median forward + backward time over `time_iters` steps (CUDA events, F = identity, so the
@@ -190,7 +190,7 @@ def recompute_memory(layers=16, T=8192, C=4096, n=4, segments=(None, 16, 8, 5, 2
               f"({r['held_ratio']}x), peak {st['peak_fwd_bwd_MiB']} -> {r['peak_fwd_bwd_MiB']} MiB ({r['peak_ratio']}x), peak less f and y "
               f"{st['peak_less_f_and_y_MiB']} -> {r['peak_less_f_and_y_MiB']} MiB ({r['peak_less_f_and_y_ratio']}x); step "
               f"{st['step_fwd_bwd_ms_median']} -> {r['step_fwd_bwd_ms_median']} ms ({r['step_time_ratio']}x); gradients bit-identical: {r['gradients_bit_identical']}", flush=True)
-    return {"layers": layers, "T": T, "C": C, "n": n, "default_segment": math.isqrt(layers - 1) + 1, **out,
+    return {"layers": layers, "T": T, "C": C, "n": n, "default_segment_starts": mod._segment_starts(layers), **out,
             "residual_MiB": round(T * n * C * 2 / 2**20, 1), "f_and_y_MiB": round(shared / 2**20, 1)}
 
 

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -123,7 +124,39 @@ describe("CUDA target: post of sublayer l with the pre of sublayer l + 1 (design
     // whose own dx is left to the pre of l when they are joined.
     expect(py).toMatch(/gy, grads = _run_pre_backward\(ctx\.lib, y, params, stats, h_pre_next, du, [^\n]*dx_in, dy_next, h_res_next\)\n\s+dx, df, dh_post_l, dh_res_l = _post_backward_linked\(ctx\.lib, ctx\.link, x, f, h_post, h_res, gy\)/);
     expect(py).toContain("def recompute_block(modules, fns, x, segment=None, fuse=True):");
-    expect(py).toContain("        return self.fuse and l + 1 < len(self.modules) and (l + 1) % self.segment != 0");
+    expect(py).toContain("        return self.fuse and l + 1 < len(self.modules) and (l + 1) not in self.first");
+  });
+
+  it("recompute_block's default segments: ceil(sqrt(L)) of them, the last of one sublayer (python3, no torch needed)", () => {
+    const py = out.files.get("mhc_n4_torch.py")!;
+    const fn = py.slice(py.indexOf("def _segment_starts("), py.indexOf("\ndef recompute_block("));
+    const script = [
+      "import json, math",
+      fn,
+      "cases = {L: _segment_starts(L) for L in (1, 2, 3, 9, 12, 16, 24)}",
+      "cases['16 by 4'] = _segment_starts(16, 4)",
+      "bad = []",
+      "for s in (0, -1, 2.0, True):",
+      "    try:",
+      "        _segment_starts(16, s)",
+      "    except ValueError:",
+      "        bad.append(repr(s))",
+      "cases['refused'] = bad",
+      "print(json.dumps({str(k): v for k, v in cases.items()}))",
+    ].join("\n");
+    const run = spawnSync("python3", ["-c", script], { encoding: "utf8" });
+    expect(run.stderr).toBe("");
+    expect(JSON.parse(run.stdout)).toEqual({
+      "1": [0],
+      "2": [0, 1],
+      "3": [0, 2],
+      "9": [0, 4, 8],
+      "12": [0, 4, 8, 11],
+      "16": [0, 5, 10, 15],
+      "24": [0, 6, 12, 18, 23],
+      "16 by 4": [0, 4, 8, 12],
+      refused: ["0", "-1", "2.0", "True"],
+    });
   });
 });
 

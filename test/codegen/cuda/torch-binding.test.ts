@@ -57,7 +57,8 @@ describe("cuda target: PyTorch binding", () => {
     expect(text).toContain("    def backward(ctx, du, dh_pre, dh_post, dh_res):");
     expect(text).toContain('"pre_backward",');
     expect(text).toContain("def recompute_block(modules, fns, x, segment=None, fuse=True):");
-    expect(text).toContain("        segment = math.isqrt(len(modules) - 1) + 1  # ceil(sqrt(L))");
+    expect(text).toContain("    count = math.isqrt(layers - 1) + 1  # ceil(sqrt(L))");
+    expect(text).toContain("    starts = _segment_starts(len(modules), segment)");
     // each residual walked forward from its segment's first one, not a segment's residuals held at once
     expect(text).toContain("                for k in range(start, l):\n                    xl, c = run.step(k, xl, c)");
     expect(text).not.toContain("xs.append(");
