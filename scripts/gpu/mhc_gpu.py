@@ -130,7 +130,7 @@ def interpret(graph, inputs, bindings, device, dtype=torch.float64):
                 last_use[i] = node["id"]
     keep = set(graph["outputs"].values())
     vals = {}
-    f64 = dict(dtype=dtype, device=device)
+    like = dict(dtype=dtype, device=device)
     for node in nodes:
         nid = node["id"]
         if nid not in need:
@@ -139,12 +139,12 @@ def interpret(graph, inputs, bindings, device, dtype=torch.float64):
         shape = [_dim(d, bindings) for d in node["shape"]]
         xs = [vals[i] for i in node["inputs"]]
         if op == "input":
-            v = inputs[a["name"]].to(**f64)
+            v = inputs[a["name"]].to(**like)
         elif op == "const":
             vv = a["value"]
-            v = torch.full(shape, float(vv[0]), **f64) if len(vv) == 1 else torch.tensor(vv, **f64).reshape(shape)
+            v = torch.full(shape, float(vv[0]), **like) if len(vv) == 1 else torch.tensor(vv, **like).reshape(shape)
         elif op == "eye":
-            v = torch.eye(shape[0], **f64)
+            v = torch.eye(shape[0], **like)
         elif op in _UNARY:
             v = _UNARY[op](xs[0])
         elif op in _BINARY:
