@@ -56,3 +56,21 @@ describe("scripts/gpu/probe_patch.py", () => {
     expect(ptx.status).toBe(0);
   }, 120_000);
 });
+
+describe("scripts/gpu/timeline_svg.py", () => {
+  it("draws the committed decode timeline: one panel per tree, a bar per phase, the time axis", () => {
+    const results = join(root, "bench", "results", "cuda-decode-params-h100-2026-11-26.json");
+    const svg = join(work, "timeline.svg");
+    const run = spawnSync("python3", [join(root, "scripts", "gpu", "timeline_svg.py"), "--out", svg, `${results}#base`, `${results}#new`], { encoding: "utf8" });
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    const text = readFileSync(svg, "utf8");
+    expect(text.startsWith("<svg ")).toBe(true);
+    expect(text.match(/<rect x=/g)?.length).toBe(2 * 9);
+    expect(text).toContain(">res constraint (Sinkhorn)</text>");
+    expect(text).toContain("microseconds after the prenorm GEMM");
+    const bad = spawnSync("python3", [join(root, "scripts", "gpu", "timeline_svg.py"), "--out", svg, `${results}#nosuchtree`], { encoding: "utf8" });
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain("has no tree 'nosuchtree' (it has: base, new)");
+  });
+});
