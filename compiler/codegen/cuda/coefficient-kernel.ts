@@ -117,14 +117,24 @@ export function perStreamNorm(norm: ConnectionPlan["info"]["norm"], stride?: str
 }
 
 /**
+ * The arguments kernel 2 hands the map functions for the block's token `t` (an int expression): its split-K
+ * projections in shared memory and the lines that form its 1 / r (`rinv`, a float or, per stream, N of them).
+ */
+function tokenArguments(plan: ConnectionPlan, t: string): { readonly proj: string; readonly norm: string[] } {
+  const K = plan.k;
+  if (plan.rows > 1) {
+    return { proj: K > 0 ? `s_proj + ${t} * ROWS * K` : "nullptr", norm: ["float rinv[N];", `token_norm(C, ${K > 0 ? `s_ss + ${t} * ROWS` : "nullptr"}, rinv);`] };
+  }
+  return { proj: K > 0 ? `s_proj + ${t} * K` : "nullptr", norm: [`const float rinv = token_norm(C, ${K > 0 ? `s_ss[${t}]` : "0.0f"});`] };
+}
+
+/**
  * Warps 1 and 2 of kernel 2 walk the block's tokens in lane groups: a warp takes 32 / N tokens at a time,
  * the two warps alternating. A group past the block's last token reruns that token without storing, so
  * every lane of the warp reaches each shuffle.
  */
-function resLaneLoop(plan: ConnectionPlan, K: number): string[] {
-  const perStream = plan.rows > 1;
-  const proj = K > 0 ? (perStream ? "s_proj + tc * ROWS * K" : "s_proj + tc * K") : "nullptr";
-  const norm = perStream ? ["float rinv[N];", `token_norm(C, ${K > 0 ? "s_ss + tc * ROWS" : "nullptr"}, rinv);`] : [`const float rinv = token_norm(C, ${K > 0 ? "s_ss[tc]" : "0.0f"});`];
+function resLaneLoop(plan: ConnectionPlan): string[] {
+  const { proj, norm } = tokenArguments(plan, "tc");
   return [
     "static_assert(32 % N == 0, \"a whole number of lane groups per warp\");",
     "#pragma unroll 1",
@@ -146,14 +156,15 @@ function resLaneLoop(plan: ConnectionPlan, K: number): string[] {
  */
 function parameterStaging(plan: ConnectionPlan): { readonly load: string[]; readonly store: string[] } {
   let offset = 3;
+  const at: Record<Slot, number> = { pre: 0, post: 0, res: 0 };
   const ranges: string[] = [];
   for (const slot of SLOTS) {
     const k = plan.maps[slot].k;
+    at[slot] = offset;
     if (k > 0) ranges.push(`i < ${offset + k} ? bias_${slot}[i - ${offset}]`);
     offset += k;
   }
   const per = Math.ceil(offset / BLOCK_THREADS);
-  const at: Record<Slot, number> = { pre: 3, post: 3 + plan.maps.pre.k, res: 3 + plan.maps.pre.k + plan.maps.post.k };
   const load = [
     `// Gates and biases: alpha, then bias_pre, bias_post, bias_res (${offset} floats), thread i holds i, i + ${BLOCK_THREADS}, ..`,
     `float param[${per}];`,
@@ -185,11 +196,15 @@ export function coefficientKernel(plan: ConnectionPlan, options: SourceOptions):
   const usesProj = (slot: Slot): boolean => plan.maps[slot].column !== undefined;
   // Per-stream projection (plan.rows = N): a token's N prenorm rows, N sums of squares and N values of 1 / r.
   const perStream = plan.rows > 1;
+  const rows = perStream ? " * ROWS" : "";  // split-K rows per token, as a factor of the generated text
   const rinvParam = perStream ? "const float* rinv" : "float rinv";
   const size = (slot: Slot): string => (slot === "res" ? "N * N" : "N");
   // The res map on lane groups (plan.ts resLanes): its function is emitted here beside the kernel.
   const lanes = plan.resLanes;
   const params = parameterStaging(plan);
+  // What the kernel reads first (x's first pre-mix items, the parameters), and its wait for the kernel before it.
+  const firstLoads = ["if (mix_early) mix.load_first(x);", ...params.load];
+  const wait = ["mhc::wait_prior_grids();", "mhc::allow_dependent_grids();"];
   const lines = [
     // (Its lines are re-indented with the kernel's.)
     ...(lanes ? ["// ---- the res constraint on lane groups, generated from the IR (emit-constraint-lanes.ts) ----", "", ...lanes.globals, ...(lanes.globals.length > 0 ? [""] : []), ...lanes.lines.map((l) => l.trimStart()), ""] : []),
@@ -233,9 +248,7 @@ export function coefficientKernel(plan: ConnectionPlan, options: SourceOptions):
       "",
     );
   }
-  // The token's arguments of the per-slot functions: its projections in shared memory and its 1 / r.
-  const proj = K > 0 ? (perStream ? "s_proj + tt * ROWS * K" : "s_proj + tt * K") : "nullptr";
-  const norm = perStream ? ["float rinv[N];", `token_norm(C, ${K > 0 ? "s_ss + tt * ROWS" : "nullptr"}, rinv);`] : [`const float rinv = token_norm(C, ${K > 0 ? "s_ss[tt]" : "0.0f"});`];
+  const { proj, norm } = tokenArguments(plan, "tt");
   const tokenCall = (slot: Slot): string[] => [
     "if (tt < count) {",
     ...norm,
@@ -288,38 +301,25 @@ export function coefficientKernel(plan: ConnectionPlan, options: SourceOptions):
           "// own wait: every kernel before the GEMM has completed) does not write: the first pre-mix items of x, the gates",
           "// and the biases. The maps read the parameters from shared memory, so their latency overlaps the GEMM's tail",
           "// instead of following the sums.",
-          "if (mix_early) mix.load_first(x);",
-          ...params.load,
-          "mhc::wait_prior_grids();",
-          "mhc::allow_dependent_grids();",
+          ...firstLoads,
+          ...wait,
         ]
       : [
           "// No prenorm GEMM runs before this kernel: the kernel before it may still be writing x (the previous post),",
           "// so nothing is read before the wait.",
-          "mhc::wait_prior_grids();",
-          "mhc::allow_dependent_grids();",
-          "if (mix_early) mix.load_first(x);",
-          ...params.load,
+          ...wait,
+          ...firstLoads,
         ]),
     ...(K > 0
-      ? perStream
-        ? [
-            "// Per-stream projection: token t's rows are t * ROWS .. t * ROWS + ROWS - 1 of the partials.",
-            "__shared__ float s_proj[COEF_TOKENS * ROWS * K];",
-            "__shared__ float s_ss[COEF_TOKENS * ROWS];",
-            `__shared__ float s_tmp[${BLOCK_THREADS}];`,
-            "mhc::sum_split_partials<K>(proj_part, ss_part, T * ROWS, t0 * ROWS, count * ROWS, splits, s_proj, s_ss, s_tmp);",
-            ...params.store,
-            "__syncthreads();",
-          ]
-        : [
-            "__shared__ float s_proj[COEF_TOKENS * K];",
-            "__shared__ float s_ss[COEF_TOKENS];",
-            `__shared__ float s_tmp[${BLOCK_THREADS}];`,
-            "mhc::sum_split_partials<K>(proj_part, ss_part, T, t0, count, splits, s_proj, s_ss, s_tmp);",
-            ...params.store,
-            "__syncthreads();",
-          ]
+      ? [
+          ...(perStream ? ["// Per-stream projection: token t's rows are t * ROWS .. t * ROWS + ROWS - 1 of the partials."] : []),
+          `__shared__ float s_proj[COEF_TOKENS${rows} * K];`,
+          `__shared__ float s_ss[COEF_TOKENS${rows}];`,
+          `__shared__ float s_tmp[${BLOCK_THREADS}];`,
+          `mhc::sum_split_partials<K>(proj_part, ss_part, T${rows}, t0${rows}, count${rows}, splits, s_proj, s_ss, s_tmp);`,
+          ...params.store,
+          "__syncthreads();",
+        ]
       : ["(void)splits; (void)proj_part; (void)ss_part;", ...params.store, "__syncthreads();"]),
     "if (warp == 0) {",
     ...tokenCall("pre"),
@@ -330,7 +330,7 @@ export function coefficientKernel(plan: ConnectionPlan, options: SourceOptions):
       ? [
           "} else if (warp == 1 || warp == 2) {",
           ...(["if (warp == 2) {", ...tokenCall("post"), "}", "__syncwarp();"]),
-          ...resLaneLoop(plan, K),
+          ...resLaneLoop(plan),
           "mhc::named_sync(2, 96);",
         ]
       : ["} else if (warp == 1) {", ...tokenCall("post"), "mhc::named_sync(2, 96);", "} else if (warp == 2) {", ...tokenCall("res"), "mhc::named_sync(2, 96);"]),
