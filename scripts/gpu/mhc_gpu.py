@@ -227,10 +227,9 @@ def event_times(fn, sets, iters, warmup=3):
     return times
 
 
-def graph_timed(fn, sets, reps=None, replays=15):
-    """Median device time per call of fn over the sets, reps calls captured in one CUDA graph (warmed up on a side
-    stream first, as torch.cuda.graph wants; fn may run autograd's backward inside the capture)."""
-    reps = reps or max(len(sets), 8)
+def captured(fn, sets, reps):
+    """A CUDA graph of `reps` calls fn(sets[i % len(sets)]), after three warm-up calls on a side stream (as
+    torch.cuda.graph wants; fn may run autograd's backward inside the capture)."""
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(side):
@@ -242,6 +241,13 @@ def graph_timed(fn, sets, reps=None, replays=15):
     with torch.cuda.graph(g):
         for i in range(reps):
             fn(sets[i % len(sets)])
+    return g
+
+
+def graph_timed(fn, sets, reps=None, replays=15):
+    """Median device time per call of fn over the sets, reps calls captured in one CUDA graph (captured)."""
+    reps = reps or max(len(sets), 8)
+    g = captured(fn, sets, reps)
     g.replay()
     torch.cuda.synchronize()
     times = []

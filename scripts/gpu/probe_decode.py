@@ -49,16 +49,7 @@ def timeline(T):
         assert lib.pre(x, p, b["h_pre"], b["h_post"], b["h_res"], b["u"], ws, ws_bytes) == 0
         assert lib.post(x, b["u"], b["h_post"], b["h_res"], b["y"]) == 0
 
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        for _ in range(3):
-            step()
-    torch.cuda.current_stream().wait_stream(side)
-    torch.cuda.synchronize()
-    g = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(g):
-        step()
+    g = G.captured(lambda _: step(), [None], 1)
     out = (ctypes.c_ulonglong * 64)()
     result = {}
     for cold in (False, True):
