@@ -102,12 +102,14 @@ def main():
         ("re", r"(\n\s*)mhc::wait_prior_grids\(\);(\s*)mhc::allow_dependent_grids\(\);",
          lambda m: f"{m.group(1)}{P('coef_before_wait', 'threadIdx.x == 0')}{m.group(1)}mhc::wait_prior_grids();{m.group(1)}{P('coef_waited', 'threadIdx.x == 0')}"
                    f"{m.group(1)}if ({block0}) mhc::probe_clock({CLOCK_SLOTS[0]});{m.group(2)}mhc::allow_dependent_grids();"),
-        ("re", r"(\n\s*)(constraint_res_lanes\(L_res, H_res, r\);)",
-         lambda m: f"{m.group(1)}{P('res_constraint_start', 'r == 0 && store')}{m.group(1)}{m.group(2)}{m.group(1)}{P('res_constraint_end', 'r == 0 && store')}"),
+        # The res constraint on a lane group (lane 0 of the group probes) or on one thread per token.
+        ("re", r"(\n\s*)(constraint_res_lanes\(L_res, H_res, r\);|constraint_res\(L_res, H_res\);)",
+         lambda m: (lambda who: f"{m.group(1)}{P('res_constraint_start', who)}{m.group(1)}{m.group(2)}{m.group(1)}{P('res_constraint_end', who)}")(
+             "r == 0 && store" if "lanes" in m.group(2) else "store")),
         ("re", r"(mhc::sum_split_partials<K>\(proj_part[^;]*;.*?__syncthreads\(\);)", lambda m: m.group(1) + "\n  " + P("coef_reduced", "threadIdx.x == 0")),
         ("re", r"(\n\s*)(mhc::named_arrive\(1, COEF_MIX_EARLY\);)", lambda m: f"{m.group(1)}{P('coef_pre_map_done', 'tt == 0')}{m.group(1)}{m.group(2)}"),
         ("re", r"(\n\s*)(mhc::named_sync\(2, 96\);\n\s*\} else \{)", lambda m: f"{m.group(1)}{P('coef_res_map_done', 'tt == 0')}{m.group(1)}{m.group(2)}"),
-        ("re", r"(if \(mix_early\) mix\.finish\(x, u, s_pre\);)",
+        ("re", r"((?:if \(mix_early\) )?mix\.finish\(x, u, s_pre\);)",
          lambda m: m.group(1) + "\n  " + P("coef_end", "tt == 0") + f"\n  if ({block0}) mhc::probe_clock({CLOCK_SLOTS[1]});"),
     ])
     with open(cu, "a") as f:

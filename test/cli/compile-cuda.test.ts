@@ -22,7 +22,7 @@ describe("mhc compile --target cuda", () => {
     expect(at).toBeGreaterThanOrEqual(0);
     expect(said.slice(at + 1, at + 4)).toEqual([
       "  prenorm GEMM: tensor cores for bf16 (128-row tiles; phi split once per call from 1024 tokens), SIMT for fp32",
-      "  res constraint: groups of 4 lanes per token",
+      "  res constraint: one thread per token",
       "  prenorm backward: tensor cores for bf16 where C % 8 == 0 and rows are 16-byte aligned, else SIMT",
     ]);
     expect(said.findIndex((l) => l.startsWith("wrote 8 files for 2 connection(s)"))).toBeGreaterThan(at);

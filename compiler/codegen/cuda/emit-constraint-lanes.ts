@@ -6,6 +6,7 @@ import { isConcreteShape, positiveAxis } from "../../ir/shape.js";
 import type { SourceSet } from "../../source/source-set.js";
 import { constantValue, CudaCodegenError, floatLiteral, indent, LINE_RESTORE } from "./emit-constraint.js";
 import { LANE_REP_MAX_FLOATS, REROLL_MAX_PERIOD, REROLL_MIN_REPEATS } from "./knobs.js";
+import { normalOperands } from "./normal-divisors.js";
 import { bodyInputs, findLoops, loopFrame, type RerolledLoop } from "./reroll.js";
 import { CUDA_TEMPLATES, type Operand, type Template } from "./templates.js";
 
@@ -161,6 +162,7 @@ function emit(graph: Graph, nodes: readonly Node[], output: Node, options: EmitL
 
   const values = new Map<Node, LaneValue>();
   const layouts = new Map<Node, LaneLayout>();
+  const isNormal = normalOperands(nodes, loops);
   const globals: string[] = [];
   const body: string[] = [];
   let lastLine = "";
@@ -216,7 +218,7 @@ function emit(graph: Graph, nodes: readonly Node[], output: Node, options: EmitL
     const out = `v${node.id}`;
     const local = localShape(shape, layout);
     body.push(`float ${out}[${Math.max(1, size(local))}];`);
-    body.push(...template({ node: { ...node, attrs, shape: local }, shape: local, out, inputs, lit: floatLiteral }));
+    body.push(...template({ node: { ...node, attrs, shape: local }, shape: local, out, inputs, lit: floatLiteral, normal: (j) => isNormal(node, j) }));
     setValue(node, arrayOf(out, shape, layout));
   };
 
@@ -317,7 +319,7 @@ function emit(graph: Graph, nodes: readonly Node[], output: Node, options: EmitL
       const out = `v${node.id}`;
       const n = size(xl.shape);
       body.push(`float ${out}[${n}];`, "#pragma unroll", `for (int j = 0; j < ${n}; ++j) {`);
-      body.push(`const float m = mhc::lanes_max<${G}>(${xl.at("j")});`, `${out}[j] = expf(${xl.at("j")} - m);`, `${out}[j] = ${out}[j] * mhc::fdiv(1.0f, mhc::lanes_sum<${G}>(${out}[j]));`, "}");
+      body.push(`const float m = mhc::lanes_max<${G}>(${xl.at("j")});`, `${out}[j] = expf(${xl.at("j")} - m);`, `${out}[j] = ${out}[j] * mhc::rcp_normal(mhc::lanes_sum<${G}>(${out}[j]));`, "}");
       return setValue(node, arrayOf(out, shape, x.layout));
     }
     if (node.op === "matmul") return matmul(node, ins[0] as LaneValue, ins[1] as LaneValue);
@@ -382,7 +384,7 @@ function emit(graph: Graph, nodes: readonly Node[], output: Node, options: EmitL
     } else {
       throw new LaneReject(`%${node.id}: matmul of layouts ${JSON.stringify([A.layout, B.layout])} sums across the group into a replicated matrix`);
     }
-    body.push(`float ${out}[${n}];`, "#pragma unroll", `for (int c = 0; c < ${n}; ++c) {`, "float acc = 0.0f;", "#pragma unroll", `for (int q = 0; q < ${k}; ++q) acc = ${term("c", "q")};`, `${out}[c] = acc;`, "}");
+    body.push(`float ${out}[${n}];`, "#pragma unroll", `for (int c = 0; c < ${n}; ++c) {`, "float acc = -0.0f;", "#pragma unroll", `for (int q = 0; q < ${k}; ++q) acc = ${term("c", "q")};`, `${out}[c] = acc;`, "}");
     setValue(node, arrayOf(out, node.shape as readonly number[], layout));
   };
 

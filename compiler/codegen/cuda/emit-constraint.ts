@@ -5,6 +5,7 @@ import { printNode } from "../../ir/print.js";
 import { isConcreteShape } from "../../ir/shape.js";
 import type { SourceSet } from "../../source/source-set.js";
 import { CONSTANT_MEMORY_MAX_FLOATS, FLOAT_DIGITS, REROLL_MAX_PERIOD, REROLL_MIN_REPEATS, UNROLL_LIMIT } from "./knobs.js";
+import { normalOperands } from "./normal-divisors.js";
 import { bodyInputs, findLoops, loopFrame } from "./reroll.js";
 import { CUDA_TEMPLATES, type Operand } from "./templates.js";
 
@@ -197,7 +198,7 @@ export function emitConstraintFunction(graph: Graph, options: EmitConstraintOpti
     } else {
       body.push(`float ${out}[${elems}];`);
     }
-    body.push(...template({ node, shape, out, inputs, lit: floatLiteral }));
+    body.push(...template({ node, shape, out, inputs, lit: floatLiteral, normal: (j) => isNormal(node, j) }));
     operands.set(node, { shape, at: (o) => `${out}[${o}]` });
   };
   // Release the pooled buffers whose values die at index `here` (inputs read for the last time).
@@ -218,6 +219,7 @@ export function emitConstraintFunction(graph: Graph, options: EmitConstraintOpti
   const loops = options.reroll
     ? findLoops(nodes, lastUse, (n) => n.op !== "input" && n.op !== "const" && size(n.shape as number[]) <= UNROLL_LIMIT, REROLL_MIN_REPEATS, REROLL_MAX_PERIOD)
     : [];
+  const isNormal = normalOperands(nodes, loops);
   let loopIndex = 0;
   for (let p = 0; p < nodes.length; ) {
     const loop = loops[loopIndex];

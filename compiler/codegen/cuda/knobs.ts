@@ -67,13 +67,15 @@ export const COEF_SMEM_FLOATS = 8192;
  * group by warp shuffles) instead of one thread per token, when n is a power of two and the lane
  * emitter has a form for every node of the graph (else the per-thread function, as below n). One
  * thread per token holds its n x n arrays in registers up to n = 8 (64 floats, within UNROLL_LIMIT),
- * but runs the whole map serially, T threads for the whole GPU; at n = 16 the arrays (256 floats)
- * go to local memory. 4: at n = 4 the serial Sinkhorn is the decode step's critical path (H100,
- * T = 16, C = 4096, CUDA graph, alternating runs: 15.2 -> 13.0 us, coefficient kernel 9.1 -> 6.7
- * us) while prefill is unchanged (the kernel is bound by the pre-mix's bytes); below 4 a group
- * would be 1 or 2 lanes.
+ * but runs the whole map serially; at n = 16 the arrays (256 floats) go to local memory. At n = 4 the
+ * Sinkhorn is the decode step's critical path: with full-range divisions the 4-lane groups were
+ * faster (H100, T = 16, C = 4096, CUDA graph: 15.2 -> 13.0 us), but once the row and column sums are
+ * proven normal and inverted by one instruction (normal-divisors.ts) a single thread is: 11.1-11.3 us
+ * on lanes against 10.9-11.0 us per thread (same H100, three alternating rounds; 11.9 us before).
+ * The group's shuffles (two butterfly levels per column sum) now cost more than the serial thread's
+ * extra additions; prefill is bound by the pre-mix's bytes either way (0.765 ms at C = 7168).
  */
-export const COEF_LANE_GROUP_MIN_N = 4;
+export const COEF_LANE_GROUP_MIN_N = 8;
 
 /**
  * Lane-group constraint code: a value replicated on every lane of the group (vectors, scalars,

@@ -9,7 +9,10 @@ import { UNROLL_LIMIT } from "./knobs.js";
  * local arrays. Every value is a row-major `float vN[numel]` (bools are 0/1, i32 values
  * are whole floats, as in the reference interpreter); loops are nested per axis and
  * fully unrolled when small, so nvcc keeps the arrays in registers. Divisions go through
- * mhc::fdiv (mhc_common.cuh: full-range, within 2 ulp, branch-free).
+ * mhc::fdiv (mhc_common.cuh: full-range, within 2 ulp, branch-free), or through mhc::rcp_normal
+ * (one instruction, within 1 ulp) where the divisor is proven a normal float (ir/value-range.ts).
+ * Sums start from -0.0f, the identity of IEEE addition (0.0f + -0.0f is +0.0f), so the compiler
+ * drops the first addition instead of keeping it on the dependent chain.
  */
 
 /** How a template reads an operand: `at(offsetExpr)` is the element expression. */
@@ -27,6 +30,8 @@ export interface TemplateContext {
   readonly inputs: readonly Operand[];
   /** A float32 literal. */
   lit(value: number): string;
+  /** Whether input j is proven a normal float wherever this node is evaluated (normal-divisors.ts); absent: never. */
+  readonly normal?: (input: number) => boolean;
 }
 
 /** Statements (without indentation; `{`/`}` lines nest). */
@@ -96,22 +101,26 @@ function elementwise(expr: (args: string[], ctx: TemplateContext) => string): Te
 
 const unary = (f: (a: string) => string): Template => elementwise(([a]) => f(a as string));
 
+/** 1 / x for input j of the node: one instruction where that input is proven normal, else the full-range division. */
+const reciprocal = (ctx: TemplateContext, input: number, x: string): string => (ctx.normal?.(input) ? `mhc::rcp_normal(${x})` : `mhc::fdiv(1.0f, ${x})`);
+
 /**
  * a / b. A divisor broadcast over several elements of the result (Sinkhorn's row and column
  * sums) is inverted once and multiplied: a * (1 / b), within 3 ulp of a / b (fdiv's 2 plus the
  * product's rounding) and the same at 0, infinities and NaN; only a subnormal divisor, whose
- * reciprocal overflows, differs. It turns the n^2 divisions of a normalisation into n.
+ * reciprocal overflows, differs. It turns the n^2 divisions of a normalisation into n. A divisor
+ * proven normal is inverted by mhc::rcp_normal even where it is not broadcast.
  */
 const divide: Template = (ctx) => {
   const [a, b] = ctx.inputs as [Operand, Operand];
   const n = size(ctx.shape);
   const nb = size(b.shape);
-  if (nb >= n) return elementwise(([x, y]) => `mhc::fdiv(${x}, ${y})`)(ctx);
+  if (nb >= n) return elementwise(([x, y]) => (ctx.normal?.(1) ? `${x} * mhc::rcp_normal(${y})` : `mhc::fdiv(${x}, ${y})`))(ctx);
   const own = (vars: readonly string[]): string => broadcastOffset(b.shape, b.shape, vars);
   return [
     "{",
     `float rb[${nb}];`,
-    ...loops(b.shape, "k", nb, (vars) => [`rb[${own(vars)}] = mhc::fdiv(1.0f, ${b.at(own(vars))});`]),
+    ...loops(b.shape, "k", nb, (vars) => [`rb[${own(vars)}] = ${reciprocal(ctx, 1, b.at(own(vars)))};`]),
     ...loops(ctx.shape, "i", n, (vars) => [`${ctx.out}[${broadcastOffset(ctx.shape, ctx.shape, vars)}] = ${a.at(broadcastOffset(a.shape, ctx.shape, vars))} * rb[${broadcastOffset(b.shape, ctx.shape, vars)}];`]),
     "}",
   ];
@@ -132,7 +141,7 @@ function reduction(kind: Reducer): Template {
     const count = size(x.shape) / slots;
     const slot = (vars: readonly string[]): string => broadcastOffset(kept, x.shape, vars);
     const out = ctx.out;
-    const init = kind === "amax" || kind === "logsumexp" ? "-INFINITY" : kind === "amin" ? "INFINITY" : "0.0f";
+    const init = kind === "amax" || kind === "logsumexp" ? "-INFINITY" : kind === "amin" ? "INFINITY" : "-0.0f";
     const lines = loops([slots], "i", slots, ([i]) => [`${out}[${i}] = ${init};`]);
     const step = (vars: string[]): string[] => {
       const a = x.at(broadcastOffset(x.shape, x.shape, vars));
@@ -144,7 +153,7 @@ function reduction(kind: Reducer): Template {
     if (kind === "mean") lines.push(...loops([slots], "i", slots, ([i]) => [`${out}[${i}] = mhc::fdiv(${out}[${i}], ${ctx.lit(count)});`]));
     if (kind === "logsumexp") {
       // max-shifted: out = m + log(sum(exp(x - m))), m the max already in `out`.
-      lines.push("{", `float s[${slots}];`, ...loops([slots], "i", slots, ([i]) => [`s[${i}] = 0.0f;`]));
+      lines.push("{", `float s[${slots}];`, ...loops([slots], "i", slots, ([i]) => [`s[${i}] = -0.0f;`]));
       lines.push(...loops(x.shape, "r", size(x.shape), (vars) => [`s[${slot(vars)}] += expf(${x.at(broadcastOffset(x.shape, x.shape, vars))} - ${out}[${slot(vars)}]);`]));
       lines.push(...loops([slots], "i", slots, ([i]) => [`${out}[${i}] = mhc::lse_finish(${out}[${i}], s[${i}]);`]), "}");
     }
@@ -152,7 +161,11 @@ function reduction(kind: Reducer): Template {
   };
 }
 
-/** softmax along one axis, max-subtracted: m = max, e = exp(x - m), e * (1 / sum(e)). */
+/**
+ * softmax along one axis, max-subtracted: m = max, e = exp(x - m), e * (1 / sum(e)). The sum holds
+ * exp(0) = 1 and at most `extent` terms of at most 1, so it is normal for any input without NaN
+ * (a NaN or infinite input gives NaN either way): its reciprocal is mhc::rcp_normal.
+ */
 const softmax: Template = (ctx) => {
   const x = ctx.inputs[0] as Operand;
   const axis = positiveAxis(ctx.node.attrs["axis"] as number, x.shape.length);
@@ -164,10 +177,10 @@ const softmax: Template = (ctx) => {
   return [
     "{",
     `float m[${slots}], s[${slots}];`,
-    ...loops([slots], "i", slots, ([i]) => [`m[${i}] = -INFINITY;`, `s[${i}] = 0.0f;`]),
+    ...loops([slots], "i", slots, ([i]) => [`m[${i}] = -INFINITY;`, `s[${i}] = -0.0f;`]),
     ...loops(x.shape, "r", n, (v) => [`m[${slot(v)}] = mhc::max_nan(m[${slot(v)}], ${x.at(at(v))});`]),
     ...loops(x.shape, "r", n, (v) => [`${ctx.out}[${at(v)}] = expf(${x.at(at(v))} - m[${slot(v)}]);`, `s[${slot(v)}] += ${ctx.out}[${at(v)}];`]),
-    ...loops([slots], "i", slots, ([i]) => [`s[${i}] = mhc::fdiv(1.0f, s[${i}]);`]),
+    ...loops([slots], "i", slots, ([i]) => [`s[${i}] = mhc::rcp_normal(s[${i}]);`]),
     ...loops(x.shape, "r", n, (v) => [`${ctx.out}[${at(v)}] = ${ctx.out}[${at(v)}] * s[${slot(v)}];`]),
     "}",
   ];
@@ -187,7 +200,7 @@ const matmul: Template = (ctx) => {
     const bOff = (p: string): string => broadcastOffset(b.shape, [...batch, k, shape[rank - 1] as number], [...bv, p, j]);
     const pragma = [size(shape), size(a.shape), size(b.shape)].every((e) => e <= UNROLL_LIMIT) ? ["#pragma unroll"] : ["#pragma unroll 1"];
     return [
-      "float acc = 0.0f;",
+      "float acc = -0.0f;",
       ...pragma,
       `for (int p = 0; p < ${k}; ++p) acc = fmaf(${a.at(aOff("p"))}, ${b.at(bOff("p"))}, acc);`,
       `${ctx.out}[${broadcastOffset(shape, shape, vars)}] = acc;`,
@@ -274,7 +287,7 @@ export const CUDA_TEMPLATES: Readonly<Record<Exclude<OpName, "input" | "const" |
   square: unary((a) => `${a} * ${a}`),
   relu: unary((a) => `mhc::relu(${a})`),
   softplus: unary((a) => `mhc::softplus(${a})`),
-  recip: unary((a) => `mhc::fdiv(1.0f, ${a})`),
+  recip: (ctx) => unary((a) => reciprocal(ctx, 0, a))(ctx),
   add: binary((a, b) => `${a} + ${b}`),
   sub: binary((a, b) => `${a} - ${b}`),
   mul: binary((a, b) => `${a} * ${b}`),

@@ -49,6 +49,16 @@ __device__ __forceinline__ float fdiv(float a, float b) {
   return r;
 }
 
+// Reciprocal of a divisor the generator proved a normal float (ir/value-range.ts: |x| in [2^-126, 2^126],
+// or NaN): PTX rcp.approx.ftz.f32, one MUFU instruction, within 1 ulp there. fdiv's range tests and
+// scalings sit on the dependent chain of every normalisation; on an H100 one thread's 20-iteration n = 4
+// Sinkhorn (sums from -0.0f) took 4590 cycles with fdiv and 3310 with this (in registers, nothing else running).
+__device__ __forceinline__ float rcp_normal(float x) {
+  float r;
+  asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
+  return r;
+}
+
 // log(sum(exp(x))) finishing step: m + log(s), or m itself when m is infinite.
 __device__ __forceinline__ float lse_finish(float m, float s) { return isinf(m) ? m : m + logf(s); }
 

@@ -51,6 +51,7 @@ inline float round_bf16(float x) {
 }
 inline float to_i32(float x) { if (x != x) return 0.0f; if (x >= 2147483647.0f) return 2147483647.0f; if (x <= -2147483648.0f) return -2147483648.0f; return truncf(x); }
 inline float fdiv(float a, float b) { return a / b; }
+inline float rcp_normal(float x) { return 1.0f / x; }
 inline float lse_finish(float m, float s) { return std::isinf(m) ? m : m + logf(s); }
 // One group: lane r is a thread; a shuffle publishes every lane's value, then reads one.
 struct Group { std::barrier<>* bar; float slot[32]; };

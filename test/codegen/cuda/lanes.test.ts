@@ -83,11 +83,11 @@ describe("CUDA target: the res constraint on lane groups", () => {
   });
 
   it("chooses at generation time: lane groups from COEF_LANE_GROUP_MIN_N at powers of two, else the per-thread function", () => {
-    expect(COEF_LANE_GROUP_MIN_N).toBe(4);
+    expect(COEF_LANE_GROUP_MIN_N).toBe(8);
     expect(plan(tiny, "mhc", 2).resLanes).toBeUndefined();
     expect(plan(tiny, "mhc", 3).resLanes).toBeUndefined();
     expect(plan(tiny, "mhc", 6).resLanes).toBeUndefined();
-    expect(plan(tiny, "mhc", 4).resLanes?.group).toBe(4);
+    expect(plan(tiny, "mhc", 4).resLanes).toBeUndefined();
     expect(plan(gpu, "gpu_tempered", 12).resLanes).toBeUndefined();
     expect(plan(tiny, "mhc", 8).resLanes?.group).toBe(8);
     expect(plan(tiny, "mhc", 16).resLanes?.group).toBe(16);

@@ -55,8 +55,11 @@ describe("CUDA target: projection per_stream", () => {
   it("reads logit l of H_res from stream l % n, column l / n (H_res[:, i] from stream i), with each stream's 1 / r", () => {
     const cu = generateCuda(hcFile, instantiateConnection(hcFile, "hc", { n: 4 }), { name: "hc_n4" }).files.get("hc_n4.cu")!;
     expect(cu).toContain("const int row = l % N, col = l / N;");
-    // H_res on groups of 4 lanes: lane r's element j is logit l = r * 4 + j.
-    expect(cu).toContain("L_res[j] = tanhf(proj[row * K + 2 + col] * rinv[row]) * alpha_res + bias_res[l];");
+    // H_res on one thread per token at n = 4: logit l of 16.
+    expect(cu).toContain("L_res[l] = tanhf(proj[row * K + 2 + col] * rinv[row]) * alpha_res + bias_res[l];");
+    // On groups of 8 lanes at n = 8: lane r's element j is logit l = r * 8 + j.
+    const cu8 = generateCuda(hcFile, instantiateConnection(hcFile, "hc", { n: 8 }), { name: "hc_n8" }).files.get("hc_n8.cu")!;
+    expect(cu8).toContain("L_res[j] = tanhf(proj[row * K + 2 + col] * rinv[row]) * alpha_res + bias_res[l];");
     expect(cu).toContain("L_pre[l] = tanhf(proj[l * K] * rinv[l]) * alpha_pre + bias_pre[l];");
     expect(cu).toContain("rinv[i] = 1.0f / sqrtf(ss[i] / (float)C + NORM_EPS);");
     // The GEMM over T * ROWS rows of R = C, and the SIMT prenorm backward with du read per token.
