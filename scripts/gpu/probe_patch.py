@@ -16,8 +16,8 @@ import sys
 
 SLOTS = ["gemm_entry", "gemm_waited", "gemm_end", "coef_before_wait", "coef_waited", "coef_reduced", "coef_pre_map_done",
          "coef_res_map_done", "coef_end", "post_entry", "post_waited", "post_staged", "post_end", "res_constraint_start",
-         "res_constraint_end"]
-CLOCK_SLOTS = (15, 16)  # block (0, 0) of the coefficient kernel: (clock64, globaltimer) after its wait and at its end
+         "res_constraint_end", "coef_sums_loaded", "coef_sums_tree", "gemm_first_step", "gemm_last_step", "gemm_computed"]
+CLOCK_SLOTS = (30, 31)  # block (0, 0) of the coefficient kernel: (clock64, globaltimer) after its wait and at its end
 
 PROBE_DEVICE = """namespace mhc {
 __device__ unsigned long long probe_t[64];
@@ -81,11 +81,25 @@ def main():
     with open(os.path.join(dst, "variants.json"), "w") as f:
         json.dump(chosen, f)
     inc = os.path.join(dst, "runtime", "include")
-    patch_file(os.path.join(inc, "mhc_pdl.cuh"), [("text", "namespace mhc {\n", PROBE_DEVICE)])
+    # In mhc_common.cuh, which every other header includes first: mhc_reduce.cuh's split-K sums probe too.
+    patch_file(os.path.join(inc, "mhc_common.cuh"), [("text", "namespace mhc {\n", PROBE_DEVICE)])
+    patch_file(os.path.join(inc, "mhc_reduce.cuh"), [
+        # Thread 0 has its split-K values (one batch of loads, added in order); with G == 1 every value of thread 0.
+        ("text", "    acc = strided_sum(p, stride, g, splits, G, 0.0f);\n    tmp[w] = acc;\n",
+         f"    acc = strided_sum(p, stride, g, splits, G, 0.0f);\n    tmp[w] = acc;\n    {P('coef_sums_loaded', 'w == 0')}\n"),
+        ("text", "      if (o < PK) out_proj[o] = acc; else out_ss[o - PK] = acc;\n    }\n    return;\n",
+         f"      if (o < PK) out_proj[o] = acc; else out_ss[o - PK] = acc;\n    }}\n    {P('coef_sums_loaded', 'threadIdx.x == 0')}\n    {P('coef_sums_tree', 'threadIdx.x == 0')}\n    return;\n"),
+        ("text", "  if (g == 0) {\n    if (o < PK) out_proj[o] = acc; else out_ss[o - PK] = acc;\n  }\n}",
+         f"  if (g == 0) {{\n    if (o < PK) out_proj[o] = acc; else out_ss[o - PK] = acc;\n  }}\n  {P('coef_sums_tree', 'threadIdx.x == 0')}\n}}"),
+    ])
     patch_file(os.path.join(inc, "mhc_mma.cuh"), [
         ("text", "  wait_prior_grids();\n  allow_dependent_grids();\n\n  float acc[MT][NT][4];",
          f"  {P('gemm_entry', 'tid == 0')}\n  wait_prior_grids();\n  {P('gemm_waited', 'tid == 0')}\n  allow_dependent_grids();\n\n  float acc[MT][NT][4];"),
-        ("text", "      if (wn == 0 && tq == (g >> 1)) ss_part[sp * T + t] = ss[m][h];\n    }\n  }\n}",
+        # The K loop: every warp past the first step's barrier (its copies landed), past the last step's (the block's
+        # last wait), and warp 0 done with its MMAs (the one live warp at small T), before the partials' stores.
+        ("text", "    if constexpr (!PRESPLIT) __syncthreads();  // the parts are visible\n    compute(step % STAGES);\n  }\n  cp_async_wait<0>();\n",
+         f"    if constexpr (!PRESPLIT) __syncthreads();  // the parts are visible\n    if (step == 0) {{ {P('gemm_first_step', 'tid == 0')} }}\n"
+         f"    if (step == steps - 1) {{ {P('gemm_last_step', 'tid == 0')} }}\n    compute(step % STAGES);\n  }}\n  cp_async_wait<0>();\n  {P('gemm_computed', 'tid == 0')}\n"),        ("text", "      if (wn == 0 && tq == (g >> 1)) ss_part[sp * T + t] = ss[m][h];\n    }\n  }\n}",
          f"      if (wn == 0 && tq == (g >> 1)) ss_part[sp * T + t] = ss[m][h];\n    }}\n  }}\n  {P('gemm_end', 'lane == 0')}\n}}"),
     ])
     patch_file(os.path.join(inc, "mhc_mix.cuh"), [

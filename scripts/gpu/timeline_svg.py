@@ -18,8 +18,14 @@ WAIT = "#c8c8c8"
 # (label, kernel, start, end): a time is (slot, 0) for the first block to reach the slot, (slot, 1) for the last.
 ROWS = [
     ("prenorm GEMM", "gemm", ("gemm_entry", 0), ("gemm_end", 1)),
+    ("  GEMM: first loads", "gemm", ("gemm_waited", 0), ("gemm_first_step", 1)),
+    ("  GEMM: steps before the last", "gemm", ("gemm_first_step", 1), ("gemm_last_step", 1)),
+    ("  GEMM: last step's MMAs", "gemm", ("gemm_last_step", 1), ("gemm_computed", 1)),
+    ("  GEMM: partials stored", "gemm", ("gemm_computed", 1), ("gemm_end", 1)),
     ("coefficients: wait for the GEMM", None, ("coef_before_wait", 0), ("coef_waited", 0)),
     ("split-K sums", "coef", ("coef_waited", 0), ("coef_reduced", 1)),
+    ("  sums: loads and in-order adds", "coef", ("coef_waited", 0), ("coef_sums_loaded", 1)),
+    ("  sums: tree in shared memory", "coef", ("coef_sums_loaded", 1), ("coef_sums_tree", 1)),
     ("pre map", "coef", ("coef_reduced", 1), ("coef_pre_map_done", 1)),
     ("res constraint (Sinkhorn)", "coef", ("res_constraint_start", 0), ("res_constraint_end", 1)),
     ("coefficients: stores, end", "coef", ("res_constraint_end", 1), ("coef_end", 1)),
