@@ -298,7 +298,8 @@ def abi_checks(v, fwd, bwd, T, C, dtype, seed):
 
 def variant_shapes(v):
     if TINY:
-        Cs, Ts = [96, 100], [1, 7, 33]
+        # 1100 tokens: at least 8 token tiles, so the forward it differentiates splits phi once per call
+        Cs, Ts = [96, 100], [1, 7, 33, 1100]
     elif v["grid"] == "full" and not QUICK:
         Cs, Ts = [96, 100, 4096, 7168], [1, 7, 1023, 8192]
     else:
