@@ -25,6 +25,39 @@ def load_binding(directory, symbol):
     return mod, cls
 
 
+def repeat_streams(h, n):
+    """[B, T, C] -> [B, T, n, C], n copies, written by one vectorised copy (torch.stack; a broadcast view's
+    .contiguous() copies element by element)."""
+    return torch.stack([h] * n, dim=-2)
+
+
+class _ExpandRepeat(torch.autograd.Function):
+    """expand repeat: the n streams start as copies of the embedding; the backward sums the streams'
+    gradients in one reduction (stack's own backward adds n strided slices pairwise)."""
+
+    @staticmethod
+    def forward(ctx, h, n):
+        return repeat_streams(h, n)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.sum(-2), None
+
+
+class _CollapseMean(torch.autograd.Function):
+    """[B, T, n, C] -> [B, T, C] in fp32, the mean over the streams, reduced from the residual's dtype directly (no fp32
+    copy of the whole residual); the backward forms g / n in fp32 on [B, T, C] and writes it into every stream once."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.n, ctx.dtype = x.shape[-2], x.dtype
+        return x.mean(-2, dtype=torch.float32)
+
+    @staticmethod
+    def backward(ctx, g):
+        return repeat_streams((g / ctx.n).to(ctx.dtype), ctx.n)
+
+
 class RMSNorm(torch.nn.Module):
     def __init__(self, dim, eps=1e-6):
         super().__init__()
@@ -95,14 +128,14 @@ class GPT(torch.nn.Module):
                 h = h + f(h)
         else:
             # expand repeat: n copies of the embedding; the residual stays in the autocast dtype.
-            x = h.to(dtype).unsqueeze(-2).expand(B, T, self.n, h.shape[-1]).contiguous()
+            x = _ExpandRepeat.apply(h.to(dtype), self.n)
             fns = [lambda u, f=f: f(u).to(u.dtype) for f in self.sublayers]
             if self.recompute:
                 x = self.binding.recompute_block(list(self.connections), fns, x)
             else:
                 for conn, fn in zip(self.connections, fns):
                     x = conn.forward(x, fn)
-            h = x.float().mean(-2)  # collapse mean
+            h = _CollapseMean.apply(x)  # collapse mean
         return self.head(self.norm(h))
 
     def loss(self, idx, targets):

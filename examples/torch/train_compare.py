@@ -5,10 +5,12 @@ to report HC's and mHC's step-time overhead over the residual model. Runs on a m
 bindings built (see README.md).
 
 Outputs under --out (default $OUT or examples/torch/out): losses.json, losses.png (or
-losses.svg when matplotlib is missing), overhead.json; a summary on stdout.
+losses.svg when matplotlib is missing), overhead.json; a summary on stdout. --profile adds
+profile.json: the GPU time of a training step per kernel (torch.profiler) for the residual and
+mHC models at the overhead's configuration, and where mHC's extra time goes.
 
 Usage: python3 examples/torch/train_compare.py --gen scripts/gpu/generated [--steps 300]
-       [--skip-curves] [--skip-overhead] [--variants residual,hc,mhc]
+       [--skip-curves] [--skip-overhead] [--profile] [--variants residual,hc,mhc]
 """
 import argparse
 import glob
@@ -146,16 +148,20 @@ def plot(curves, out):
         fh.write("\n".join(lines))
 
 
-def step_time(gen_dir, symbol, recompute=False, iters=10, warmup=3):
-    """Median seconds of one training step (forward, backward, AdamW) at C = 4096, bf16 autocast."""
-    cfg = dict(dim=4096, heads=32, layers=2, context=1024)
-    B = 8
+# The step-time configuration: C = 4096, 8 sequences of 1024 tokens, bf16 autocast.
+STEP_CFG = dict(dim=4096, heads=32, layers=2, context=1024)
+STEP_BATCH = 8
+
+
+def training_step(gen_dir, symbol, recompute=False, warmup=3):
+    """A warmed-up training step (forward, backward, AdamW) of the model at STEP_CFG, and the model and optimiser it
+    holds (the caller drops both, then empties the cache)."""
     torch.manual_seed(0)
-    model = make_model(gen_dir, symbol, recompute=recompute, **cfg)
+    model = make_model(gen_dir, symbol, recompute=recompute, **STEP_CFG)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
     g = torch.Generator(device=DEV).manual_seed(3)
-    x = torch.randint(0, 256, (B, cfg["context"]), generator=g, device=DEV)
-    y = torch.randint(0, 256, (B, cfg["context"]), generator=g, device=DEV)
+    x = torch.randint(0, 256, (STEP_BATCH, STEP_CFG["context"]), generator=g, device=DEV)
+    y = torch.randint(0, 256, (STEP_BATCH, STEP_CFG["context"]), generator=g, device=DEV)
 
     def step():
         with torch.autocast("cuda", dtype=torch.bfloat16):
@@ -167,6 +173,12 @@ def step_time(gen_dir, symbol, recompute=False, iters=10, warmup=3):
     for _ in range(warmup):
         step()
     torch.cuda.synchronize()
+    return step, (model, opt)
+
+
+def step_time(gen_dir, symbol, recompute=False, iters=10):
+    """Median seconds of one training step at STEP_CFG, the peak memory, the configuration."""
+    step, held = training_step(gen_dir, symbol, recompute)
     torch.cuda.reset_peak_memory_stats()
     times = []
     for _ in range(iters):
@@ -177,9 +189,53 @@ def step_time(gen_dir, symbol, recompute=False, iters=10, warmup=3):
         e.synchronize()
         times.append(s.elapsed_time(e) / 1e3)
     peak = torch.cuda.max_memory_allocated()
-    del model, opt
+    del step, held
     torch.cuda.empty_cache()
-    return statistics.median(times), peak, {**cfg, "batch": B, "tokens_per_step": B * cfg["context"]}
+    return statistics.median(times), peak, {**STEP_CFG, "batch": STEP_BATCH, "tokens_per_step": STEP_BATCH * STEP_CFG["context"]}
+
+
+def kernel_times(gen_dir, symbol, steps=3):
+    """GPU microseconds per training step of every kernel name (torch.profiler, self device time), largest first."""
+    step, held = training_step(gen_dir, symbol)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        for _ in range(steps):
+            step()
+        torch.cuda.synchronize()
+    per = {}
+    for evt in prof.key_averages():
+        us = evt.self_device_time_total / steps
+        if us > 0:
+            per[evt.key] = per.get(evt.key, 0.0) + us
+    del step, held, prof
+    torch.cuda.empty_cache()
+    return dict(sorted(per.items(), key=lambda kv: -kv[1]))
+
+
+def profile(gen_dir, out, top=25):
+    """Where mHC's extra step time goes: per kernel, the residual model's and the mHC model's GPU time."""
+    res = kernel_times(gen_dir, None)
+    mhc = kernel_times(gen_dir, "mhc_n4")
+    ours = {k: v for k, v in mhc.items() if "mhc" in k}  # the generated kernels (namespaces mhc_<symbol>, mhc)
+    delta = {k: mhc.get(k, 0.0) - res.get(k, 0.0) for k in set(res) | set(mhc)}
+    result = {
+        "config": {**STEP_CFG, "batch": STEP_BATCH},
+        "device": torch.cuda.get_device_properties(0).name,
+        "residual_gpu_us_per_step": round(sum(res.values()), 1),
+        "mhc_gpu_us_per_step": round(sum(mhc.values()), 1),
+        "mhc_generated_kernels_us_per_step": round(sum(ours.values()), 1),
+        "generated_kernels": {k: round(v, 1) for k, v in ours.items()},
+        "largest_differences_us_per_step": {k: round(v, 1) for k, v in sorted(delta.items(), key=lambda kv: -abs(kv[1]))[:top]},
+        "residual_top": {k: round(v, 1) for k, v in list(res.items())[:top]},
+        "mhc_top": {k: round(v, 1) for k, v in list(mhc.items())[:top]},
+    }
+    with open(os.path.join(out, "profile.json"), "w") as fh:
+        json.dump(result, fh, indent=1)
+    extra = result["mhc_gpu_us_per_step"] - result["residual_gpu_us_per_step"]
+    print(f"GPU time per step: residual {result['residual_gpu_us_per_step'] / 1e3:.2f} ms, mHC {result['mhc_gpu_us_per_step'] / 1e3:.2f} ms "
+          f"(+{extra / 1e3:.2f} ms; the generated kernels {result['mhc_generated_kernels_us_per_step'] / 1e3:.2f} ms)", flush=True)
+    for k, v in list(result["largest_differences_us_per_step"].items())[:12]:
+        print(f"  {v:+10.1f} us  {k[:110]}")
+    return result
 
 
 def overhead(gen_dir, out):
@@ -210,6 +266,7 @@ def main():
     ap.add_argument("--out", default=os.environ.get("OUT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "out"))
     ap.add_argument("--skip-curves", action="store_true")
     ap.add_argument("--skip-overhead", action="store_true")
+    ap.add_argument("--profile", action="store_true", help="also profile.json: GPU time per kernel, residual against mHC")
     ap.add_argument("--variants", default=None, help="the loss curves of these variants only (comma-separated names of VARIANTS)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -218,6 +275,8 @@ def main():
         train_curves(a.gen, a.steps, a.out, None if a.variants is None else set(a.variants.split(",")))
     if not a.skip_overhead:
         overhead(a.gen, a.out)
+    if a.profile:
+        profile(a.gen, a.out)
 
 
 if __name__ == "__main__":
