@@ -50,6 +50,9 @@ export function isNormalRange(r: ValueRange): boolean {
 
 const union = (a: ValueRange, b: ValueRange): ValueRange => range(Math.min(a.lo, b.lo), Math.max(a.hi, b.hi));
 
+/** The range of |x| for x in r. */
+const magnitude = (r: ValueRange): ValueRange => (r.lo >= 0 ? r : r.hi <= 0 ? range(-r.hi, -r.lo) : range(0, Math.max(-r.lo, r.hi)));
+
 /** min and max of f over the interval corners; NaN anywhere (inf - inf, 0 * inf) gives ANY. */
 function corners(a: ValueRange, b: ValueRange, f: (x: number, y: number) => number): ValueRange {
   const vs = [f(a.lo, b.lo), f(a.lo, b.hi), f(a.hi, b.lo), f(a.hi, b.hi)];
@@ -119,7 +122,7 @@ function rangeOf(node: Node, ranges: ReadonlyMap<Node, ValueRange>): ValueRange 
     case "softplus":
       return monotone(a, softplus);
     case "abs":
-      return a.lo >= 0 ? a : a.hi <= 0 ? range(-a.hi, -a.lo) : range(0, Math.max(-a.lo, a.hi));
+      return magnitude(a);
     case "sign":
       return range(Math.sign(a.lo), Math.sign(a.hi));
     case "relu":
@@ -129,7 +132,7 @@ function rangeOf(node: Node, ranges: ReadonlyMap<Node, ValueRange>): ValueRange 
     case "rsqrt":
       return a.lo > 0 ? range(1 / Math.sqrt(a.hi), 1 / Math.sqrt(a.lo)) : range(a.hi > 0 ? 1 / Math.sqrt(a.hi) : 0, Infinity);
     case "square": {
-      const m = a.lo >= 0 ? a : a.hi <= 0 ? range(-a.hi, -a.lo) : range(0, Math.max(-a.lo, a.hi));
+      const m = magnitude(a);
       return range(m.lo * m.lo, m.hi * m.hi);
     }
     case "recip":
