@@ -69,6 +69,14 @@ def patch_file(path, edits):
         f.write(text)
 
 
+def around_res_constraint(m):
+    """Probes before and after the res constraint's call: on a lane group lane 0 of the group probes, on one
+    thread per token that thread."""
+    indent, call = m.group(1), m.group(2)
+    who = "r == 0 && store" if "lanes" in call else "store"
+    return f"{indent}{P('res_constraint_start', who)}{indent}{call}{indent}{P('res_constraint_end', who)}"
+
+
 def main():
     src, dst = sys.argv[1], sys.argv[2]
     variant = sys.argv[3] if len(sys.argv) > 3 else "mhc_n4"
@@ -99,7 +107,8 @@ def main():
         # last wait), and warp 0 done with its MMAs (the one live warp at small T), before the partials' stores.
         ("text", "    if constexpr (!PRESPLIT) __syncthreads();  // the parts are visible\n    compute(step % STAGES);\n  }\n  cp_async_wait<0>();\n",
          f"    if constexpr (!PRESPLIT) __syncthreads();  // the parts are visible\n    if (step == 0) {{ {P('gemm_first_step', 'tid == 0')} }}\n"
-         f"    if (step == steps - 1) {{ {P('gemm_last_step', 'tid == 0')} }}\n    compute(step % STAGES);\n  }}\n  cp_async_wait<0>();\n  {P('gemm_computed', 'tid == 0')}\n"),        ("text", "      if (wn == 0 && tq == (g >> 1)) ss_part[sp * T + t] = ss[m][h];\n    }\n  }\n}",
+         f"    if (step == steps - 1) {{ {P('gemm_last_step', 'tid == 0')} }}\n    compute(step % STAGES);\n  }}\n  cp_async_wait<0>();\n  {P('gemm_computed', 'tid == 0')}\n"),
+        ("text", "      if (wn == 0 && tq == (g >> 1)) ss_part[sp * T + t] = ss[m][h];\n    }\n  }\n}",
          f"      if (wn == 0 && tq == (g >> 1)) ss_part[sp * T + t] = ss[m][h];\n    }}\n  }}\n  {P('gemm_end', 'lane == 0')}\n}}"),
     ])
     patch_file(os.path.join(inc, "mhc_mix.cuh"), [
@@ -116,10 +125,7 @@ def main():
         ("re", r"(\n\s*)mhc::wait_prior_grids\(\);(\s*)mhc::allow_dependent_grids\(\);",
          lambda m: f"{m.group(1)}{P('coef_before_wait', 'threadIdx.x == 0')}{m.group(1)}mhc::wait_prior_grids();{m.group(1)}{P('coef_waited', 'threadIdx.x == 0')}"
                    f"{m.group(1)}if ({block0}) mhc::probe_clock({CLOCK_SLOTS[0]});{m.group(2)}mhc::allow_dependent_grids();"),
-        # The res constraint on a lane group (lane 0 of the group probes) or on one thread per token.
-        ("re", r"(\n\s*)(constraint_res_lanes\(L_res, H_res, r\);|constraint_res\(L_res, H_res\);)",
-         lambda m: (lambda who: f"{m.group(1)}{P('res_constraint_start', who)}{m.group(1)}{m.group(2)}{m.group(1)}{P('res_constraint_end', who)}")(
-             "r == 0 && store" if "lanes" in m.group(2) else "store")),
+        ("re", r"(\n\s*)(constraint_res_lanes\(L_res, H_res, r\);|constraint_res\(L_res, H_res\);)", around_res_constraint),
         ("re", r"(mhc::sum_split_partials<K>\(proj_part[^;]*;.*?__syncthreads\(\);)", lambda m: m.group(1) + "\n  " + P("coef_reduced", "threadIdx.x == 0")),
         ("re", r"(\n\s*)(mhc::named_arrive\(1, COEF_MIX_EARLY\);)", lambda m: f"{m.group(1)}{P('coef_pre_map_done', 'tt == 0')}{m.group(1)}{m.group(2)}"),
         ("re", r"(\n\s*)(mhc::named_sync\(2, 96\);\n\s*\} else \{)", lambda m: f"{m.group(1)}{P('coef_res_map_done', 'tt == 0')}{m.group(1)}{m.group(2)}"),
