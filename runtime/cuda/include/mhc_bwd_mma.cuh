@@ -40,16 +40,37 @@
 
 namespace mhc {
 
+/// Tile columns between the starts of two streams in prenorm_backward_mma_kernel's x and dy tiles (see
+/// BwdMmaLayout::SS): cg itself unless the dy mix runs on tensor cores (n divides 16) with n > 1.
+constexpr int bwd_mma_stream_stride(int n, int cg) {
+  if (16 % n != 0 || n == 1) return cg;
+  int ss = cg;
+  while ((ss / 8) % (16 / n) != 8 / n) ss += 8;
+  return ss;
+}
+
 /// Shared-memory layout of prenorm_backward_mma_kernel (bytes), shared by the kernel and its launcher.
 /// A block's TR rows of R are the N streams of CG channels (stream i, channel c0 + cc at tile column
-/// i * CG + cc), so the mix of the post backward's dy over streams stays inside the block's tile.
+/// i * CG + cc, held in shared memory at column i * SS + cc), so the mix of the post backward's dy over
+/// streams stays inside the block's tile.
 template <int N, int K, int TR, int BT, int STAGES>
 struct BwdMmaLayout {
   static constexpr int CG = TR / N / 8 * 8;        // channels per block: whole 16-byte runs of each stream
   static constexpr int ROWS = N * CG;              // live columns of a tile (the rest, up to TR, stay zero)
   static constexpr int KP8 = (K + 7) / 8 * 8;      // dphi: n8 tiles of columns
   static constexpr int KP16 = (K + 15) / 16 * 16;  // dx: k16 steps over the columns
-  static constexpr int XS = TR + 8;                // tile row stride (bf16): rows 16 bytes apart modulo 128
+  // The dy mix on tensor cores (N divides 16; then ROWS == TR): per stage the tile's token groups'
+  // block-diagonal H_res^T in two bf16 parts [groups][2][16][AS] (mix_blocks_kernel); the mix replaces dy in its tile.
+  static constexpr bool TC_MIX = 16 % N == 0;
+  // Tile columns: stream i's CG channels start at column i * SS. The mix reads and writes 8 rows of
+  // (token, stream) at once; with SS = CG (128 bytes at N = 4) the streams of a token share banks (4-way
+  // conflicts), so where it runs SS is CG rounded up to a multiple of 8 whose count of 16-byte units has
+  // the N streams of a token on 8 / N-apart units (odd at N = 8, 2 mod 4 at N = 4, 4 mod 8 at N = 2) and
+  // the tokens, an odd number of units apart (XS), on the units between.
+  static constexpr int SS = bwd_mma_stream_stride(N, CG);
+  static constexpr int XS = (TC_MIX ? N * SS : TR) + 8;  // tile row stride (bf16): an odd number of 16-byte units
+  /// Shared-memory column of tile column col (stream col / CG, channel col % CG).
+  static __device__ __forceinline__ constexpr int at(int col) { return col + (col / CG) * (SS - CG); }
   static constexpr int DS = CG + 8;                // du tile row stride (bf16)
   static constexpr int GS = KP16 + 8;              // parts row stride (bf16), likewise
   static constexpr int TILE = BT * XS * 2;         // one bf16 tile [BT][XS]
@@ -60,14 +81,13 @@ struct BwdMmaLayout {
   static constexpr int HR = (BT * N * N * 4 + 15) / 16 * 16;  // H_res [BT][N][N] (read when dy is mixed in)
   static constexpr int STAGE = 2 * TILE + DU + G_PARTS + S2 + HP + HR;  // x, dx_in or dy, du, G parts, s2, H_pre, H_res
   static constexpr int PHI_PARTS = 2 * TR * GS * 2;                     // phi hi/lo of the block's rows [2][TR][GS]
-  // The dy mix on tensor cores (N divides 16): per stage the tile's token groups' block-diagonal H_res^T
-  // in two bf16 parts [groups][2][16][AS] (mix_blocks_kernel); the mix replaces dy in its tile.
-  static constexpr bool TC_MIX = 16 % N == 0;
   static constexpr int MIX_GROUPS = TC_MIX ? BT * N / 16 : 0;  // groups of 16 / N tokens in a tile
   static constexpr int AS = 24;                                 // A row stride (bf16): 8 rows of an ldmatrix hit all banks
   static constexpr int MIX_A = MIX_GROUPS * 2 * 16 * AS * 2;
   static constexpr int BYTES = STAGES * (STAGE + MIX_A) + PHI_PARTS;
   static_assert(CG >= 8, "at least one 16-byte run of each stream (N <= TR / 8)");
+  static_assert((XS / 8) % 2 == 1, "token rows an odd number of 16-byte units apart: ldmatrix rows of 8 tokens hit 8 bank groups");
+  static_assert(!TC_MIX || ROWS == TR, "the padded stream layout covers every tile column");
 };
 
 /// G [T, K] (fp32) into three bf16 parts [3][T][KP16], columns K .. KP16 - 1 zero: the operand the
@@ -168,11 +188,12 @@ __global__ void __launch_bounds__(2 * TR, MIN_BLOCKS) prenorm_backward_mma_kerne
 
   // This thread's 16-byte chunks of each bf16 tile: the same rows of R at every step, the token moving
   // by BT. C % 8 == 0 and CG % 8 == 0: a chunk is whole or dead.
-  int64_t chunk_r[CPT];  // row of R of the chunk's first column, -1 where dead
+  int64_t chunk_off[CPT];  // from the tile's first element: token row * R + row of R of the chunk's first column, -1 where dead
 #pragma unroll
   for (int q = 0; q < CPT; ++q) {
     const int ch = tid + q * THREADS;
-    chunk_r[q] = ch < CHUNKS ? row_of((ch % CPR) * 8) : -1;
+    const int64_t r = ch < CHUNKS ? row_of((ch % CPR) * 8) : -1;
+    chunk_off[q] = r >= 0 ? (ch / CPR) * R + r : -1;
   }
   // The G parts: rows of KP16 bf16 (whole 16-byte chunks); du: CG / 8 chunks a token; s2 [T], H_pre [T, N]
   // and H_res [T, N, N] hold a tile's values contiguously: 16-byte copies, the last one partial (cp.async
@@ -184,19 +205,23 @@ __global__ void __launch_bounds__(2 * TR, MIN_BLOCKS) prenorm_backward_mma_kerne
   static_assert((BT * N) % 4 == 0 && BT % 4 == 0, "whole quads per tile");
 
   // Tile `step` (tokens tb .. tb + BT - 1) into ring slot `slot`; rows past the chunk are zero-filled.
+  // Every loop has a trip count known at compile time (a thread's items are fixed: tid + k * THREADS),
+  // so it unrolls into straight-line copies.
   auto load_stage = [&](int slot, int step) {
     const int64_t tb = t_begin + (int64_t)step * BT;
     const int rows = (int)(t_end - tb < BT ? t_end - tb : BT);
+    const int64_t tile0 = tb * R;
+    const bool has_in = MIX_DY || in != nullptr;  // dy is always given when it is mixed
     __nv_bfloat16* xd = tile_x(slot);
     __nv_bfloat16* id = tile_in(slot);
 #pragma unroll
     for (int q = 0; q < CPT; ++q) {
       const int ch = tid + q * THREADS;
-      const int tl = ch / CPR, at_smem = tl * XS + (ch % CPR) * 8;
-      const bool live = chunk_r[q] >= 0 && tl < rows;
-      const int64_t src = live ? (tb + tl) * R + chunk_r[q] : 0;
+      const int tl = ch / CPR, at_smem = tl * XS + L::at((ch % CPR) * 8);
+      const bool live = chunk_off[q] >= 0 && tl < rows;
+      const int64_t src = live ? tile0 + chunk_off[q] : 0;
       cp_async16(xd + at_smem, x + src, live ? 16 : 0);
-      cp_async16(id + at_smem, in != nullptr ? in + src : x, (live && in != nullptr) ? 16 : 0);
+      cp_async16(id + at_smem, has_in ? in + src : x, (live && has_in) ? 16 : 0);
     }
     auto quad = [&](float* dst, const float* from, int qd, int valid) {  // valid: floats of the tile that exist
       int bytes = (valid - 4 * qd) * 4;
@@ -210,14 +235,19 @@ __global__ void __launch_bounds__(2 * TR, MIN_BLOCKS) prenorm_backward_mma_kerne
       const int64_t g0 = tb / (16 / N);  // the tile's first group (tb is a multiple of BT, so of 16 / N)
       const int live_groups = (rows * N + 15) / 16;
 #pragma unroll
-      for (int e = tid; e < ACH; e += THREADS) {
+      for (int k = 0; k < (ACH + THREADS - 1) / THREADS; ++k) {
+        const int e = tid + k * THREADS;
+        if (ACH % THREADS != 0 && e >= ACH) break;
         const int row = e / 2, half = e - row * 2;  // row = (group * 2 + part) * 16 + r
         const bool live = row / 32 < live_groups;
         cp_async16(ad + row * L::AS + half * 8, live ? mix_blocks + (g0 * 32 + row) * 16 + half * 8 : mix_blocks, live ? 16 : 0);
       }
     }
+    constexpr int ITEMS = GCH + DCH + SQ + HQ + RQ;
 #pragma unroll
-    for (int e = tid; e < GCH + DCH + SQ + HQ + RQ; e += THREADS) {
+    for (int k = 0; k < (ITEMS + THREADS - 1) / THREADS; ++k) {
+      const int e = tid + k * THREADS;
+      if (ITEMS % THREADS != 0 && e >= ITEMS) break;
       if (e < GCH) {
         const int row = e / GCR, part = row / BT, tl = row - part * BT, c8 = (e - row * GCR) * 8;
         const bool live = tl < rows;
@@ -259,7 +289,7 @@ __global__ void __launch_bounds__(2 * TR, MIN_BLOCKS) prenorm_backward_mma_kerne
     // ---- dphi += x^T G over the tile's tokens ----
     uint32_t a[BT / 16][4];  // x^T fragments (rows of R x tokens), from the [token][row] tile by ldmatrix.trans
 #pragma unroll
-    for (int kk = 0; kk < BT / 16; ++kk) ldmatrix_x4_trans(a[kk], xt + (kk * 16 + (lane >> 4) * 8 + (lane & 7)) * XS + wrow + ((lane >> 3) & 1) * 8);
+    for (int kk = 0; kk < BT / 16; ++kk) ldmatrix_x4_trans(a[kk], xt + (kk * 16 + (lane >> 4) * 8 + (lane & 7)) * XS + L::at(wrow) + ((lane >> 3) & 1) * 8);
 #pragma unroll
     for (int np = 0; np < NP; ++np) {
       float d[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
@@ -325,7 +355,7 @@ __global__ void __launch_bounds__(2 * TR, MIN_BLOCKS) prenorm_backward_mma_kerne
         for (int part = 0; part < 2; ++part) ldmatrix_x4(a[part], at_ + ((grp * 2 + part) * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * L::AS + (lane >> 4) * 8);
         uint32_t b[4];  // k = token-in-group * N + stream; lanes 0-15 channel group cg, 16-31 cg + 1
         const int k = lane & 15;
-        ldmatrix_x4_trans(b, dyt + (grp * TPG + k / N) * XS + (k % N) * CG + (cg + (lane >> 4)) * 8);
+        ldmatrix_x4_trans(b, dyt + (grp * TPG + k / N) * XS + (k % N) * L::SS + (cg + (lane >> 4)) * 8);
         __syncwarp();  // every lane's rows read (by other lanes' addresses) before the mix is written over them
 #pragma unroll
         for (int h2 = 0; h2 < 2; ++h2) {
@@ -335,7 +365,7 @@ __global__ void __launch_bounds__(2 * TR, MIN_BLOCKS) prenorm_backward_mma_kerne
 #pragma unroll
           for (int hh = 0; hh < 2; ++hh) {  // rows g and g + 8: token grp * TPG + row / N, stream row % N
             const int row = g + 8 * hh;
-            const int tl = grp * TPG + row / N, col = (row % N) * CG + (cg + h2) * 8 + 2 * tq;
+            const int tl = grp * TPG + row / N, col = (row % N) * L::SS + (cg + h2) * 8 + 2 * tq;
             *reinterpret_cast<__nv_bfloat162*>(dyt + tl * XS + col) = __floats2bfloat162_rn(d[2 * hh], d[2 * hh + 1]);
           }
         }
@@ -359,7 +389,7 @@ __global__ void __launch_bounds__(2 * TR, MIN_BLOCKS) prenorm_backward_mma_kerne
         const float s2t = st[tl];
 #pragma unroll
         for (int nt = 0; nt < 2; ++nt) {
-          const int col = wrow + nt * 8 + 2 * tq, cc = cc_of[nt] + 2 * tq, i = stream_of[nt];
+          const int col = L::at(wrow + nt * 8) + 2 * tq, cc = cc_of[nt] + 2 * tq, i = stream_of[nt];  // col: shared-memory column
           const float hp = ht[tl * N + i];
           __nv_bfloat162* xo = reinterpret_cast<__nv_bfloat162*>(xt + tl * XS + col);
           const float2 xv = __bfloat1622float2(*xo);
@@ -370,7 +400,7 @@ __global__ void __launch_bounds__(2 * TR, MIN_BLOCKS) prenorm_backward_mma_kerne
 #pragma unroll
             for (int j = 0; j < N; ++j) {  // the post backward's dx: sum_j H_res[t, j, i] dy[t, j, c]
               const float hr = rt[(tl * N + j) * N + i];
-              const float2 dv = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(it + tl * XS + j * CG + cc));
+              const float2 dv = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(it + tl * XS + j * L::SS + cc));
               iv.x = fmaf(hr, dv.x, iv.x);
               iv.y = fmaf(hr, dv.y, iv.y);
             }
@@ -388,7 +418,7 @@ __global__ void __launch_bounds__(2 * TR, MIN_BLOCKS) prenorm_backward_mma_kerne
       const int ch = tid + q * THREADS;
       const int tl = ch / CPR;
       const int64_t t = tb + tl;
-      if (chunk_r[q] >= 0 && t < t_end) *reinterpret_cast<uint4*>(dx + t * R + chunk_r[q]) = *reinterpret_cast<const uint4*>(xt + tl * XS + (ch % CPR) * 8);
+      if (chunk_off[q] >= 0 && t < t_end) *reinterpret_cast<uint4*>(dx + tb * R + chunk_off[q]) = *reinterpret_cast<const uint4*>(xt + tl * XS + L::at((ch % CPR) * 8));
     }
   };
 

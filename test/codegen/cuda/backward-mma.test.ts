@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BWD_MMA_MAX_K, bwdMmaChannels, bwdMmaRows, bwdMmaSmemBytes, prenormBackwardMma } from "../../../compiler/codegen/cuda/backward/knobs.js";
+import { BWD_MMA_MAX_K, bwdMmaChannels, bwdMmaRows, bwdMmaSmemBytes, bwdMmaStreamStride, prenormBackwardMma } from "../../../compiler/codegen/cuda/backward/knobs.js";
 import { generateCuda, instantiateConnection } from "../../../compiler/codegen/cuda/index.js";
 import { check } from "./helpers.js";
 
@@ -13,23 +13,38 @@ function backwardSection(n: number): string {
 
 describe("CUDA backward: the prenorm backward on tensor cores", () => {
   it("sizes its shared memory as mhc::BwdMmaLayout does: 256 rows a block (512 threads, one a SM) at n = 3, 4; 128 elsewhere", () => {
-    // n = 4, 256 rows: 2 stages x (2 bf16 tiles 32 x 264 (x; dx_in or dy) + du 32 x (64 + 8) (bf16) + G parts 3 x 32 x 40 (bf16)
-    // + s2 32 + H_pre 32 x 4 + H_res 32 x 16 (fp32) + the tensor-core mix's block-diagonal H_res^T of 8 token groups, 2 bf16 parts
-    // of 16 rows of 24) + phi parts 2 x 256 x 40 (bf16)
-    expect(bwdMmaSmemBytes(4, 24)).toBe(2 * (2 * 32 * 264 * 2 + 32 * 72 * 2 + 3 * 32 * 40 * 2 + 32 * 4 + 32 * 4 * 4 + 32 * 16 * 4 + 8 * 2 * 16 * 24 * 2) + 2 * 256 * 40 * 2);
-    // n = 3 does not divide 16: the mix stays per element, no blocks
+    // n = 4, 256 rows: 2 stages x (2 bf16 tiles 32 x (4 streams x (64 + 16) + 8) (x; dx_in or dy) + du 32 x (64 + 8) (bf16)
+    // + G parts 3 x 32 x 40 (bf16) + s2 32 + H_pre 32 x 4 + H_res 32 x 16 (fp32) + the tensor-core mix's block-diagonal H_res^T
+    // of 8 token groups, 2 bf16 parts of 16 rows of 24) + phi parts 2 x 256 x 40 (bf16)
+    expect(bwdMmaSmemBytes(4, 24)).toBe(2 * (2 * 32 * 328 * 2 + 32 * 72 * 2 + 3 * 32 * 40 * 2 + 32 * 4 + 32 * 4 * 4 + 32 * 16 * 4 + 8 * 2 * 16 * 24 * 2) + 2 * 256 * 40 * 2);
+    // n = 3 does not divide 16: the mix stays per element, no blocks, streams packed (240 live columns of 256)
     expect(bwdMmaSmemBytes(3, 15)).toBe(2 * (2 * 32 * 264 * 2 + 32 * 88 * 2 + 3 * 32 * 24 * 2 + 32 * 4 + 32 * 3 * 4 + 32 * 9 * 4) + 2 * 256 * 24 * 2);
-    // n = 2, 128 rows (runs of 64 channels are whole cache lines already)
-    expect(bwdMmaSmemBytes(2, 8)).toBe(2 * (2 * 32 * 136 * 2 + 32 * 72 * 2 + 3 * 32 * 24 * 2 + 32 * 4 + 32 * 2 * 4 + 32 * 4 * 4 + 4 * 2 * 16 * 24 * 2) + 2 * 128 * 24 * 2);
+    // n = 2, 128 rows (runs of 64 channels are whole cache lines already), streams 96 columns apart
+    expect(bwdMmaSmemBytes(2, 8)).toBe(2 * (2 * 32 * 200 * 2 + 32 * 72 * 2 + 3 * 32 * 24 * 2 + 32 * 4 + 32 * 2 * 4 + 32 * 4 * 4 + 4 * 2 * 16 * 24 * 2) + 2 * 128 * 24 * 2);
     expect([1, 2, 3, 4, 5, 6, 8, 16].map(bwdMmaRows)).toEqual([128, 128, 256, 256, 128, 128, 128, 128]);
     // A block: every stream of rows / n channels, rounded down to whole 16-byte runs.
     expect([1, 2, 3, 4, 5, 6, 8, 16].map(bwdMmaChannels)).toEqual([128, 64, 80, 64, 24, 16, 16, 8]);
+    // Stream starts in the x and dy tiles: padded where the mix runs on tensor cores (n = 2, 4, 8), packed elsewhere
+    expect([1, 2, 3, 4, 5, 6, 8].map(bwdMmaStreamStride)).toEqual([128, 96, 80, 80, 24, 16, 24]);
     expect(prenormBackwardMma(4, 24)).toEqual({ rows: 256, threads: 512, smemBytes: bwdMmaSmemBytes(4, 24), blocksPerSm: 1, targetBlocks: 132 });
     expect(prenormBackwardMma(2, 8)).toEqual({ rows: 128, threads: 256, smemBytes: bwdMmaSmemBytes(2, 8), blocksPerSm: 2, targetBlocks: 264 });
     expect(prenormBackwardMma(8, 80)?.blocksPerSm).toBe(1);
     expect(prenormBackwardMma(16, 288)).toBeUndefined();
     expect(prenormBackwardMma(4, 0)).toBeUndefined();
     expect(BWD_MMA_MAX_K).toBeGreaterThanOrEqual(80);
+  });
+
+  it("places the streams so that the mix's and the token tiles' 8-row shared-memory accesses hit 8 different bank groups", () => {
+    for (const n of [1, 2, 4, 8]) {
+      const ss = bwdMmaStreamStride(n);
+      const xs = n * ss + 8; // BwdMmaLayout::XS where the mix runs on tensor cores
+      const unit = (col: number): number => Math.floor(col / 8) % 8; // 16-byte unit of a bf16 column, modulo 128 bytes
+      // the mix's ldmatrix of dy: rows k = token-in-group * n + stream, 8 rows per matrix
+      const mixRows = Array.from({ length: 8 }, (_, k) => unit(Math.floor(k / n) * xs + (k % n) * ss));
+      expect(new Set(mixRows).size).toBe(8);
+      // ldmatrix over 8 consecutive tokens of one column (dphi's x^T fragments)
+      expect(new Set(Array.from({ length: 8 }, (_, t) => unit(t * xs))).size).toBe(8);
+    }
   });
 
   it("is launched for bf16 up to n = 8 (SIMT kept for fp32 and as the fallback), not at n = 16", () => {

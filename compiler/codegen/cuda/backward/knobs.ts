@@ -82,12 +82,26 @@ export function bwdMmaChannels(n: number): number {
   return Math.floor(bwdMmaRows(n) / n / 8) * 8;
 }
 
-/** Bytes of mhc::BwdMmaLayout<N, K, 128, BWD_MMA_TOKENS, BWD_MMA_STAGES>::BYTES (the two must agree; a static_assert checks it). */
+/**
+ * Tile columns between the starts of two streams in the x and dy tiles (mhc::bwd_mma_stream_stride):
+ * where the dy mix runs on tensor cores (n divides 16, n > 1) the channels of a stream are padded so
+ * that the n streams of a token fall on 16-byte units 8 / n apart and the mix's 8-row accesses are
+ * free of bank conflicts; elsewhere the streams are packed.
+ */
+export function bwdMmaStreamStride(n: number): number {
+  const cg = bwdMmaChannels(n);
+  if (16 % n !== 0 || n === 1) return cg;
+  let ss = cg;
+  while ((ss / 8) % (16 / n) !== 8 / n) ss += 8;
+  return ss;
+}
+
+/** Bytes of mhc::BwdMmaLayout<N, K, rows, BWD_MMA_TOKENS, BWD_MMA_STAGES>::BYTES (the two must agree; a static_assert checks it). */
 export function bwdMmaSmemBytes(n: number, k: number): number {
   const align16 = (b: number): number => Math.ceil(b / 16) * 16;
   const kp16 = Math.ceil(k / 16) * 16;
   const rows = bwdMmaRows(n);
-  const xs = rows + 8;
+  const xs = (16 % n === 0 ? n * bwdMmaStreamStride(n) : rows) + 8;
   const gs = kp16 + 8;
   const tile = BWD_MMA_TOKENS * xs * 2;
   const du = BWD_MMA_TOKENS * (bwdMmaChannels(n) + 8) * 2;
