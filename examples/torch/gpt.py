@@ -32,16 +32,18 @@ def repeat_streams(h, n):
 
 
 class _ExpandRepeat(torch.autograd.Function):
-    """expand repeat: the n streams start as copies of the embedding; the backward sums the streams'
-    gradients in one reduction (stack's own backward adds n strided slices pairwise)."""
+    """expand repeat: the n streams start as copies of the embedding h, in the residual's dtype; the backward
+    sums the streams' gradients in one reduction that accumulates in fp32 and writes h's dtype directly (stack's
+    own backward adds n strided slices pairwise; a sum in the residual's dtype would be rounded, then converted)."""
 
     @staticmethod
-    def forward(ctx, h, n):
-        return repeat_streams(h, n)
+    def forward(ctx, h, n, dtype):
+        ctx.h_dtype = h.dtype
+        return repeat_streams(h.to(dtype), n)
 
     @staticmethod
     def backward(ctx, g):
-        return g.sum(-2), None
+        return g.sum(-2, dtype=ctx.h_dtype), None, None
 
 
 class _CollapseMean(torch.autograd.Function):
@@ -55,7 +57,9 @@ class _CollapseMean(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g):
-        return repeat_streams((g / ctx.n).to(ctx.dtype), ctx.n)
+        scaled = torch.empty(g.shape, dtype=ctx.dtype, device=g.device)
+        torch.div(g, ctx.n, out=scaled)  # g / n in fp32, rounded once into the residual's dtype: one kernel
+        return repeat_streams(scaled, ctx.n)
 
 
 class RMSNorm(torch.nn.Module):
@@ -96,10 +100,13 @@ class MLP(torch.nn.Module):
 
 
 class GPT(torch.nn.Module):
-    """connection: None (plain residual) or the nn.Module class of a generated binding."""
+    """connection: None (plain residual) or the nn.Module class of a generated binding. low_precision_residual: the
+    plain residual stream is kept in the autocast dtype, as the mHC streams are (otherwise it stays in fp32, the
+    embedding's dtype, and only F runs in the autocast dtype)."""
 
-    def __init__(self, vocab, dim, heads, layers, context, connection=None, recompute=False, binding=None):
+    def __init__(self, vocab, dim, heads, layers, context, connection=None, recompute=False, binding=None, low_precision_residual=False):
         super().__init__()
+        self.low_precision_residual = low_precision_residual
         self.context = context
         self.embed = torch.nn.Embedding(vocab, dim)
         self.pos = torch.nn.Parameter(torch.randn(context, dim) * 0.02)
@@ -124,11 +131,13 @@ class GPT(torch.nn.Module):
         h = self.embed(idx) + self.pos[:T]
         dtype = torch.get_autocast_dtype("cuda") if torch.is_autocast_enabled("cuda") else h.dtype
         if self.connections is None:
+            if self.low_precision_residual:
+                h = h.to(dtype)
             for f in self.sublayers:
                 h = h + f(h)
         else:
             # expand repeat: n copies of the embedding; the residual stays in the autocast dtype.
-            x = _ExpandRepeat.apply(h.to(dtype), self.n)
+            x = _ExpandRepeat.apply(h, self.n, dtype)
             fns = [lambda u, f=f: f(u).to(u.dtype) for f in self.sublayers]
             if self.recompute:
                 x = self.binding.recompute_block(list(self.connections), fns, x)
