@@ -63,14 +63,17 @@ class _CollapseMean(torch.autograd.Function):
 
 
 class RMSNorm(torch.nn.Module):
+    """PyTorch's own RMSNorm (torch.nn.functional.rms_norm), the same module in every model. The fp32 weight is
+    used in the input's dtype, as autocast uses a linear layer's weight: PyTorch runs its fused kernel only when
+    the two agree (with a bf16 input and an fp32 weight it falls back to a chain of elementwise kernels)."""
+
     def __init__(self, dim, eps=1e-6):
         super().__init__()
         self.eps = eps
         self.weight = torch.nn.Parameter(torch.ones(dim))
 
     def forward(self, x):
-        xf = x.float()
-        return (xf * torch.rsqrt(xf.square().mean(-1, keepdim=True) + self.eps) * self.weight.float()).to(x.dtype)
+        return F.rms_norm(x, (x.shape[-1],), self.weight.to(x.dtype), self.eps)
 
 
 class Attention(torch.nn.Module):
