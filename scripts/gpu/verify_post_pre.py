@@ -14,6 +14,8 @@ Writes $OUT/verify_post_pre.json; prints PASS/FAIL lines; exit 1 on any failure.
 
 The fused kernel is off by default (post-prenorm.ts POST_PRENORM_FUSED); a tree generated with
 `generate.ts --fuse-post-prenorm` (MHC_GPU_GEN) has it on where it applies; each variant's line says which.
+Build the libraries with the backward (build.sh without -DMHC_NO_BACKWARD): the float32 post_pre gives
+its stats through mhc_<v>_save_stats, which a forward-only build lacks (it returns MHC_ERR_UNSUPPORTED).
 
 Usage: python3 scripts/gpu/verify_post_pre.py [--tiny] [--only v1,v2] [--no-binding]
 """
