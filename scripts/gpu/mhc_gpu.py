@@ -183,6 +183,25 @@ def interpret(graph, inputs, bindings, device, dtype=torch.float64):
     return {name: vals[i] for name, i in graph["outputs"].items()}
 
 
+VERIFY_MAX_ELEMS = 300_000_000  # T * n * C above this is skipped (float64 reference memory)
+
+
+def verify_shapes(v, quick=False, tiny=False, race=False):
+    """The (T, C) pairs verify_forward.py and verify_backward.py check for variant v: the full grid where the
+    variant asks for it, a quick one, or the few small shapes of the compute-sanitizer runs (race: racecheck's
+    two). The small grids include 1100 tokens: at least 8 token tiles of the tensor-core GEMM, where phi is
+    split once per call."""
+    if race:
+        Cs, Ts = [96], [7, 1100]
+    elif tiny:
+        Cs, Ts = [96, 100], [1, 7, 33, 1100]
+    elif v["grid"] == "full" and not quick:
+        Cs, Ts = [96, 100, 4096, 7168], [1, 7, 1023, 8192]
+    else:
+        Cs, Ts = [96, 100, 4096], [1, 7, 1023]
+    return [(T, C) for C in Cs for T in Ts if T * v["n"] * C <= VERIFY_MAX_ELEMS]
+
+
 def sinkhorn_ref(L, iters, eps):
     """design.md section 1, paper convention, float64 (the independent cross-check)."""
     M = torch.softmax(L, dim=-2) + eps

@@ -36,7 +36,6 @@ DEV = torch.device("cuda")
 QUICK = "--quick" in sys.argv
 TINY = "--tiny" in sys.argv
 ONLY = set(sys.argv[sys.argv.index("--only") + 1].split(",")) if "--only" in sys.argv else None
-MAX_ELEMS = 300_000_000
 SLOTS = ("pre", "post", "res")
 results = []
 failures = 0
@@ -296,17 +295,6 @@ def abi_checks(v, fwd, bwd, T, C, dtype, seed):
     return written, same, in_place and dy_mixed, bad
 
 
-def variant_shapes(v):
-    if TINY:
-        # 1100 tokens: at least 8 token tiles, so the forward it differentiates splits phi once per call
-        Cs, Ts = [96, 100], [1, 7, 33, 1100]
-    elif v["grid"] == "full" and not QUICK:
-        Cs, Ts = [96, 100, 4096, 7168], [1, 7, 1023, 8192]
-    else:
-        Cs, Ts = [96, 100, 4096], [1, 7, 1023]
-    return [(T, C) for C in Cs for T in Ts if T * v["n"] * C <= MAX_ELEMS]
-
-
 def main():
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
@@ -323,7 +311,7 @@ def main():
         mod = load_binding(v["symbol"])
         cls = module_class(mod)
         graph = G.load_graph(v["symbol"])
-        for T, C in variant_shapes(v):
+        for T, C in G.verify_shapes(v, QUICK, TINY):
             for dtype in (torch.float32, torch.bfloat16):
                 seed += 1
                 name = f"{v['symbol']} T={T} C={C} {str(dtype).replace('torch.', '')}"

@@ -30,7 +30,6 @@ QUICK = "--quick" in sys.argv
 TINY = "--tiny" in sys.argv  # compute-sanitizer runs: a few small shapes
 RACE = "--race" in sys.argv  # racecheck (slower per shared-memory access): two shapes, one of them with the pre-split GEMM
 ONLY = set(sys.argv[sys.argv.index("--only") + 1].split(",")) if "--only" in sys.argv else None
-MAX_ELEMS = 300_000_000  # T * n * C above this is skipped (float64 reference memory)
 results = []
 failures = 0
 
@@ -202,24 +201,6 @@ def bad_input_checks(v, lib):
     return checks
 
 
-def variant_shapes(v):
-    if RACE:
-        Cs, Ts = [96], [7, 1100]
-    elif TINY:
-        # 1100 tokens: at least 8 token tiles of the tensor-core GEMM, where phi is split once per call
-        Cs, Ts = [96, 100], [1, 7, 33, 1100]
-    elif v["grid"] == "full" and not QUICK:
-        Cs, Ts = [96, 100, 4096, 7168], [1, 7, 1023, 8192]
-    else:
-        Cs, Ts = [96, 100, 4096], [1, 7, 1023]
-    shapes = []
-    for C in Cs:
-        for T in Ts:
-            if T * v["n"] * C <= MAX_ELEMS:
-                shapes.append((T, C))
-    return shapes
-
-
 def main():
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
@@ -234,7 +215,7 @@ def main():
             continue
         lib = G.Library(v["symbol"])
         graph = G.load_graph(v["symbol"])
-        for T, C in variant_shapes(v):
+        for T, C in G.verify_shapes(v, QUICK, TINY, RACE):
             for dtype in (torch.float32, torch.bfloat16):
                 seed += 1
                 name = f"{v['symbol']} T={T} C={C} {str(dtype).replace('torch.', '')}"
