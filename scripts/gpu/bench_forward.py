@@ -101,19 +101,7 @@ def main():
         ws_bytes = lib.workspace_size(T, C)
         ws = torch.empty(max(ws_bytes, 16), dtype=torch.uint8, device=DEV)
         for _ in range(nsets):
-            x = torch.randn(T, n, C, generator=gen, device=DEV).bfloat16()
-            params = {
-                "phi_pre": torch.randn(n * C, n, generator=gen, device=DEV) / math.sqrt(n * C),
-                "phi_post": torch.randn(n * C, n, generator=gen, device=DEV) / math.sqrt(n * C),
-                "phi_res": torch.randn(n * C, n * n, generator=gen, device=DEV) / math.sqrt(n * C),
-                "alpha": torch.full((3,), 0.5, device=DEV),
-                "bias_pre": torch.zeros(n, device=DEV),
-                "bias_post": torch.zeros(n, device=DEV),
-                "bias_res": torch.tensor(v["initialBias"]["res"], dtype=torch.float32, device=DEV),
-            }
-            bufs = {"h_pre": torch.empty(T, n, device=DEV), "h_post": torch.empty(T, n, device=DEV), "h_res": torch.empty(T, n, n, device=DEV),
-                    "u": torch.empty(T, C, device=DEV, dtype=torch.bfloat16), "y": torch.empty(T, n, C, device=DEV, dtype=torch.bfloat16)}
-            sets.append((x, params, bufs))
+            sets.append(G.forward_set(v, T, C, gen, DEV))
 
         def ours_pre(s):
             x, p, b = s

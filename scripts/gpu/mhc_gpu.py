@@ -3,6 +3,7 @@ entry points with torch tensors, and interpret the sublayer IR (sublayer.json) i
 float64 torch, which is the reference for every connection, user constraints included."""
 import ctypes
 import json
+import math
 import os
 import statistics
 
@@ -181,6 +182,25 @@ def interpret(graph, inputs, bindings, device, dtype=torch.float64):
             if last_use.get(i) == nid and i not in keep:
                 vals.pop(i, None)
     return {name: vals[i] for name, i in graph["outputs"].items()}
+
+
+def forward_set(v, T, C, gen, device):
+    """One input set of the forward benchmarks for variant v (the prelude mhc's parameters: phi ~ N(0, 1 / (n C)),
+    alpha 0.5, zero pre/post biases, the variant's initial res bias) and its output buffers: (x, params, bufs)."""
+    n = v["n"]
+    x = torch.randn(T, n, C, generator=gen, device=device).bfloat16()
+    params = {
+        "phi_pre": torch.randn(n * C, n, generator=gen, device=device) / math.sqrt(n * C),
+        "phi_post": torch.randn(n * C, n, generator=gen, device=device) / math.sqrt(n * C),
+        "phi_res": torch.randn(n * C, n * n, generator=gen, device=device) / math.sqrt(n * C),
+        "alpha": torch.full((3,), 0.5, device=device),
+        "bias_pre": torch.zeros(n, device=device),
+        "bias_post": torch.zeros(n, device=device),
+        "bias_res": torch.tensor(v["initialBias"]["res"], dtype=torch.float32, device=device),
+    }
+    bufs = {"h_pre": torch.empty(T, n, device=device), "h_post": torch.empty(T, n, device=device), "h_res": torch.empty(T, n, n, device=device),
+            "u": torch.empty(T, C, device=device, dtype=torch.bfloat16), "y": torch.empty(T, n, C, device=device, dtype=torch.bfloat16)}
+    return x, params, bufs
 
 
 VERIFY_MAX_ELEMS = 300_000_000  # T * n * C above this is skipped (float64 reference memory)

@@ -10,7 +10,6 @@ Writes $OUT/NAME (default probe_decode.json).
 """
 import ctypes
 import json
-import math
 import os
 import statistics
 import sys
@@ -35,14 +34,7 @@ def timeline(T):
     gen = torch.Generator(device=DEV).manual_seed(7)
     ws_bytes = lib.workspace_size(T, C)
     ws = torch.empty(max(ws_bytes, 16), dtype=torch.uint8, device=DEV)
-    x = torch.randn(T, N, C, generator=gen, device=DEV).bfloat16()
-    s = 1.0 / math.sqrt(N * C)
-    p = {"phi_pre": torch.randn(N * C, N, generator=gen, device=DEV) * s, "phi_post": torch.randn(N * C, N, generator=gen, device=DEV) * s,
-         "phi_res": torch.randn(N * C, N * N, generator=gen, device=DEV) * s, "alpha": torch.full((3,), 0.5, device=DEV),
-         "bias_pre": torch.zeros(N, device=DEV), "bias_post": torch.zeros(N, device=DEV),
-         "bias_res": torch.tensor(v["initialBias"]["res"], dtype=torch.float32, device=DEV)}
-    b = {"h_pre": torch.empty(T, N, device=DEV), "h_post": torch.empty(T, N, device=DEV), "h_res": torch.empty(T, N, N, device=DEV),
-         "u": torch.empty(T, C, device=DEV, dtype=torch.bfloat16), "y": torch.empty(T, N, C, device=DEV, dtype=torch.bfloat16)}
+    x, p, b = G.forward_set(v, T, C, gen, DEV)
     flush = torch.empty(64 << 20, dtype=torch.uint8, device=DEV)
 
     def step():
