@@ -186,6 +186,30 @@ def expect_raises(name, exc, fn, needle=""):
     report(False, name, f"no {exc.__name__}")
 
 
+def no_grad_case(mod, gen):
+    """Without grad mode the binding runs the kernels outside autograd: the same bits as with gradients on."""
+    C = 96
+    m = mod.MODULE_CLASS(C, device=DEV)
+    randomise(m, mod.PARAMETERS, gen)
+    n = m.n
+    fn = lambda t: torch.tanh(t)  # noqa: E731
+    for dtype in (torch.float32, torch.bfloat16):
+        for lead in ((7,), (2, 3)):
+            xs = torch.randn(*lead, n, C, generator=gen, device=DEV).to(dtype)
+            with torch.no_grad():
+                y0 = m.forward(xs, fn)
+                u0, s0 = m.pre(xs)
+                z0 = m.post_pre(xs, fn(u0), s0, m)
+            xg = xs.clone().requires_grad_(True)
+            y1 = m.forward(xg, fn)
+            u1, s1 = m.pre(xg)
+            z1 = m.post_pre(xg, fn(u1), s1, m)
+            got = (y0, u0, *s0, z0[0], z0[1], *z0[2])
+            want = (y1, u1, *s1, z1[0], z1[1], *z1[2])
+            same = all(a.shape == b.shape and torch.equal(a, b) for a, b in zip(got, want))
+            report(same and not y0.requires_grad and y1.requires_grad, f"no_grad and grad paths bit-identical lead={list(lead)} ({str(dtype).replace('torch.', '')})")
+
+
 def main():
     mod = load_binding()
     classes = [v for v in vars(mod).values() if isinstance(v, type) and issubclass(v, torch.nn.Module) and v.__module__ == mod.__name__]
@@ -236,6 +260,13 @@ def main():
     expect_raises("parameter dtype (fp64 alpha)", ValueError, lambda: m2.forward(x, ident), "float32")
     m3 = mod.MODULE_CLASS(C)  # parameters on the CPU
     expect_raises("parameters on cpu", ValueError, lambda: m3.forward(x, ident), "device")
+    # the parameters are validated again after a call once one is replaced or its data swapped
+    m4 = mod.MODULE_CLASS(C, device=DEV)
+    m4.forward(x, ident)
+    m4.alpha.data = m4.alpha.data.double()
+    expect_raises("parameter data swapped after a call (fp64)", ValueError, lambda: m4.forward(x, ident), "float32")
+    m4.alpha = torch.nn.Parameter(m4.alpha.detach().float()[:2].contiguous())
+    expect_raises("parameter replaced after a call (shape)", ValueError, lambda: m4.forward(x, ident), "shape")
 
     # status codes -> RuntimeError with the name
     expect_raises("status -> RuntimeError", RuntimeError, lambda: m.lib.workspace_size(-1, C), "MHC_ERR_BAD_SHAPE")
@@ -245,6 +276,7 @@ def main():
         for lead, C in [((2, 3), 96), ((33,), 100), ((0,), 96)]:
             backward_case(mod, lead, C, dtype, gen)
     training_case(mod, gen)
+    no_grad_case(mod, torch.Generator(device=DEV).manual_seed(99))
 
     torch.cuda.synchronize()
     print(f"{'PASS' if failures == 0 else 'FAIL'} test_binding {VARIANT}: {failures} failure(s)", flush=True)

@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { generateCuda } from "../../../compiler/codegen/cuda/index.js";
 import { pascalCase, torchBindingSource } from "../../../compiler/codegen/cuda/torch-binding.js";
+import { abiCallLines } from "../../../compiler/codegen/cuda/backward/abi-call.js";
+import { CudaCodegenError } from "../../../compiler/codegen/cuda/emit-constraint.js";
 import { check, golden } from "./helpers.js";
 
 const tiny = check("examples/tiny.mhc");
@@ -67,6 +69,30 @@ describe("cuda target: PyTorch binding", () => {
     expect(text).toContain("torch.full(shapes[\"alpha\"], 0.01, **f32)");
     // bias_res: the prelude init (eye(n) - 1) * 8
     expect(text).toContain("torch.tensor([0.0, -8.0, -8.0, -8.0, -8.0, 0.0,");
+  });
+
+  it("passes each call's arguments by position, in the ABI's order", () => {
+    const entries = [...mhc.manifest.entryPoints, ...mhc.manifest.backward!.entryPoints] as { name: string; args: { name: string }[] }[];
+    const short = (name: string): string => name.replace("mhc_mhc_", "");
+    let calls = 0;
+    for (const m of text.matchAll(/lib\.call\(\n\s+"(\w+)",\n((?:\s+.*,  # \w+\n)+)\s+\)/g)) {
+      const ep = entries.find((e) => short(e.name) === m[1]);
+      expect(ep, m[1]).toBeDefined();
+      const names = [...m[2]!.matchAll(/  # (\w+)\n/g)].map((a) => a[1]);
+      expect(names, m[1]).toEqual(ep!.args.map((a) => a.name));
+      calls++;
+    }
+    // pre, save_stats, post, post_pre, post_backward, pre_backward
+    expect(calls).toBe(6);
+    expect(text).not.toMatch(/lib\.call\("\w+", \w+=/);
+  });
+
+  it("refuses a call whose arguments differ from the ABI's", () => {
+    const args = new Map([["post", ["x", "f", "y"]]]);
+    expect(abiCallLines(args, "post", ["x=a", "f=b", "y=c"], "")).toEqual(['lib.call(', '    "post",', "    a,  # x", "    b,  # f", "    c,  # y", ")"]);
+    expect(() => abiCallLines(args, "post", ["f=b", "x=a", "y=c"], "")).toThrow(CudaCodegenError);
+    expect(() => abiCallLines(args, "post", ["x=a", "f=b"], "")).toThrow(CudaCodegenError);
+    expect(() => abiCallLines(args, "pre", ["x=a"], "")).toThrow(CudaCodegenError);
   });
 
   it("follows the connection: no phi for a static connection, the symbol names the library", () => {

@@ -6,22 +6,22 @@
  * Lines without indentation handling: each string is one line of Python.
  */
 
+import { abiCallLines, type EntryArgs } from "./abi-call.js";
 import { postPreFunctionLines, postPreRunLines } from "./post-pre-functions.js";
 
 export interface TorchFunctionsOptions {
   readonly parameters: readonly string[];
   /** Whether the library has the backward entry points. */
   readonly backward: boolean;
-}
-
-function call(name: string, args: readonly string[], indent: string): string[] {
-  return [`${indent}lib.call(`, `${indent}    ${JSON.stringify(name)},`, ...args.map((a) => `${indent}    ${a},`), `${indent})`];
+  /** Argument names of every entry point in ABI order (calls pass them by position). */
+  readonly entryArgs: EntryArgs;
 }
 
 export function torchFunctionLines(options: TorchFunctionsOptions): string[] {
   const ps = options.parameters;
   const pArgs = ps.join(", ");
   const tuple = `(${pArgs}${ps.length === 1 ? "," : ""})`;
+  const call = (name: string, args: readonly string[], indent: string): string[] => abiCallLines(options.entryArgs, name, args, indent);
   const L: string[] = [
     "def _workspace(nbytes, dev):",
     "    # uint8 storage from the caching allocator: 16-byte (in practice 512-byte) aligned.",
@@ -33,37 +33,40 @@ export function torchFunctionLines(options: TorchFunctionsOptions): string[] {
     "",
     "def _opt(t):",
     '    """Pointer of an optional contiguous fp32 tensor (None: NULL, read as zero by the kernels)."""',
-    "    return None if t is None else _ptr(t)",
+    "    return None if t is None else t.data_ptr()",
     "",
     "",
-    "def _run_pre(lib, x, params):",
-    '    """Kernels 1-2 on x [T, n, C]: (u, h_pre, h_post, h_res, stats); stats (what the backward recomputes from) is None without a projection."""',
+    "def _run_pre(lib, x, params, stats=True):",
+    '    """Kernels 1-2 on x [T, n, C]: (u, h_pre, h_post, h_res, stats); stats (what the backward recomputes from) is None',
+    '    without a projection or when not asked for (no backward to come: one launch fewer)."""',
     "    T, n, C = x.shape",
     "    dev = x.device",
     "    h_pre = torch.empty((T, n), dtype=torch.float32, device=dev)",
     "    h_post = torch.empty((T, n), dtype=torch.float32, device=dev)",
     "    h_res = torch.empty((T, n, n), dtype=torch.float32, device=dev)",
     "    u = torch.empty((T, C), dtype=x.dtype, device=dev)",
-    ...(options.backward ? ["    stats = torch.empty((T, STATS_WIDTH), dtype=torch.float32, device=dev) if STATS_WIDTH > 1 else None"] : ["    stats = None"]),
+    ...(options.backward
+      ? ["    stats = torch.empty((T, STATS_WIDTH), dtype=torch.float32, device=dev) if stats and STATS_WIDTH > 1 else None"]
+      : ["    stats = None"]),
     "    if T == 0:  # nothing to launch (empty tensors may have NULL data pointers)",
     "        return u, h_pre, h_post, h_res, stats",
-    "    with torch.cuda.device(dev):",
+    "    with _on(dev):",
     "        ws_bytes = lib.workspace_size(T, C)",
     "        ws = _workspace(ws_bytes, dev)",
-    "        stream = torch.cuda.current_stream(dev).cuda_stream",
+    "        stream = _stream(dev)",
     ...call(
       "pre",
       [
-        "x=_ptr(x)",
+        "x=x.data_ptr()",
         "dtype=DTYPE_CODE[x.dtype]",
         "T=T",
         "C=C",
-        ...ps.map((p, i) => `${p}=_ptr(params[${i}])`),
-        "h_pre=_ptr(h_pre)",
-        "h_post=_ptr(h_post)",
-        "h_res=_ptr(h_res)",
-        "u=_ptr(u)",
-        "workspace=_ptr(ws) if ws_bytes > 0 else None",
+        ...ps.map((p, i) => `${p}=params[${i}].data_ptr()`),
+        "h_pre=h_pre.data_ptr()",
+        "h_post=h_post.data_ptr()",
+        "h_res=h_res.data_ptr()",
+        "u=u.data_ptr()",
+        "workspace=ws.data_ptr() if ws_bytes > 0 else None",
         "workspace_bytes=ws_bytes",
         "stream=stream",
       ],
@@ -73,7 +76,11 @@ export function torchFunctionLines(options: TorchFunctionsOptions): string[] {
       ? [
           "        if stats is not None:",
           "            # The split-K sums of the projection and the sum of squares, from the same workspace.",
-          '            lib.call("save_stats", dtype=DTYPE_CODE[x.dtype], T=T, C=C, pre_workspace=_ptr(ws), pre_workspace_bytes=ws_bytes, stats=_ptr(stats), stream=stream)',
+          ...call(
+            "save_stats",
+            ["dtype=DTYPE_CODE[x.dtype]", "T=T", "C=C", "pre_workspace=ws.data_ptr()", "pre_workspace_bytes=ws_bytes", "stats=stats.data_ptr()", "stream=stream"],
+            "            ",
+          ),
         ]
       : []),
     "    return u, h_pre, h_post, h_res, stats",
@@ -85,10 +92,10 @@ export function torchFunctionLines(options: TorchFunctionsOptions): string[] {
     "    y = torch.empty_like(x)",
     "    if T == 0:",
     "        return y",
-    "    with torch.cuda.device(x.device):",
+    "    with _on(x.device):",
     ...call(
       "post",
-      ["x=_ptr(x)", "f=_ptr(f)", "dtype=DTYPE_CODE[x.dtype]", "T=T", "C=C", "h_post=_ptr(h_post)", "h_res=_ptr(h_res)", "y=_ptr(y)", "stream=torch.cuda.current_stream(x.device).cuda_stream"],
+      ["x=x.data_ptr()", "f=f.data_ptr()", "dtype=DTYPE_CODE[x.dtype]", "T=T", "C=C", "h_post=h_post.data_ptr()", "h_res=h_res.data_ptr()", "y=y.data_ptr()", "stream=_stream(x.device)"],
       "        ",
     ),
     "    return y",
@@ -108,27 +115,27 @@ export function torchFunctionLines(options: TorchFunctionsOptions): string[] {
       "    dh_res = torch.empty_like(h_res)",
       "    if T == 0:",
       "        return dx, df, dh_post, dh_res",
-      "    with torch.cuda.device(x.device):",
+      "    with _on(x.device):",
       "        ws_bytes = lib.backward_workspace_size(T, C)",
       "        ws = _workspace(ws_bytes, x.device)",
       ...call(
         "post_backward",
         [
-          "x=_ptr(x)",
-          "f=_ptr(f)",
+          "x=x.data_ptr()",
+          "f=f.data_ptr()",
           "dtype=DTYPE_CODE[x.dtype]",
           "T=T",
           "C=C",
-          "h_post=_ptr(h_post)",
-          "h_res=_ptr(h_res)",
-          "dy=_ptr(dy)",
+          "h_post=h_post.data_ptr()",
+          "h_res=h_res.data_ptr()",
+          "dy=dy.data_ptr()",
           "dx=_opt(dx)",
-          "df=_ptr(df)",
-          "dh_post=_ptr(dh_post)",
-          "dh_res=_ptr(dh_res)",
-          "workspace=_ptr(ws) if ws_bytes > 0 else None",
+          "df=df.data_ptr()",
+          "dh_post=dh_post.data_ptr()",
+          "dh_res=dh_res.data_ptr()",
+          "workspace=ws.data_ptr() if ws_bytes > 0 else None",
           "workspace_bytes=ws_bytes",
-          "stream=torch.cuda.current_stream(x.device).cuda_stream",
+          "stream=_stream(x.device)",
         ],
         "        ",
       ),
@@ -146,31 +153,31 @@ export function torchFunctionLines(options: TorchFunctionsOptions): string[] {
       "    if T == 0:",
       "        return dx, [g.zero_() for g in grads]",
       "    du = torch.zeros((T, C), dtype=x.dtype, device=dev) if du is None else du.reshape(T, C).to(x.dtype).contiguous()",
-      "    with torch.cuda.device(dev):",
+      "    with _on(dev):",
       "        ws_bytes = lib.backward_workspace_size(T, C)",
       "        ws = _workspace(ws_bytes, dev)",
       ...call(
         "pre_backward",
         [
-          "x=_ptr(x)",
+          "x=x.data_ptr()",
           "dtype=DTYPE_CODE[x.dtype]",
           "T=T",
           "C=C",
-          ...ps.map((p, i) => `${p}=_ptr(params[${i}])`),
+          ...ps.map((p, i) => `${p}=params[${i}].data_ptr()`),
           "stats=_opt(stats)",
-          "h_pre=_ptr(h_pre)",
-          "du=_ptr(du)",
+          "h_pre=h_pre.data_ptr()",
+          "du=du.data_ptr()",
           "dh_pre=_opt(dh_pre)",
           "dh_post=_opt(dh_post)",
           "dh_res=_opt(dh_res)",
           "dx_in=_opt(dx_in)",
           "dy=_opt(dy)",
           "h_res=_opt(h_res)",
-          "dx=_ptr(dx)",
-          ...ps.map((p, i) => `grad_${p}=_ptr(grads[${i}])`),
-          "workspace=_ptr(ws) if ws_bytes > 0 else None",
+          "dx=dx.data_ptr()",
+          ...ps.map((p, i) => `grad_${p}=grads[${i}].data_ptr()`),
+          "workspace=ws.data_ptr() if ws_bytes > 0 else None",
           "workspace_bytes=ws_bytes",
-          "stream=torch.cuda.current_stream(dev).cuda_stream",
+          "stream=_stream(dev)",
         ],
         "        ",
       ),
@@ -230,7 +237,8 @@ export function torchFunctionLines(options: TorchFunctionsOptions): string[] {
     "",
     "    @staticmethod",
     `    def forward(ctx, lib, link, x, ${pArgs}):`,
-    `        u, h_pre, h_post, h_res, stats = _run_pre(lib, x, ${tuple})`,
+    "        # stats only where a backward can follow (something needs a gradient)",
+    `        u, h_pre, h_post, h_res, stats = _run_pre(lib, x, ${tuple}, stats=any(ctx.needs_input_grad))`,
     ...(options.backward
       ? ["        ctx.lib = lib", "        ctx.link = link", "        ctx.set_materialize_grads(False)", `        ctx.save_for_backward(x, h_pre, stats, ${pArgs})`]
       : []),
@@ -435,7 +443,7 @@ function recomputeLines(): string[] {
     "    for l, (m, fn, p) in enumerate(zip(modules, fns, params)):",
     "        with torch.no_grad():",
     "            if carried is None:",
-    "                u, _, h_post, h_res, _ = _run_pre(m.lib, xl, p)",
+    "                u, _, h_post, h_res, _ = _run_pre(m.lib, xl, p, stats=False)",
     "            else:",
     "                u, h_post, h_res = carried",
     "        u_leaf = u.view(*lead, C).requires_grad_(torch.is_grad_enabled())",
