@@ -10,6 +10,7 @@ streams are averaged before the final norm and the head (`collapse mean`).
 import importlib.util
 import math
 import os
+import sys
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +21,7 @@ def load_binding(directory, symbol):
     path = os.path.join(directory, symbol, f"{symbol}_torch.py")
     spec = importlib.util.spec_from_file_location(f"{symbol}_torch", path)
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # registered under its name: torch.compile looks a function's module up by name
     spec.loader.exec_module(mod)
     cls = next(v for v in vars(mod).values() if isinstance(v, type) and issubclass(v, torch.nn.Module) and getattr(v, "n", None) == mod.N)
     return mod, cls
@@ -120,7 +122,8 @@ class GPT(torch.nn.Module):
         self.n = 1 if connection is None else connection.n
         self.connections = None if connection is None else torch.nn.ModuleList(connection(dim) for _ in range(2 * layers))
         self.recompute = recompute
-        self.binding = binding
+        # the binding's function, not its module: a module object cannot be deep-copied (copy.deepcopy(model))
+        self.recompute_block = None if binding is None else binding.recompute_block
         self.norm = RMSNorm(dim)
         self.head = torch.nn.Linear(dim, vocab, bias=False)
         for name, p in self.named_parameters():
@@ -143,7 +146,7 @@ class GPT(torch.nn.Module):
             x = _ExpandRepeat.apply(h, self.n, dtype)
             fns = [lambda u, f=f: f(u).to(u.dtype) for f in self.sublayers]
             if self.recompute:
-                x = self.binding.recompute_block(list(self.connections), fns, x)
+                x = self.recompute_block(list(self.connections), fns, x)
             else:
                 for conn, fn in zip(self.connections, fns):
                     x = conn.forward(x, fn)

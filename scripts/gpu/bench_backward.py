@@ -25,7 +25,6 @@ Writes $OUT/bench_backward.json (or --json NAME) with the device, the date and e
 Usage: python3 scripts/gpu/bench_backward.py [--no-compile] [--no-recompute] [--iters N] [--json NAME] [--recompute-only]
 """
 import datetime
-import importlib.util
 import json
 import math
 import os
@@ -51,13 +50,7 @@ KERNELS = ("prenorm_mma_kernel", "prenorm_kernel", "coefficients_kernel", "post_
            "prenorm_backward_kernel", "dphi_reduce_kernel")
 
 
-def load_binding(symbol):
-    path = os.path.join(G.GEN, symbol, f"{symbol}_torch.py")
-    spec = importlib.util.spec_from_file_location(f"{symbol}_torch", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    cls = next(v for v in vars(mod).values() if isinstance(v, type) and issubclass(v, torch.nn.Module) and getattr(v, "n", None) == mod.N)
-    return mod, cls
+load_binding = G.load_binding
 
 
 def timed(step, sets, iters=ITERS, warmup=3):

@@ -13,7 +13,6 @@ Writes $OUT/bench_hc.json (or --json NAME) with the device, the date and every n
 Usage: python3 scripts/gpu/bench_hc.py [--iters N] [--json NAME]   (needs hc_n4 and hc_flat_n4 built)
 """
 import datetime
-import importlib.util
 import json
 import math
 import os
@@ -35,22 +34,13 @@ KERNELS = ["prenorm_mma_kernel", "prenorm_kernel", "coefficients_backward_kernel
            "premix_backward_kernel", "prenorm_backward_mma_kernel", "prenorm_backward_kernel", "dphi_reduce_kernel", "stats_kernel", "parameter_gradients_kernel"]
 
 
-def module_class(symbol):
-    path = os.path.join(G.GEN, symbol, f"{symbol}_torch.py")
-    spec = importlib.util.spec_from_file_location(f"{symbol}_torch", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    # The binding's nn.Module: the class whose stream count is the library's.
-    return next(v for v in vars(mod).values() if isinstance(v, type) and issubclass(v, torch.nn.Module) and getattr(v, "n", None) == mod.N)
-
-
 def timed(fn, sets):
     return round(statistics.median(G.event_times(fn, sets, ITERS)), 4)
 
 
 def bench(symbol, T, C):
     gen = torch.Generator(device=DEV).manual_seed(7)
-    m = module_class(symbol)(C, device=DEV)
+    m = G.load_binding(symbol)[1](C, device=DEV)
     n = m.n
     with torch.no_grad():
         for name, p in m.named_parameters():

@@ -2,10 +2,12 @@
 entry points with torch tensors, and interpret the sublayer IR (sublayer.json) in
 float64 torch, which is the reference for every connection, user constraints included."""
 import ctypes
+import importlib.util
 import json
 import math
 import os
 import statistics
+import sys
 
 import torch
 
@@ -18,6 +20,20 @@ DTYPE_CODE = {torch.float32: 0, torch.bfloat16: 1}
 CTYPES = {"const void*": ctypes.c_void_p, "void*": ctypes.c_void_p, "const float*": ctypes.c_void_p, "float*": ctypes.c_void_p,
           "int": ctypes.c_int, "int64_t": ctypes.c_int64, "size_t": ctypes.c_size_t, "size_t*": ctypes.POINTER(ctypes.c_size_t),
           "cudaStream_t": ctypes.c_void_p}
+
+
+def load_binding(symbol, path=None):
+    """The generated PyTorch binding `<symbol>_torch.py` (default: in GEN) as a module registered in sys.modules under
+    its name (torch.compile looks a function's module up by name), and its nn.Module class (the one whose stream
+    count is the library's): (module, class)."""
+    path = path or os.path.join(GEN, symbol, f"{symbol}_torch.py")
+    name = f"{symbol}_torch"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    cls = next(v for v in vars(mod).values() if isinstance(v, type) and issubclass(v, torch.nn.Module) and getattr(v, "n", None) == mod.N)
+    return mod, cls
 
 
 def variants():

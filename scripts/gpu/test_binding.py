@@ -13,7 +13,7 @@ Tolerances as verify_forward.py: fp32 max|out - ref| <= 1e-5 max|ref|; bf16 elem
 
 Usage: python3 scripts/gpu/test_binding.py [--variant mhc_n4] [--binding PATH]
 """
-import importlib.util
+import copy
 import math
 import os
 import sys
@@ -41,10 +41,7 @@ def load_binding():
     if not os.path.exists(BINDING):
         print(f"FAIL binding {BINDING} missing: generateCuda must emit {VARIANT}_torch.py (or pass --binding)", flush=True)
         sys.exit(1)
-    spec = importlib.util.spec_from_file_location(f"{VARIANT}_torch", BINDING)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return G.load_binding(VARIANT, BINDING)[0]
 
 
 def randomise(m, names, gen):
@@ -208,6 +205,15 @@ def no_grad_case(mod, gen):
             want = (y1, u1, *s1, z1[0], z1[1], *z1[2])
             same = all(a.shape == b.shape and torch.equal(a, b) for a, b in zip(got, want))
             report(same and not y0.requires_grad and y1.requires_grad, f"no_grad and grad paths bit-identical lead={list(lead)} ({str(dtype).replace('torch.', '')})")
+    # a module that has run deep-copies (its ctypes handle is left behind and loaded again)
+    try:
+        twin = copy.deepcopy(m)
+        xs = torch.randn(5, n, C, generator=gen, device=DEV)
+        with torch.no_grad():
+            same = torch.equal(twin.forward(xs, fn), m.forward(xs, fn))
+        report(same and twin.lib is m.lib, "deepcopy after use")
+    except Exception as e:  # noqa: BLE001
+        report(False, "deepcopy after use", f"{type(e).__name__}: {e}")
 
 
 def main():

@@ -20,7 +20,6 @@ Writes $OUT/verify_backward.json; exit 1 on any failure.
 Usage: python3 scripts/gpu/verify_backward.py [--quick | --tiny] [--only v1,v2]
 """
 import ctypes
-import importlib.util
 import json
 import math
 import os
@@ -46,21 +45,6 @@ def report(ok, name, detail):
     if not ok:
         failures += 1
     print(f"{'PASS' if ok else 'FAIL'} {name} {detail}", flush=True)
-
-
-def load_binding(symbol):
-    path = os.path.join(G.GEN, symbol, f"{symbol}_torch.py")
-    spec = importlib.util.spec_from_file_location(f"{symbol}_torch", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def module_class(mod):
-    for v in vars(mod).values():
-        if isinstance(v, type) and issubclass(v, torch.nn.Module) and getattr(v, "n", None) == mod.N:
-            return v
-    raise RuntimeError("no nn.Module in the binding")
 
 
 def make_case(v, T, C, dtype, gen):
@@ -308,8 +292,7 @@ def main():
     for v in G.variants():
         if ONLY and v["symbol"] not in ONLY:
             continue
-        mod = load_binding(v["symbol"])
-        cls = module_class(mod)
+        mod, cls = G.load_binding(v["symbol"])
         graph = G.load_graph(v["symbol"])
         for T, C in G.verify_shapes(v, QUICK, TINY):
             for dtype in (torch.float32, torch.bfloat16):

@@ -19,7 +19,6 @@ its stats through mhc_<v>_save_stats, which a forward-only build lacks (it retur
 
 Usage: python3 scripts/gpu/verify_post_pre.py [--tiny] [--only v1,v2] [--no-binding]
 """
-import importlib.util
 import json
 import math
 import os
@@ -210,18 +209,9 @@ def bad_input_checks(v, lib):
     torch.cuda.synchronize()
 
 
-def load_binding(symbol):
-    path = os.path.join(G.GEN, symbol, f"{symbol}_torch.py")
-    spec = importlib.util.spec_from_file_location(f"{symbol}_torch", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    cls = [c for c in vars(mod).values() if isinstance(c, type) and issubclass(c, torch.nn.Module) and c.__module__ == mod.__name__][0]
-    return mod, cls
-
-
 def binding_checks(symbol, T, C, layers=4):
     """Module.post_pre in a chain vs module.forward chained; recompute_block(fuse=True) vs the post_pre chain."""
-    mod, cls = load_binding(symbol)
+    mod, cls = G.load_binding(symbol)
     for dtype in (torch.float32, torch.bfloat16):
         gen = torch.Generator(device=DEV).manual_seed(11)
         mods = [cls(C, device=DEV) for _ in range(layers)]

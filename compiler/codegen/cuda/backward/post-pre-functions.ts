@@ -113,6 +113,7 @@ export function postPreFunctionLines(options: TorchFunctionsOptions): string[] {
 /** `Module.post_pre` (torch-binding.ts prints it inside the module class, 4-space indented). */
 export function postPreMethodLines(): string[] {
   return [
+    "    @_eager",
     "    def post_pre(self, x, f, state, next_module):",
     '        """Sublayer l\'s post and sublayer l + 1\'s pre in one call (design 4.2 item 4): (y, u_next, state_next), the',
     "        values of y = self.post(x, f, state); u_next, state_next = next_module.pre(y); the same bits, or, for a bf16",

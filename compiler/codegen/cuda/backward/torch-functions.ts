@@ -411,6 +411,7 @@ function recomputeLines(): string[] {
     "    return starts + [layers - 1]",
     "",
     "",
+    "@_eager  # F runs inside (each sublayer's fns[l]): under torch.compile the whole block runs eagerly",
     "def recompute_block(modules, fns, x, segment=None, fuse=True):",
     '    """A block of sublayers, x_{l+1} = modules[l].post(x_l, fns[l](u_l), state_l), with block recompute',
     "    (design.md 4.2; the paper's 4.3.2): between forward and backward only the block input x and each",
