@@ -216,6 +216,34 @@ def no_grad_case(mod, gen):
         report(False, "deepcopy after use", f"{type(e).__name__}: {e}")
 
 
+def other_device_case(mod, gen):
+    """A module and x on cuda:1 while cuda:0 is the current device: the same bits as on cuda:0, forward and
+    gradients (the binding's device guard and stream). Skipped with one GPU."""
+    if torch.cuda.device_count() < 2:
+        print("SKIP other device: one GPU", flush=True)
+        return
+    C = 96
+    m0 = mod.MODULE_CLASS(C, device=DEV)
+    randomise(m0, mod.PARAMETERS, gen)
+    m1 = copy.deepcopy(m0).to("cuda:1")
+    fn = lambda t: torch.tanh(t)  # noqa: E731
+    try:
+        torch.cuda.set_device(0)
+        outs = []
+        for m, dev in ((m0, "cuda:0"), (m1, "cuda:1")):
+            x = torch.randn(9, m.n, C, generator=torch.Generator().manual_seed(3)).bfloat16().to(dev).requires_grad_(True)
+            y = m.forward(x, fn)
+            y.float().square().sum().backward()
+            with torch.no_grad():
+                z = m.forward(x, fn)
+            outs.append([t.cpu() for t in (y.detach(), z, x.grad, *[getattr(m, k).grad for k in mod.PARAMETERS])])
+        same = all(torch.equal(a, b) for a, b in zip(*outs))
+        report(same and torch.cuda.current_device() == 0, "module on cuda:1 with cuda:0 current: same bits as on cuda:0")
+    except Exception as e:  # noqa: BLE001
+        report(False, "module on cuda:1 with cuda:0 current", f"{type(e).__name__}: {e}")
+        traceback.print_exc()
+
+
 def main():
     mod = load_binding()
     classes = [v for v in vars(mod).values() if isinstance(v, type) and issubclass(v, torch.nn.Module) and v.__module__ == mod.__name__]
@@ -283,6 +311,7 @@ def main():
             backward_case(mod, lead, C, dtype, gen)
     training_case(mod, gen)
     no_grad_case(mod, torch.Generator(device=DEV).manual_seed(99))
+    other_device_case(mod, torch.Generator(device=DEV).manual_seed(7))
 
     torch.cuda.synchronize()
     print(f"{'PASS' if failures == 0 else 'FAIL'} test_binding {VARIANT}: {failures} failure(s)", flush=True)
