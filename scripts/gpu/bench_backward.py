@@ -26,7 +26,6 @@ Usage: python3 scripts/gpu/bench_backward.py [--no-compile] [--no-recompute] [--
 """
 import datetime
 import json
-import math
 import os
 import statistics
 import sys
@@ -211,14 +210,7 @@ def main():
         floor_bytes = T * C * e * (8 * n + 6)
         floor_ms = floor_bytes / bw * 1e3
         gen = torch.Generator(device=DEV).manual_seed(11)
-        m = cls(C, device=DEV)
-        with torch.no_grad():
-            for name in mod.PARAMETERS:
-                p = getattr(m, name)
-                if name.startswith("phi_"):
-                    p.copy_(torch.randn(p.shape, generator=gen, device=DEV) / math.sqrt(n * C))
-                elif name == "alpha":
-                    p.fill_(0.5)
+        m = G.bench_module(mod, cls, C, gen, DEV)
         params = [getattr(m, k) for k in mod.PARAMETERS]
         sets = []
         for _ in range(2):

@@ -22,6 +22,21 @@ CTYPES = {"const void*": ctypes.c_void_p, "void*": ctypes.c_void_p, "const float
           "cudaStream_t": ctypes.c_void_p}
 
 
+class Checks:
+    """The PASS / FAIL lines of a GPU test script: `report(ok, name, detail)` prints one and counts the failures;
+    `cases` keeps each check's name, outcome and detail."""
+
+    def __init__(self):
+        self.failures = 0
+        self.cases = []
+
+    def __call__(self, ok, name, detail=""):
+        if not ok:
+            self.failures += 1
+        self.cases.append({"case": name, "ok": bool(ok), "detail": detail})
+        print(f"{'PASS' if ok else 'FAIL'} {name} {detail}", flush=True)
+
+
 def load_binding(symbol, path=None):
     """The generated PyTorch binding `<symbol>_torch.py` (default: in GEN) as a module registered in sys.modules under
     its name (torch.compile looks a function's module up by name), and its nn.Module class (the one whose stream
@@ -34,6 +49,19 @@ def load_binding(symbol, path=None):
     spec.loader.exec_module(mod)
     cls = next(v for v in vars(mod).values() if isinstance(v, type) and issubclass(v, torch.nn.Module) and getattr(v, "n", None) == mod.N)
     return mod, cls
+
+
+def bench_module(mod, cls, C, gen, device):
+    """A binding module of width C as the benchmarks draw it: phi ~ N(0, 1 / (n C)), alpha 0.5, the biases as initialised."""
+    m = cls(C, device=device)
+    with torch.no_grad():
+        for name in mod.PARAMETERS:
+            p = getattr(m, name)
+            if name.startswith("phi_"):
+                p.copy_(torch.randn(p.shape, generator=gen, device=device) / math.sqrt(m.n * C))
+            elif name == "alpha":
+                p.fill_(0.5)
+    return m
 
 
 def variants():

@@ -18,7 +18,6 @@ import cProfile
 import datetime
 import io
 import json
-import math
 import os
 import pstats
 import statistics
@@ -53,30 +52,20 @@ def host_us(fn, calls=2000, sync_every=50, warmup=50):
 
 def event_us(fn, iters=200, warmup=20):
     """Median microseconds between CUDA events around one fn(), waited for each time (host cost included)."""
-    for _ in range(warmup):
+    return round(statistics.median(G.event_times(lambda _: fn(), [None], iters, warmup)) * 1e3, 2)
+
+
+def profiled(fn, calls, rows, keep):
+    """The first `keep` lines of cProfile's table (`rows` functions by own time) over `calls` calls of fn()."""
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(calls):
         fn()
+    prof.disable()
     torch.cuda.synchronize()
-    times = []
-    for _ in range(iters):
-        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        s.record()
-        fn()
-        e.record()
-        e.synchronize()
-        times.append(s.elapsed_time(e) * 1e3)
-    return round(statistics.median(times), 2)
-
-
-def init_module(mod, cls, C, n, gen):
-    m = cls(C, device=DEV)
-    with torch.no_grad():
-        for name in mod.PARAMETERS:
-            p = getattr(m, name)
-            if name.startswith("phi_"):
-                p.copy_(torch.randn(p.shape, generator=gen, device=DEV) / math.sqrt(n * C))
-            elif name == "alpha":
-                p.fill_(0.5)
-    return m
+    s = io.StringIO()
+    pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(rows)
+    return s.getvalue().splitlines()[:keep]
 
 
 def decode(mod, cls):
@@ -99,7 +88,7 @@ def decode(mod, cls):
     out["abi_pre_host"] = host_us(raw_pre)
     out["abi_post_host"] = host_us(raw_post)
 
-    m = init_module(mod, cls, C, n, gen)
+    m = G.bench_module(mod, cls, C, gen, DEV)
     xb = x.clone()
 
     def binding_pre_post():
@@ -116,15 +105,7 @@ def decode(mod, cls):
         out["binding_pre_post_host"] = host_us(binding_pre_post)
         out["binding_pre_post_event_us"] = event_us(binding_pre_post)
         out["abi_pre_post_event_us"] = event_us(lambda: (raw_pre(), raw_post()))
-        prof = cProfile.Profile()
-        prof.enable()
-        for _ in range(500):
-            binding_pre_post()
-        prof.disable()
-        torch.cuda.synchronize()
-    s = io.StringIO()
-    pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(22)
-    out["cprofile_pre_post_500_calls"] = s.getvalue().splitlines()[:60]
+        out["cprofile_pre_post_500_calls"] = profiled(binding_pre_post, 500, 22, 60)
     out["binding_fwd_bwd_host"] = host_us(binding_fwd_bwd, calls=600)
     out["binding_fwd_bwd_event_us"] = event_us(binding_fwd_bwd)
 
@@ -139,32 +120,15 @@ def decode(mod, cls):
         pre_bwd = lambda: mod._run_pre_backward(lib_b, xb, ps, stats, h_pre, du, None, None, None)  # noqa: E731
         out["binding_post_backward_host"] = host_us(post_bwd, calls=600)
         out["binding_pre_backward_host"] = host_us(pre_bwd, calls=600)
-        prof = cProfile.Profile()
-        prof.enable()
-        for _ in range(200):
-            post_bwd()
-            pre_bwd()
-        prof.disable()
-        torch.cuda.synchronize()
-    s = io.StringIO()
-    pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(16)
-    out["cprofile_backward_calls_200"] = s.getvalue().splitlines()[:45]
+        out["cprofile_backward_calls_200"] = profiled(lambda: (post_bwd(), pre_bwd()), 200, 16, 45)
 
     # The whole step with autograd's backward on this thread (where cProfile sees it).
     torch.autograd.set_multithreading_enabled(False)
     try:
         out["binding_fwd_bwd_one_thread_host"] = host_us(binding_fwd_bwd, calls=300)
-        prof = cProfile.Profile()
-        prof.enable()
-        for _ in range(200):
-            binding_fwd_bwd()
-        prof.disable()
-        torch.cuda.synchronize()
+        out["cprofile_fwd_bwd_one_thread_200"] = profiled(binding_fwd_bwd, 200, 24, 55)
     finally:
         torch.autograd.set_multithreading_enabled(True)
-    s = io.StringIO()
-    pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(24)
-    out["cprofile_fwd_bwd_one_thread_200"] = s.getvalue().splitlines()[:55]
     return out
 
 
@@ -173,7 +137,7 @@ def prefill_gaps(mod, cls):
     from torch.profiler import ProfilerActivity, profile
     T, C, n = 8192, 7168, 4
     gen = torch.Generator(device=DEV).manual_seed(11)
-    m = init_module(mod, cls, C, n, gen)
+    m = G.bench_module(mod, cls, C, gen, DEV)
     params = [getattr(m, k) for k in mod.PARAMETERS]
     x = torch.randn(T, n, C, generator=gen, device=DEV).bfloat16().requires_grad_(True)
     dy = torch.randn(T, n, C, generator=gen, device=DEV).bfloat16()

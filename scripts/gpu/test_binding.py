@@ -27,14 +27,9 @@ import mhc_gpu as G  # noqa: E402
 DEV = torch.device("cuda")
 VARIANT = sys.argv[sys.argv.index("--variant") + 1] if "--variant" in sys.argv else "mhc_n4"
 BINDING = sys.argv[sys.argv.index("--binding") + 1] if "--binding" in sys.argv else os.path.join(G.GEN, VARIANT, f"{VARIANT}_torch.py")
-failures = 0
 
 
-def report(ok, name, detail=""):
-    global failures
-    if not ok:
-        failures += 1
-    print(f"{'PASS' if ok else 'FAIL'} {name} {detail}", flush=True)
+report = G.Checks()
 
 
 def load_binding():
@@ -314,8 +309,8 @@ def main():
     other_device_case(mod, torch.Generator(device=DEV).manual_seed(7))
 
     torch.cuda.synchronize()
-    print(f"{'PASS' if failures == 0 else 'FAIL'} test_binding {VARIANT}: {failures} failure(s)", flush=True)
-    sys.exit(1 if failures else 0)
+    print(f"{'PASS' if report.failures == 0 else 'FAIL'} test_binding {VARIANT}: {report.failures} failure(s)", flush=True)
+    sys.exit(1 if report.failures else 0)
 
 
 if __name__ == "__main__":

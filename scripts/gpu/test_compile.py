@@ -23,14 +23,9 @@ import mhc_gpu as G  # noqa: E402
 from gpt import GPT, load_binding  # noqa: E402
 
 DEV = torch.device("cuda")
-failures = 0
 
 
-def report(ok, name, detail=""):
-    global failures
-    if not ok:
-        failures += 1
-    print(f"{'PASS' if ok else 'FAIL'} {name} {detail}", flush=True)
+report = G.Checks()
 
 
 def rel(a, b):
@@ -89,8 +84,8 @@ def main():
         report(False, "compiled inference (no_grad)", f"{type(e).__name__}: {str(e)[:400]}")
         traceback.print_exc()
 
-    print(f"{'PASS' if failures == 0 else 'FAIL'} test_compile: {failures} failure(s)", flush=True)
-    sys.exit(1 if failures else 0)
+    print(f"{'PASS' if report.failures == 0 else 'FAIL'} test_compile: {report.failures} failure(s)", flush=True)
+    sys.exit(1 if report.failures else 0)
 
 
 if __name__ == "__main__":

@@ -37,14 +37,9 @@ TINY = "--tiny" in sys.argv
 ONLY = set(sys.argv[sys.argv.index("--only") + 1].split(",")) if "--only" in sys.argv else None
 SLOTS = ("pre", "post", "res")
 results = []
-failures = 0
 
 
-def report(ok, name, detail):
-    global failures
-    if not ok:
-        failures += 1
-    print(f"{'PASS' if ok else 'FAIL'} {name} {detail}", flush=True)
+report = G.Checks()
 
 
 def make_case(v, T, C, dtype, gen):
@@ -333,15 +328,15 @@ def main():
                 ok, detail = False, {"exception": repr(exc)}
             report(ok, f"{v['symbol']} abi {str(dtype).replace('torch.', '')}", json.dumps(detail))
             results.append({"variant": v["symbol"], "check": "abi", "dtype": str(dtype), "ok": ok, **detail})
-    summary = {"device": props.name, "torch": torch.__version__, "cases": len(results), "failures": failures, "seconds": round(time.time() - t0, 1),
+    summary = {"device": props.name, "torch": torch.__version__, "cases": len(results), "failures": report.failures, "seconds": round(time.time() - t0, 1),
                "worst_fp32_max_rel": worst}
     with open(os.path.join(out_dir, "verify_backward.json"), "w") as fh:
         json.dump({"summary": summary, "results": results}, fh, indent=1)
     print("worst fp32 relative errors per variant:")
     for sym, w in worst.items():
         print(f"  {sym}: " + ", ".join(f"{k} {val:.2e}" for k, val in w.items()))
-    print(f"{'ALL PASS' if failures == 0 else 'FAILURES'}: {json.dumps({k: v for k, v in summary.items() if k != 'worst_fp32_max_rel'})}", flush=True)
-    sys.exit(1 if failures else 0)
+    print(f"{'ALL PASS' if report.failures == 0 else 'FAILURES'}: {json.dumps({k: v for k, v in summary.items() if k != 'worst_fp32_max_rel'})}", flush=True)
+    sys.exit(1 if report.failures else 0)
 
 
 if __name__ == "__main__":

@@ -31,14 +31,9 @@ TINY = "--tiny" in sys.argv  # compute-sanitizer runs: a few small shapes
 RACE = "--race" in sys.argv  # racecheck (slower per shared-memory access): two shapes, one of them with the pre-split GEMM
 ONLY = set(sys.argv[sys.argv.index("--only") + 1].split(",")) if "--only" in sys.argv else None
 results = []
-failures = 0
 
 
-def report(ok, name, detail):
-    global failures
-    if not ok:
-        failures += 1
-    print(f"{'PASS' if ok else 'FAIL'} {name} {detail}", flush=True)
+report = G.Checks()
 
 
 def make_inputs(v, T, C, dtype, gen):
@@ -254,11 +249,11 @@ def main():
         ok = all(c["ok"] for c in checks)
         report(ok, f"{v['symbol']} bad inputs", json.dumps([c for c in checks if not c["ok"]]) if not ok else f"({len(checks)} status checks)")
         results.append({"variant": v["symbol"], "check": "bad_inputs", "ok": ok, "checks": checks})
-    summary = {"device": props.name, "torch": torch.__version__, "cases": len(results), "failures": failures, "seconds": round(time.time() - t_start, 1)}
+    summary = {"device": props.name, "torch": torch.__version__, "cases": len(results), "failures": report.failures, "seconds": round(time.time() - t_start, 1)}
     with open(os.path.join(out_dir, "verify.json"), "w") as fh:
         json.dump({"summary": summary, "results": results}, fh, indent=1)
-    print(f"{'ALL PASS' if failures == 0 else 'FAILURES'}: {summary}", flush=True)
-    sys.exit(1 if failures else 0)
+    print(f"{'ALL PASS' if report.failures == 0 else 'FAILURES'}: {summary}", flush=True)
+    sys.exit(1 if report.failures else 0)
 
 
 if __name__ == "__main__":

@@ -33,16 +33,9 @@ DEV = torch.device("cuda")
 TINY = "--tiny" in sys.argv
 ONLY = sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv else None
 BINDING = "--no-binding" not in sys.argv
-failures = 0
-results = []
 
 
-def report(ok, name, detail):
-    global failures
-    if not ok:
-        failures += 1
-    print(f"{'PASS' if ok else 'FAIL'} {name} {detail}", flush=True)
-    results.append({"case": name, "ok": bool(ok), "detail": detail})
+report = G.Checks()
 
 
 def make_params(v, C, gen):
@@ -294,9 +287,9 @@ def main():
         for symbol in [s for s in ("mhc_n4", "mhc_n1") if s in wanted]:
             binding_checks(symbol, 37, 256)
     with open(os.path.join(out_dir, "verify_post_pre.json"), "w") as fh:
-        json.dump({"failures": failures, "cases": results}, fh, indent=1)
-    print(f"verify_post_pre: {len(results)} checks, {failures} failures", flush=True)
-    sys.exit(1 if failures else 0)
+        json.dump({"failures": report.failures, "cases": report.cases}, fh, indent=1)
+    print(f"verify_post_pre: {len(report.cases)} checks, {report.failures} failures", flush=True)
+    sys.exit(1 if report.failures else 0)
 
 
 if __name__ == "__main__":
