@@ -129,7 +129,8 @@ describe("CUDA target: post of sublayer l with the pre of sublayer l + 1 (design
 
   it("recompute_block's default segments: ceil(sqrt(L)) of them, the last of one sublayer (python3, no torch needed)", () => {
     const py = out.files.get("mhc_n4_torch.py")!;
-    const fn = py.slice(py.indexOf("def _segment_starts("), py.indexOf("\ndef recompute_block("));
+    const start = py.indexOf("def _segment_starts(");
+    const fn = py.slice(start, py.indexOf("\n\n\n", start)); // the function alone, up to the blank lines after it
     const script = [
       "import json, math",
       fn,
