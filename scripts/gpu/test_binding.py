@@ -11,7 +11,7 @@ generateCuda emits it) or --binding PATH.
 Tolerances as verify_forward.py: fp32 max|out - ref| <= 1e-5 max|ref|; bf16 elementwise
 |out - ref| <= 2^-8 |ref| + 1e-5 max|ref|.
 
-Usage: python3 scripts/gpu/test_binding.py [--variant mhc_n4] [--binding PATH]
+Usage: python3 scripts/gpu/test_binding.py [--variant mhc_n4] [--binding PATH]   (variants of the prelude mhc)
 """
 import copy
 import math
@@ -245,6 +245,12 @@ def other_device_case(mod, gen):
 
 
 def main():
+    v = next((v for v in G.variants() if v["symbol"] == VARIANT), None) if os.path.exists(os.path.join(G.GEN, "variants.json")) else None
+    if v is not None and v["connection"] != "mhc":
+        # The reference here is the prelude mhc's maths (mhc_gpu.mhc_ref); verify_backward.py checks every variant's
+        # binding against its own IR.
+        print(f"test_binding checks the prelude mhc (mhc_n*); {VARIANT} is `{v['connection']}`: use verify_backward.py --only {VARIANT}", flush=True)
+        sys.exit(2)
     mod = load_binding()
     classes = [v for v in vars(mod).values() if isinstance(v, type) and issubclass(v, torch.nn.Module) and v.__module__ == mod.__name__]
     if len(classes) != 1:
