@@ -2,7 +2,7 @@
 # The whole GPU check, one command from the repo root: build, verify, sanitize, bench.
 # Needs scripts/gpu/generated/ (made by `npx tsx scripts/gpu/generate.ts` where Node is).
 # Results under $OUT (default scripts/gpu/out): build.log, verify.json/.log, verify_backward.json/.log, verify_post_pre.json/.log,
-# binding.log, compile.log, sanitize-*.log, bench.json/.log, bench_post_pre.json/.log. Exit status 0 when every step passed.
+# binding.log, compile.log, ddp.log (two or more GPUs), sanitize-*.log, bench.json/.log, bench_post_pre.json/.log. Exit status 0 when every step passed.
 # VERIFY_ARGS / BENCH_ARGS pass options through (e.g. VERIFY_ARGS=--quick BENCH_ARGS=--no-compile).
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -24,6 +24,10 @@ python3 "$here/test_binding.py" >"$OUT/binding.log" 2>&1 || status=1
 grep -v '^PASS' "$OUT/binding.log" | tail -n 30
 python3 "$here/test_compile.py" >"$OUT/compile.log" 2>&1 || status=1
 grep -v '^PASS' "$OUT/compile.log" | tail -n 20
+if [ "$(nvidia-smi -L 2>/dev/null | wc -l)" -ge 2 ]; then
+  python3 "$here/test_ddp.py" >"$OUT/ddp.log" 2>&1 || status=1
+  grep -v '^PASS' "$OUT/ddp.log" | tail -n 20
+fi
 echo "==== post_pre (post of l fused with the prenorm GEMM of l + 1)"
 python3 "$here/verify_post_pre.py" >"$OUT/verify_post_pre.log" 2>&1 || status=1
 grep -v '^PASS' "$OUT/verify_post_pre.log" | tail -n 30
