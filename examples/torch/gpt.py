@@ -149,7 +149,7 @@ class GPT(torch.nn.Module):
                 x = self.recompute_block(list(self.connections), fns, x)
             else:
                 for conn, fn in zip(self.connections, fns):
-                    x = conn.forward(x, fn)
+                    x = conn(x, fn)  # through __call__: module hooks (e.g. FSDP gathering the parameters) run
             h = _CollapseMean.apply(x)  # collapse mean
         return self.head(self.norm(h))
 

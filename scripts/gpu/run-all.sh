@@ -26,6 +26,7 @@ python3 "$here/test_compile.py" >"$OUT/compile.log" 2>&1 || status=1
 grep -v '^PASS' "$OUT/compile.log" | tail -n 20
 if [ "$(nvidia-smi -L 2>/dev/null | wc -l)" -ge 2 ]; then
   python3 "$here/test_ddp.py" >"$OUT/ddp.log" 2>&1 || status=1
+  python3 "$here/test_ddp.py" --fsdp >>"$OUT/ddp.log" 2>&1 || status=1
   grep -v '^PASS' "$OUT/ddp.log" | tail -n 20
 fi
 echo "==== post_pre (post of l fused with the prenorm GEMM of l + 1)"
