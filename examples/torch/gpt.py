@@ -4,7 +4,7 @@ generated PyTorch binding (<name>_torch.py next to lib<name>.so).
 
 With a binding of n streams the residual is [B, T, n, C]: the embedding is repeated into
 the n streams (`expand repeat`), every sublayer (attention, MLP) is wrapped by its own
-connection module, `conn.forward(x, F)`, where F carries its own pre-norm, and the
+connection module, `conn(x, F)`, where F carries its own pre-norm, and the
 streams are averaged before the final norm and the head (`collapse mean`).
 """
 import importlib.util
