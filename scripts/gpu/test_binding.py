@@ -244,6 +244,36 @@ def other_device_case(mod, gen):
         traceback.print_exc()
 
 
+def checkpoint_case(mod, gen):
+    """torch.utils.checkpoint around sublayers (both implementations): the same bits of y and of every gradient
+    as without it (the forward is run again in the backward; the pre/post links must still pair up right)."""
+    from torch.utils.checkpoint import checkpoint
+    C = 96
+    m = mod.MODULE_CLASS(C, device=DEV)
+    randomise(m, mod.PARAMETERS, gen)
+    W = torch.randn(C, C, generator=gen, device=DEV) / math.sqrt(C)
+    fn = lambda u: torch.tanh(u.float() @ W).to(u.dtype)  # noqa: E731
+    x0 = torch.randn(6, 5, m.n, C, generator=gen, device=DEV).bfloat16()
+    w = torch.randn(6, 5, m.n, C, generator=gen, device=DEV)
+
+    def run(wrap):
+        m.zero_grad(set_to_none=True)
+        x = x0.clone().requires_grad_(True)
+        y = wrap(lambda t: m.forward(m.forward(t, fn), fn), x)
+        (y.float() * w).sum().backward()
+        return [y.detach(), x.grad, *[getattr(m, k).grad for k in mod.PARAMETERS]]
+
+    want = run(lambda f, x: f(x))
+    for reentrant in (False, True):
+        try:
+            got = run(lambda f, x: checkpoint(f, x, use_reentrant=reentrant))
+            same = all(torch.equal(a, b) for a, b in zip(got, want))
+            report(same, f"torch.utils.checkpoint (use_reentrant={reentrant}) around two sublayers: same bits")
+        except Exception as e:  # noqa: BLE001
+            report(False, f"torch.utils.checkpoint (use_reentrant={reentrant})", f"{type(e).__name__}: {e}")
+            traceback.print_exc()
+
+
 def main():
     v = next((v for v in G.variants() if v["symbol"] == VARIANT), None) if os.path.exists(os.path.join(G.GEN, "variants.json")) else None
     if v is not None and v["connection"] != "mhc":
@@ -318,6 +348,7 @@ def main():
     training_case(mod, gen)
     no_grad_case(mod, torch.Generator(device=DEV).manual_seed(99))
     other_device_case(mod, torch.Generator(device=DEV).manual_seed(7))
+    checkpoint_case(mod, torch.Generator(device=DEV).manual_seed(8))
 
     torch.cuda.synchronize()
     print(f"{'PASS' if report.failures == 0 else 'FAIL'} test_binding {VARIANT}: {report.failures} failure(s)", flush=True)
