@@ -264,6 +264,10 @@ def checkpoint_case(mod, gen):
         return [y.detach(), x.grad, *[getattr(m, k).grad for k in mod.PARAMETERS]]
 
     want = run(lambda f, x: f(x))
+    # a second derivative through the kernels' backward is refused, not silently wrong
+    x = x0.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad((m.forward(x, fn).float() * w).sum(), x, create_graph=True)
+    expect_raises("double backward refused", RuntimeError, lambda: g.float().square().sum().backward(), "once_differentiable")
     for reentrant in (False, True):
         try:
             got = run(lambda f, x: checkpoint(f, x, use_reentrant=reentrant))

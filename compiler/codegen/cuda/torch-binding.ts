@@ -129,6 +129,7 @@ export function torchBindingSource(manifest: CudaManifest, options: TorchBinding
     "from typing import NamedTuple",
     "",
     "import torch",
+    "from torch.autograd.function import once_differentiable",
     "",
     `SYMBOL = ${pyStr(symbol)}`,
     `N = ${n}`,

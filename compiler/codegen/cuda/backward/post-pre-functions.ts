@@ -93,6 +93,7 @@ export function postPreFunctionLines(options: TorchFunctionsOptions): string[] {
     "        return y, u, h_pre_next, h_post_next, h_res_next",
     "",
     "    @staticmethod",
+    "    @once_differentiable",
     "    def backward(ctx, dy, du, dh_pre, dh_post, dh_res):",
     "        x, f, h_post, h_res, y, h_pre_next, stats, *params = ctx.saved_tensors",
     "        # The pre of l + 1 first: the gradient of y is dy plus what the joined post of l + 1 left, plus the",

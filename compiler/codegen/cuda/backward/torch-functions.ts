@@ -247,6 +247,7 @@ export function torchFunctionLines(options: TorchFunctionsOptions): string[] {
     "    @staticmethod",
     ...(options.backward
       ? [
+          "    @once_differentiable  # the kernels' backward has no backward of its own: differentiating it raises",
           "    def backward(ctx, du, dh_pre, dh_post, dh_res):",
           "        x, h_pre, stats, *params = ctx.saved_tensors",
           "        dx_in, dy, h_res = ctx.link.take()",
@@ -267,6 +268,7 @@ export function torchFunctionLines(options: TorchFunctionsOptions): string[] {
     "    @staticmethod",
     ...(options.backward
       ? [
+          "    @once_differentiable",
           "    def backward(ctx, dy):",
           "        x, f, h_post, h_res = ctx.saved_tensors",
           "        dx, df, dh_post, dh_res = _post_backward_linked(ctx.lib, ctx.link, x, f, h_post, h_res, dy.to(x.dtype).contiguous())",
@@ -354,6 +356,7 @@ function recomputeLines(): string[] {
     "        return y",
     "",
     "    @staticmethod",
+    "    @once_differentiable",
     "    def backward(ctx, dy):",
     "        (x0,) = ctx.saved_tensors",
     "        run = ctx.run",
