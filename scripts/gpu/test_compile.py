@@ -2,15 +2,18 @@
 connections (mhc_n4), compiled with torch.compile (default mode) and run for a few training steps,
 against the same model in eager mode from the same initial weights: the losses must agree (the
 compiled F may round differently: bound 2e-2 relative on the loss, 5e-2 on the gradients' norms)
-and the run must not raise. Also compiled inference under torch.no_grad() against eager, and
-torch._dynamo.explain's count of graphs and graph breaks with their reasons (the binding's
-ctypes calls cannot be traced; each connection call is meant to be one clean break).
+and the run must not raise; torch._dynamo.explain's count of graphs and graph breaks with their
+reasons (with gradients each connection call is one clean break: the autograd Functions call the
+library through ctypes). Then inference under torch.no_grad(): the connections are torch.library
+operators there and must trace without a break; mode="reduce-overhead" (one CUDA graph for a
+16-token forward) against eager: logits and milliseconds per waited call.
 Prints PASS/FAIL lines; exit 1 on any failure. MHC_GPU_GEN=DIR takes another generated tree.
 
 Usage: python3 scripts/gpu/test_compile.py
 """
 import copy
 import os
+import statistics
 import sys
 import traceback
 
@@ -30,6 +33,35 @@ report = G.Checks()
 
 def rel(a, b):
     return abs(a - b) / max(abs(b), 1e-12)
+
+
+def inference_case(model, idx):
+    """Without grad mode the connections are torch.library operators that dynamo traces: no graph break, and
+    mode="reduce-overhead" captures a whole decode-sized forward (pre, F, post of every sublayer) in a CUDA graph.
+    Same logits as eager (bf16 autocast); milliseconds per waited call of both."""
+    try:
+        torch._dynamo.reset()
+        infer = copy.deepcopy(model).eval()
+        step = infer
+        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+            ex = torch._dynamo.explain(infer)(idx)
+        reasons = sorted({str(b.reason).splitlines()[0][:160] for b in ex.break_reasons})
+        report(ex.graph_break_count == 0, "compiled inference: the connections traced as operators", f"graphs={ex.graph_count} breaks={ex.graph_break_count} {reasons}")
+        fast = torch.compile(infer, mode="reduce-overhead")
+        small = idx[:1, :16]  # one sequence of 16 tokens: the decode-sized step
+        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+            want = step(small).float()
+            for _ in range(3):
+                got = fast(small)
+            got = got.float()
+            err = ((got - want).abs().max() / want.abs().max()).item()
+            times = {}
+            for name, fn in (("eager", lambda: step(small)), ("reduce-overhead", lambda: fast(small))):
+                times[name] = round(statistics.median(G.event_times(lambda _: fn(), [None], 50, 5)), 4)
+        report(err < 2e-2, "reduce-overhead inference (one CUDA graph) against eager", f"max rel err {err:.2e}; ms per waited call {times}")
+    except Exception as e:  # noqa: BLE001
+        report(False, "compiled inference", f"{type(e).__name__}: {str(e)[:400]}")
+        traceback.print_exc()
 
 
 def main():
@@ -84,6 +116,7 @@ def main():
         report(False, "compiled inference (no_grad)", f"{type(e).__name__}: {str(e)[:400]}")
         traceback.print_exc()
 
+    inference_case(eager, batches[0][0])
     print(f"{'PASS' if report.failures == 0 else 'FAIL'} test_compile: {report.failures} failure(s)", flush=True)
     sys.exit(1 if report.failures else 0)
 
