@@ -87,6 +87,18 @@ describe("cuda target: PyTorch binding", () => {
     expect(text).not.toMatch(/lib\.call\("\w+", \w+=/);
   });
 
+  it("at inference under torch.compile, pre and post are operators dynamo traces; with gradients they stay eager", () => {
+    expect(text).toContain('@torch.library.custom_op("mhc_mhc::pre", mutates_args=())');
+    expect(text).toContain('@torch.library.custom_op("mhc_mhc::post", mutates_args=())');
+    // the operator takes x, every parameter in order, then the library's index
+    expect(text).toContain(`    def pre(x: torch.Tensor, ${mhc.manifest.parameters.map((p) => `${p.name}: torch.Tensor, `).join("")}library: int) -> tuple[`);
+    expect(text).toMatch(/def pre\(self, x\):\n(?:.*\n){1}\s+if _traced\(\):/);
+    expect(text).toMatch(/def post\(self, x, f, state\):\n(?:.*\n){1}\s+if _traced\(\):/);
+    expect(text).toMatch(/@_eager\n    def _pre\(self, x\):/);
+    expect(text).toMatch(/@_eager\n    def _post\(self, x, f, state\):/);
+    expect(text).toContain("    return _OPS is not None and torch.compiler.is_compiling() and not torch.is_grad_enabled()");
+  });
+
   it("refuses a call whose arguments differ from the ABI's", () => {
     const args = new Map([["post", ["x", "f", "y"]]]);
     expect(abiCallLines(args, "post", ["x=a", "f=b", "y=c"], "")).toEqual(['lib.call(', '    "post",', "    a,  # x", "    b,  # f", "    c,  # y", ")"]);
