@@ -43,6 +43,8 @@ const VARIANTS: Variant[] = [
   { symbol: "lazy_n3", file: "scripts/gpu/connections.mhc", connection: "gpu_lazy", args: { n: 3 }, grid: "small" },
   { symbol: "mixed_n4", file: "scripts/gpu/connections.mhc", connection: "gpu_mixed", args: { n: 4 }, grid: "small" },
   { symbol: "hc_flat_n4", file: "examples/torch/connections.mhc", connection: "hc_flat", args: { n: 4 }, grid: "small" },
+  // The gated collapse of examples/torch (a connection whose pre alone is used).
+  { symbol: "gated_head_n4", file: "examples/torch/connections.mhc", connection: "gated_head", args: { n: 4 }, grid: "small" },
   // Hyper-Connections as the prelude writes them: norm rms_stream, projection per_stream.
   ...[3, 4].map((n) => ({ symbol: `hc_n${n}`, file: "examples/hc-baseline.mhc", connection: "hc", args: { n }, grid: "small" as const })),
   { symbol: "stream_rms_n4", file: "scripts/gpu/connections.mhc", connection: "gpu_stream_rms", args: { n: 4 }, grid: "small" },

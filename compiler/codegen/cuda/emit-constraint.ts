@@ -265,11 +265,13 @@ export function emitConstraintFunction(graph: Graph, options: EmitConstraintOpti
 
   const result = operands.get(output) as Operand;
   const m = size(outputShape);
-  const k = Math.max(1, size(inputShape));
+  // A constraint that ignores its logits (fixed_ones, identity) has no L in its graph: it takes them by
+  // pointer, so that a caller's logits array of any length binds (a reference to float[1] bound only at n = 1).
+  const param = input ? `const float (&L)[${Math.max(1, size(inputShape))}]` : "const float* L";
   const lines = [
     ...(options.title ? [`// ${options.title}`] : []),
     `// L [${inputShape.join(", ")}] -> H [${outputShape.join(", ")}]: ${nodes.length} IR nodes, one fp32 array per node (registers once unrolled)`,
-    `__device__ __forceinline__ void ${fn}(const float (&L)[${k}], float (&H)[${m}]) {`,
+    `__device__ __forceinline__ void ${fn}(${param}, float (&H)[${m}]) {`,
     ...indent([...(pool.length > 0 ? ["// local-memory buffers shared by the large arrays below (disjoint lifetimes)", ...pool] : []), ...(usesInput ? [] : ["(void)L;"]), ...body], 1),
     ...(lastLine ? [LINE_RESTORE] : []),
     ...indent([`${m > 1 ? `#pragma unroll\nfor (int i = 0; i < ${m}; ++i) H[i] = ${result.at("i")};` : `H[0] = ${result.at("0")};`}`].flatMap((l) => l.split("\n")), 1),

@@ -12,6 +12,7 @@ import type { CompileValue } from "../../../compiler/lower/values.js";
 
 const tiny = check("examples/tiny.mhc");
 const gpu = check("scripts/gpu/connections.mhc");
+const torchConnections = check("examples/torch/connections.mhc");
 
 
 /** The emitted function of one prelude constraint at n, after the optimisation pipeline. */
@@ -24,6 +25,14 @@ function constraintText(name: string, n: number, logits: number[], args: Record<
 }
 
 describe("CUDA target: generated sources", () => {
+  it("a constraint that ignores its logits takes them by pointer (any caller's length binds)", () => {
+    const cu = generateCuda(torchConnections, instantiateConnection(torchConnections, "gated_head", { n: 4 }), { name: "head" }).files.get("head.cu")!;
+    expect(cu).toContain("void constraint_post(const float* L, float (&H)[4]) {");
+    expect(cu).toContain("void constraint_res(const float* L, float (&H)[16]) {");
+    expect(cu).toContain("void constraint_pre(const float (&L)[4], float (&H)[4]) {");
+  });
+
+
   it("matches the goldens for the prelude `mhc` at n = 4", () => {
     const out = generateCuda(tiny, "mhc", { compilerVersion: "test" });
     expect([...out.files.keys()]).toEqual(["mhc.cu", "mhc.h", "manifest.json", "mhc_torch.py"]);
@@ -239,7 +248,7 @@ requireNvccInCi(nvcc);
 if (!nvcc) console.warn("test/codegen/cuda: nvcc not found on PATH or in /usr/local/cuda-13.0/bin: skipping the CUDA compile tests");
 
 describe.skipIf(!nvcc)("CUDA target: nvcc compiles the generated sources (sm_90a)", () => {
-  it("n = 1, 4, 16, sinkhorn_log, orthostochastic, birkhoff_lite and a user constraint", { timeout: 240_000 }, async () => {
+  it("n = 1, 4, 16, sinkhorn_log, orthostochastic, birkhoff_lite, a user constraint and static maps that ignore their logits", { timeout: 240_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "mhc-cuda-"));
     try {
       const outputs = [
@@ -250,6 +259,8 @@ describe.skipIf(!nvcc)("CUDA target: nvcc compiles the generated sources (sm_90a
         generateCuda(gpu, instantiateConnection(gpu, "gpu_ortho", { n: 4 }), { name: "ortho" }),
         generateCuda(tiny, "mhc_lite", { name: "lite" }),
         generateCuda(gpu, instantiateConnection(gpu, "gpu_tempered", { n: 3 }), { name: "tempered" }),
+        // post static fixed_ones(), res static identity() at n = 4: constraints without L in their graph
+        generateCuda(torchConnections, instantiateConnection(torchConnections, "gated_head", { n: 4 }), { name: "head" }),
       ];
       const files: string[] = [];
       for (const out of outputs) {
