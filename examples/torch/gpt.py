@@ -107,9 +107,11 @@ class MLP(torch.nn.Module):
 class GPT(torch.nn.Module):
     """connection: None (plain residual) or the nn.Module class of a generated binding. low_precision_residual: the
     plain residual stream is kept in the autocast dtype, as the mHC streams are (otherwise it stays in fp32, the
-    embedding's dtype, and only F runs in the autocast dtype)."""
+    embedding's dtype, and only F runs in the autocast dtype). collapse: None, the streams' mean (`collapse mean`), or
+    the nn.Module class of a binding whose pre map is the gate of `collapse gated` (connections.mhc's gated_head):
+    its pre(x) is the gated sum of the streams."""
 
-    def __init__(self, vocab, dim, heads, layers, context, connection=None, recompute=False, binding=None, low_precision_residual=False):
+    def __init__(self, vocab, dim, heads, layers, context, connection=None, recompute=False, binding=None, low_precision_residual=False, collapse=None):
         super().__init__()
         self.low_precision_residual = low_precision_residual
         self.context = context
@@ -124,6 +126,7 @@ class GPT(torch.nn.Module):
         self.recompute = recompute
         # the binding's function, not its module: a module object cannot be deep-copied (copy.deepcopy(model))
         self.recompute_block = None if binding is None else binding.recompute_block
+        self.collapse = None if collapse is None or connection is None else collapse(dim)
         self.norm = RMSNorm(dim)
         self.head = torch.nn.Linear(dim, vocab, bias=False)
         for name, p in self.named_parameters():
@@ -150,7 +153,10 @@ class GPT(torch.nn.Module):
             else:
                 for conn, fn in zip(self.connections, fns):
                     x = conn(x, fn)  # through __call__: module hooks (e.g. FSDP gathering the parameters) run
-            h = _CollapseMean.apply(x)  # collapse mean
+            if self.collapse is None:
+                h = _CollapseMean.apply(x)  # collapse mean
+            else:
+                h, _ = self.collapse.pre(x)  # collapse gated: sum_i H_pre[i] x_i, the gates read from all streams
         return self.head(self.norm(h))
 
     def loss(self, idx, targets):

@@ -28,7 +28,8 @@ from gpt import GPT, load_binding  # noqa: E402
 
 DEV = torch.device("cuda")
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-VARIANTS = [("residual", None), ("hc", "hc_n4"), ("mhc", "mhc_n4")]
+VARIANTS = [("residual", None), ("hc", "hc_n4"), ("mhc", "mhc_n4"), ("mhc_gated", "mhc_n4")]
+GATED_HEAD = "gated_head_n4"  # the binding whose pre is `collapse gated` (connections.mhc), for variants named *_gated
 
 
 def corpus():
@@ -55,11 +56,14 @@ def batch(data, B, T, gen):
     return x, y
 
 
-def make_model(gen_dir, symbol, dim, heads, layers, context, recompute=False, low_precision_residual=False):
-    cls, binding = None, None
+def make_model(gen_dir, symbol, dim, heads, layers, context, recompute=False, low_precision_residual=False, gated=False):
+    cls, binding, head = None, None, None
     if symbol is not None:
         binding, cls = load_binding(gen_dir, symbol)
-    return GPT(256, dim, heads, layers, context, connection=cls, recompute=recompute, binding=binding, low_precision_residual=low_precision_residual).to(DEV)
+    if gated:
+        head = load_binding(gen_dir, GATED_HEAD)[1]
+    return GPT(256, dim, heads, layers, context, connection=cls, recompute=recompute, binding=binding, low_precision_residual=low_precision_residual,
+               collapse=head).to(DEV)
 
 
 def train_curves(gen_dir, steps, out, names=None):
@@ -71,7 +75,7 @@ def train_curves(gen_dir, steps, out, names=None):
         if names is not None and name not in names:
             continue
         torch.manual_seed(0)
-        model = make_model(gen_dir, symbol, **cfg)
+        model = make_model(gen_dir, symbol, **cfg, gated=name.endswith("_gated"))
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.0)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 30) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
         g = torch.Generator(device=DEV).manual_seed(1)
@@ -120,11 +124,11 @@ def plot(curves, out):
 
         fig, ax = plt.subplots(figsize=(7, 4.5))
         for name, c in curves.items():
-            ax.plot(smooth(c["train"]), label=f"{name} (train)")
+            ax.plot(smooth(c["train"]), label=f"{name} (train)")  # mhc_gated: mHC with the gated collapse
             ax.plot([s for s, _ in c["val"]], [v for _, v in c["val"]], "o--", markersize=3, label=f"{name} (val)")
         ax.set_xlabel("step")
         ax.set_ylabel("cross-entropy (nats per byte)")
-        ax.set_title("byte-level GPT, dim 256, 4 layers: residual vs HC vs mHC (n = 4)")
+        ax.set_title("byte-level GPT, dim 256, 4 layers, n = 4 streams")
         ax.legend()
         ax.grid(alpha=0.3)
         fig.tight_layout()
@@ -137,7 +141,7 @@ def plot(curves, out):
     all_v = [v for c in curves.values() for v in smooth(c["train"])]
     lo, hi = min(all_v), max(all_v)
     steps = max(len(c["train"]) for c in curves.values())
-    colors = ["#1f77b4", "#ff7f0e", "#2ca02c"]
+    colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]
     lines = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}">', f'<rect width="{W}" height="{H}" fill="white"/>']
     for (name, c), col in zip(curves.items(), colors):
         pts = " ".join(f"{pad + i * (W - 2 * pad) / max(1, steps - 1):.1f},{H - pad - (v - lo) / (hi - lo + 1e-9) * (H - 2 * pad):.1f}" for i, v in enumerate(smooth(c["train"])))
@@ -153,11 +157,11 @@ STEP_CFG = dict(dim=4096, heads=32, layers=2, context=1024)
 STEP_BATCH = 8
 
 
-def training_step(gen_dir, symbol, recompute=False, warmup=3, low_precision_residual=False):
+def training_step(gen_dir, symbol, recompute=False, warmup=3, low_precision_residual=False, gated=False):
     """A warmed-up training step (forward, backward, AdamW) of the model at STEP_CFG, and the model and optimiser it
     holds (the caller drops both, then empties the cache)."""
     torch.manual_seed(0)
-    model = make_model(gen_dir, symbol, recompute=recompute, low_precision_residual=low_precision_residual, **STEP_CFG)
+    model = make_model(gen_dir, symbol, recompute=recompute, low_precision_residual=low_precision_residual, gated=gated, **STEP_CFG)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
     g = torch.Generator(device=DEV).manual_seed(3)
     x = torch.randint(0, 256, (STEP_BATCH, STEP_CFG["context"]), generator=g, device=DEV)
@@ -176,9 +180,9 @@ def training_step(gen_dir, symbol, recompute=False, warmup=3, low_precision_resi
     return step, (model, opt)
 
 
-def step_time(gen_dir, symbol, recompute=False, iters=10, low_precision_residual=False):
+def step_time(gen_dir, symbol, recompute=False, iters=10, low_precision_residual=False, gated=False):
     """Median seconds of one training step at STEP_CFG, the peak memory, the configuration."""
-    step, held = training_step(gen_dir, symbol, recompute, low_precision_residual=low_precision_residual)
+    step, held = training_step(gen_dir, symbol, recompute, low_precision_residual=low_precision_residual, gated=gated)
     torch.cuda.reset_peak_memory_stats()
     times = []
     for _ in range(iters):
@@ -243,8 +247,8 @@ def overhead(gen_dir, out):
     # residual_bf16: the plain residual with its stream in bf16 like the mHC streams (Megatron-LM's default);
     # the overheads are against "residual", whose stream stays fp32.
     for name, symbol, rc, low in [("residual", None, False, False), ("residual_bf16", None, False, True), ("hc", "hc_n4", False, False),
-                                  ("mhc", "mhc_n4", False, False), ("mhc_recompute", "mhc_n4", True, False)]:
-        t, peak, cfg = step_time(gen_dir, symbol, recompute=rc, low_precision_residual=low)
+                                  ("mhc", "mhc_n4", False, False), ("mhc_recompute", "mhc_n4", True, False), ("mhc_gated", "mhc_n4", False, False)]:
+        t, peak, cfg = step_time(gen_dir, symbol, recompute=rc, low_precision_residual=low, gated=name.endswith("_gated"))
         rows[name] = {"step_ms": round(t * 1e3, 2), "peak_memory_GiB": round(peak / 2**30, 2)}
         print(f"C = 4096 step time, {name}: {t * 1e3:.2f} ms (peak memory {peak / 2**30:.2f} GiB)", flush=True)
     res = rows["residual"]["step_ms"]
@@ -256,11 +260,12 @@ def overhead(gen_dir, out):
         "mhc_overhead": round(rows["mhc"]["step_ms"] / res - 1, 4),
         "mhc_recompute_overhead": round(rows["mhc_recompute"]["step_ms"] / res - 1, 4),
         "mhc_overhead_vs_residual_bf16": round(rows["mhc"]["step_ms"] / rows["residual_bf16"]["step_ms"] - 1, 4),
+        "mhc_gated_overhead": round(rows["mhc_gated"]["step_ms"] / res - 1, 4),
     }
     with open(os.path.join(out, "overhead.json"), "w") as fh:
         json.dump(result, fh, indent=1)
     print(f"step-time overhead at C = 4096: HC {100 * result['hc_overhead']:.1f}%, mHC {100 * result['mhc_overhead']:.1f}% (recompute: {100 * result['mhc_recompute_overhead']:.1f}%; "
-          f"mHC against a bf16 residual stream: {100 * result['mhc_overhead_vs_residual_bf16']:.1f}%)", flush=True)
+          f"mHC against a bf16 residual stream: {100 * result['mhc_overhead_vs_residual_bf16']:.1f}%; mHC with the gated collapse: {100 * result['mhc_gated_overhead']:.1f}%)", flush=True)
     return result
 
 
