@@ -49,9 +49,6 @@ KERNELS = ("prenorm_mma_kernel", "prenorm_kernel", "coefficients_kernel", "post_
            "prenorm_backward_kernel", "dphi_reduce_kernel")
 
 
-load_binding = G.load_binding
-
-
 def timed(step, sets, iters=ITERS, warmup=3):
     times = G.event_times(step, sets, iters, warmup)
     return statistics.median(times), min(times), max(times)
@@ -117,7 +114,7 @@ def recompute_memory(layers=16, T=8192, C=4096, n=4, segments=(None, 4, 16, 8, 2
     output y; `peak_less_f_and_y_MiB` is the peak without those two shared terms. `step_fwd_bwd_ms_median`
     is the median forward + backward time over `time_iters` steps (CUDA events, F = identity, so the
     time is the mhc kernels' and the rebuild's alone)."""
-    mod, cls = load_binding(f"mhc_n{n}")
+    mod, cls = G.load_binding(f"mhc_n{n}")
     gen = torch.Generator(device=DEV).manual_seed(5)
     mods = [cls(C, device=DEV) for _ in range(layers)]
     fns = [lambda u: u] * layers
@@ -204,7 +201,7 @@ def main():
     rows = []
     for sh in SHAPES:
         T, C, n = sh["T"], sh["C"], sh["n"]
-        mod, cls = load_binding(f"mhc_n{n}")
+        mod, cls = G.load_binding(f"mhc_n{n}")
         e = 2
         bw = copy_bandwidth(T * n * C * e)
         floor_bytes = T * C * e * (8 * n + 6)

@@ -28,7 +28,6 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mhc_gpu as G  # noqa: E402
-from bench_backward import load_binding  # noqa: E402
 
 DEV = torch.device("cuda")
 SYMBOL = "mhc_n4"
@@ -183,7 +182,7 @@ def main():
     out_dir = os.environ.get("OUT", os.path.join(G.HERE, "out"))
     os.makedirs(out_dir, exist_ok=True)
     name = sys.argv[sys.argv.index("--json") + 1] if "--json" in sys.argv else ""
-    mod, cls = load_binding(SYMBOL)
+    mod, cls = G.load_binding(SYMBOL)
     props = torch.cuda.get_device_properties(0)
     result = {"what": "host time per call of the C ABI and the PyTorch binding at decode size, and the GPU's idle gaps in a synchronised prefill forward + backward",
               "device": props.name, "date": datetime.date.today().isoformat(), "torch": torch.__version__, "tree": G.GEN,

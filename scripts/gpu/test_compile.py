@@ -42,7 +42,6 @@ def inference_case(model, idx):
     try:
         torch._dynamo.reset()
         infer = copy.deepcopy(model).eval()
-        step = infer
         with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
             ex = torch._dynamo.explain(infer)(idx)
         reasons = sorted({str(b.reason).splitlines()[0][:160] for b in ex.break_reasons})
@@ -50,13 +49,13 @@ def inference_case(model, idx):
         fast = torch.compile(infer, mode="reduce-overhead")
         small = idx[:1, :16]  # one sequence of 16 tokens: the decode-sized step
         with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
-            want = step(small).float()
+            want = infer(small).float()
             for _ in range(3):
                 got = fast(small)
             got = got.float()
             err = ((got - want).abs().max() / want.abs().max()).item()
             times = {}
-            for name, fn in (("eager", lambda: step(small)), ("reduce-overhead", lambda: fast(small))):
+            for name, fn in (("eager", lambda: infer(small)), ("reduce-overhead", lambda: fast(small))):
                 times[name] = round(statistics.median(G.event_times(lambda _: fn(), [None], 50, 5)), 4)
         report(err < 2e-2, "reduce-overhead inference (one CUDA graph) against eager", f"max rel err {err:.2e}; ms per waited call {times}")
     except Exception as e:  # noqa: BLE001
