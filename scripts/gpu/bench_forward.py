@@ -18,7 +18,7 @@ row has `ours_graph_ms`: the pre + post calls of all input sets captured in one 
 replayed, divided by the calls (device time with launch gaps, no Python), and `kernels_us`:
 the device time per call of each kernel, from torch.profiler (CUPTI).
 
-Usage: python3 scripts/gpu/bench_forward.py [--no-compile] [--ours-only] [--iters N] [--only n4,n16]
+Usage: python3 scripts/gpu/bench_forward.py [--no-compile] [--ours-only] [--iters N] [--only n4,n16] [--shapes TxCxn,..]
        [--json NAME]   (MHC_GPU_GEN=DIR benches another generated tree, e.g. a baseline)
 """
 import json
@@ -46,6 +46,9 @@ SHAPES = [
     {"name": "T=8192 C=4096 n=8", "T": 8192, "C": 4096, "n": 8},
     {"name": "T=8192 C=4096 n=16", "T": 8192, "C": 4096, "n": 16},
 ]
+if "--shapes" in sys.argv:  # T x C x n, e.g. 1x4096x4,32x4096x4
+    SHAPES = [{"name": f"T={t} C={c} n={n}", "T": t, "C": c, "n": n}
+              for t, c, n in (tuple(int(d) for d in s.split("x")) for s in sys.argv[sys.argv.index("--shapes") + 1].split(","))]
 L2_BYTES = 50 * 2**20
 
 
@@ -54,7 +57,7 @@ def timed(fn, sets, iters=ITERS, warmup=5):
     return statistics.median(times), min(times)
 
 
-KERNEL_NAMES = ("prenorm_mma_kernel", "prenorm_kernel", "coefficients_kernel", "post_kernel")
+KERNEL_NAMES = ("small_prenorm_kernel", "prenorm_mma_kernel", "prenorm_kernel", "coefficients_kernel", "post_kernel")
 
 
 def sinkhorn(L, iters=20, eps=1e-6):

@@ -271,12 +271,15 @@ def main():
     os.makedirs(out_dir, exist_ok=True)
     wanted = ONLY or ["mhc_n1", "mhc_n4", "mhc_n8", "mhc_n16"]
     vs = [v for v in G.variants() if v["symbol"] in wanted]
-    shapes = [(1, 96), (7, 100), (33, 96)] if TINY else [(T, C) for C in (96, 100, 4096) for T in (1, 7, 1023)]
+    # 1, 7, 17 and 32 tokens take the small-T kernel (post and prenorm fused; 17: a second, partial tile), 33 and 1023 the others.
+    shapes = [(1, 96), (7, 100), (17, 100), (33, 96)] if TINY else [(T, C) for C in (96, 100, 4096) for T in (1, 7, 17, 32, 33, 1023)]
     for v in vs:
         lib = G.Library(v["symbol"])
         graph = G.load_graph(v["symbol"])
         fused = any(k["name"] == "post_prenorm_mma_kernel" for k in lib.manifest["kernels"])
-        print(f"== {v['symbol']} (n = {v['n']}, K = {v['k']}, bf16 {'fused kernel' if fused else 'unfused fallback'})", flush=True)
+        small = next((k["whenTokensAtMost"] for k in lib.manifest["kernels"] if k["name"] == "small_prenorm_kernel"), None)
+        paths = (f"post and prenorm in the small-T kernel up to T = {small}, " if small else "") + ("bf16 fused kernel" if fused else "post then pre") + (" above it" if small else "")
+        print(f"== {v['symbol']} (n = {v['n']}, K = {v['k']}: {paths})", flush=True)
         seed = 100
         for T, C in shapes:
             for dtype in (torch.bfloat16, torch.float32):

@@ -203,7 +203,7 @@ export function coefficientKernel(plan: ConnectionPlan, options: SourceOptions):
   const lanes = plan.resLanes;
   const params = parameterStaging(plan);
   // What the kernel reads first (x's first pre-mix items, the parameters), and its wait for the kernel before it.
-  const firstLoads = ["if (mix_early) mix.load_first(x);", ...params.load];
+  const firstLoads = ["if (mix_early && x_early) mix.load_first(x);", ...params.load];
   const wait = ["mhc::wait_prior_grids();", "mhc::allow_dependent_grids();"];
   const lines = [
     // (Its lines are re-indented with the kernel's.)
@@ -283,7 +283,7 @@ export function coefficientKernel(plan: ConnectionPlan, options: SourceOptions):
     "template <typename TR, int VEC>",
     `__global__ void __launch_bounds__(${BLOCK_THREADS}) coefficients_kernel(const TR* __restrict__ x, int64_t T, int64_t C, int tpb, int64_t splits,`,
     `    const float* __restrict__ proj_part, const float* __restrict__ ss_part, const float* __restrict__ alpha, ${biasArgs},`,
-    "    float* __restrict__ h_pre, float* __restrict__ h_post, float* __restrict__ h_res, TR* __restrict__ u) {",
+    "    float* __restrict__ h_pre, float* __restrict__ h_post, float* __restrict__ h_res, TR* __restrict__ u, bool x_early) {",
     "static_assert(COEF_TOKENS <= 32, \"a token per lane of each constraint warp\");",
     `static_assert(COEF_MIX_EARLY == ${BLOCK_THREADS} - 64, "warps 1 and 2 run the post and res maps");`,
     "__shared__ float s_pre[COEF_TOKENS * N];",
@@ -298,17 +298,20 @@ export function coefficientKernel(plan: ConnectionPlan, options: SourceOptions):
     ...(K > 0
       ? [
           "// Before the wait, only what the prenorm GEMM (the kernel before this one, which lets it start only after its",
-          "// own wait: every kernel before the GEMM has completed) does not write: the first pre-mix items of x, the gates",
-          "// and the biases. The maps read the parameters from shared memory, so their latency overlaps the GEMM's tail",
-          "// instead of following the sums.",
+          "// own wait: every kernel before the GEMM has completed) does not write: the first pre-mix items of x (unless",
+          "// that kernel wrote x: x_early false, the post fused in front of the GEMM), the gates and the biases. The maps",
+          "// read the parameters from shared memory, so their latency overlaps the GEMM's tail instead of following the sums.",
           ...firstLoads,
           ...wait,
+          "if (mix_early && !x_early) mix.load_first(x);",
         ]
       : [
           "// No prenorm GEMM runs before this kernel: the kernel before it may still be writing x (the previous post),",
           "// so nothing is read before the wait.",
           ...wait,
-          ...firstLoads,
+          "(void)x_early;",
+          "if (mix_early) mix.load_first(x);",
+          ...params.load,
         ]),
     ...(K > 0
       ? [

@@ -307,3 +307,17 @@ export function prenormMmaConfig(k: number, parts: number = PRENORM_PHI_PARTS): 
 export function prenormConfig(k: number): PrenormConfig {
   return (PRENORM_TENSOR_CORES ? prenormMmaConfig(k) : undefined) ?? prenormSimtConfig(k);
 }
+
+/**
+ * Small-T prenorm (runtime/cuda/include/mhc_small_prenorm.cuh, small-prenorm.ts): up to this many
+ * tokens the prenorm GEMM (and in post_pre the post before it) runs as one round of loads and one
+ * 16-token tile of tf32 MMAs per block over a range of channels of all n streams, instead of the
+ * tiled kernels, whose pipelines and bf16 phi split pay at many tokens. 0: never.
+ */
+export const SMALL_PRENORM_MAX_T = 32;
+/**
+ * Small-T prenorm: dynamic shared memory a block may use for its split's phi rows and x values; it
+ * bounds the channels per split (a connection whose 8-channel split does not fit, e.g. n = 16 with 288
+ * columns, has no small-T path).
+ */
+export const SMALL_PRENORM_SMEM_BYTES = 100 * 1024;

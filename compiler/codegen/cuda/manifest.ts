@@ -4,6 +4,7 @@ import { entryPoints } from "./abi.js";
 import { BLOCK_THREADS, FILL_BLOCKS, POST_WAVES, PRENORM_MMA_PRESPLIT_MIN_TILES, PRENORM_SPLIT_OVERHEAD_STEPS, PRENORM_TRAFFIC_DIV, TARGET_BLOCKS, coefTokens, prenormSimtConfig, type PrenormConfig } from "./knobs.js";
 import { coefficientColumns, type ConnectionPlan } from "./plan.js";
 import { postPreKernelManifest } from "./post-prenorm.js";
+import { smallPrenormConfig, smallPrenormManifest } from "./small-prenorm.js";
 import type { BackwardManifest } from "./backward/index.js";
 
 /*
@@ -92,7 +93,7 @@ export function buildCudaManifest(plan: ConnectionPlan, options: { compilerVersi
     workspace: {
       entryPoint: `mhc_${plan.symbol}_workspace_size`,
       formula: cfg
-        ? `${[...(cfg.mma ? [cfg] : []), prenormSimtConfig(plan.k)].map((c) => `${splitFormula(c, plan)} (${c.mma ? "bf16" : cfg.mma ? "fp32" : "both dtypes"})`).join("; ")}; bytes = max over the plans of align256(S*${rowsOf(plan)}*${plan.k}*4) + align256(S*${rowsOf(plan)}*4)${cfg.mma && cfg.presplitStages > 0 ? `, the bf16 plan plus align256(${cfg.parts}*${plan.rows > 1 ? "C" : "n*C"}*${cfg.kp}*2) where ceil(${rowsOf(plan)} / ${cfg.tm}) >= ${PRENORM_MMA_PRESPLIT_MIN_TILES} (phi pre-split)` : ""}`
+        ? `${[...(cfg.mma ? [cfg] : []), prenormSimtConfig(plan.k)].map((c) => `${splitFormula(c, plan)} (${c.mma ? "bf16" : cfg.mma ? "fp32" : "both dtypes"})`).join("; ")}; bytes = max over the plans of align256(S*${rowsOf(plan)}*${plan.k}*4) + align256(S*${rowsOf(plan)}*4)${cfg.mma && cfg.presplitStages > 0 ? `, the bf16 plan plus align256(${cfg.parts}*${plan.rows > 1 ? "C" : "n*C"}*${cfg.kp}*2) where ceil(${rowsOf(plan)} / ${cfg.tm}) >= ${PRENORM_MMA_PRESPLIT_MIN_TILES} (phi pre-split)` : ""}${smallWorkspaceFormula(plan)}`
         : "0 (no map has a projection)",
       alignment: 16,
     },
@@ -114,6 +115,7 @@ export function buildCudaManifest(plan: ConnectionPlan, options: { compilerVersi
           ]
         : []),
       ...(cfg ? [simtKernel(prenormSimtConfig(plan.k), cfg.mma ? "f32" : "both")] : []),
+      ...smallPrenormManifest(plan),
       {
         name: "coefficients_kernel",
         item: 2,
@@ -127,6 +129,13 @@ export function buildCudaManifest(plan: ConnectionPlan, options: { compilerVersi
       ...postPreKernelManifest(plan, options.fusePostPrenorm),
     ],
   };
+}
+
+/** The workspace formula's small-T clause (none where the connection has no small-T path). */
+function smallWorkspaceFormula(plan: ConnectionPlan): string {
+  const c = smallPrenormConfig(plan);
+  if (!c) return "";
+  return `; where T <= ${c.maxT} (small-T prenorm, both dtypes) also S = ceil(C / chunk), chunk = clamp(roundup8(ceil(C / max(1, floor(${FILL_BLOCKS} / ceil(T / ${c.tokens}))))), 8, ${c.maxChunk}), and the larger bytes`;
 }
 
 /** The split-K plan of one prenorm kernel, as mhc_prenorm.cuh prenorm_split is called with it. */

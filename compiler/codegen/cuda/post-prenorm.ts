@@ -14,6 +14,7 @@ import {
   TARGET_BLOCKS,
 } from "./knobs.js";
 import type { ConnectionPlan } from "./plan.js";
+import { phiConstruction, smallPostPreLauncher, smallPrenormConfig } from "./small-prenorm.js";
 
 /*
  * design.md 4.2 kernel plan item 4: the post of sublayer l fused with the prenorm GEMM of
@@ -276,6 +277,8 @@ export function postPreLaunchers(plan: ConnectionPlan, fused: boolean = POST_PRE
   const phiParams = withProj.map((s) => `const float* phi_${s}`).join(", ");
   const phiArgs = withProj.map((s) => `phi_${s}`).join(", ");
   const lines: string[] = ["// ---- post of sublayer l + pre of sublayer l + 1 (design 4.2 item 4) ----", ""];
+  const small = smallPostPreLauncher(plan);
+  if (small.length > 0) lines.push(...small, "");
   if (c) {
     lines.push(
       ...constants(c),
@@ -301,7 +304,7 @@ export function postPreLaunchers(plan: ConnectionPlan, fused: boolean = POST_PRE
       "float* proj_part = static_cast<float*>(workspace);",
       "float* ss_part = reinterpret_cast<float*>(static_cast<char*>(workspace) + mhc::prenorm_proj_bytes(T, sp.splits, K));",
       "const bool vec_ok = C % 8 == 0 && mhc::aligned(x, 16) && mhc::aligned(f, 16) && mhc::aligned(y, 16);",
-      withProj.every((s) => plan.maps[s].width % 4 === 0) ? `Phi phi{${phiArgs}, ${withProj.map((s) => `mhc::aligned(phi_${s}, 16)`).join(" && ")}};` : `Phi phi{${phiArgs}};`,
+      phiConstruction(plan),
       "const auto kernel = mhc::post_prenorm_mma_kernel<N, K, PP_WN, PP_NT, PP_WM, PP_MT, PP_BC, PP_MK, PP_STAGES, PP_PARTS, PP_L2_PREFETCH, PP_BLOCKS_PER_SM, Phi>;",
       "static std::atomic<unsigned long long> smem_raised{0};",
       "int st = cuda_status(mhc::allow_dynamic_smem(kernel, PP_SMEM_BYTES, smem_raised));",
@@ -310,23 +313,8 @@ export function postPreLaunchers(plan: ConnectionPlan, fused: boolean = POST_PRE
       `kernel<<<grid, ${BLOCK_THREADS}, PP_SMEM_BYTES, stream>>>(x, f, h_post, h_res, y, T, C, sp.chunk, vec_ok, phi, proj_part, ss_part);`,
       "st = cuda_status(cudaGetLastError());",
       "if (st != MHC_OK) return st;",
-      "// Kernel 2 on y, as launch_pre launches it.",
-      "int64_t tpb = (T + TARGET_BLOCKS - 1) / TARGET_BLOCKS;",
-      "if (tpb < 1) tpb = 1;",
-      "if (tpb > COEF_TOKENS) tpb = COEF_TOKENS;",
-      "const int64_t gx = (T + tpb - 1) / tpb;",
-      "constexpr int V = mhc::vec16<__nv_bfloat16>();",
-      "const bool vec = C % V == 0 && mhc::aligned(y, 16) && mhc::aligned(u_next, 16);",
-      `const int64_t chunks = (C / (vec ? V : 1) + ${BLOCK_THREADS} - 1) / ${BLOCK_THREADS};`,
-      "int64_t gy = (TARGET_BLOCKS + gx - 1) / gx;",
-      "if (gy > chunks) gy = chunks;",
-      "if (gy < 1) gy = 1;",
-      "const dim3 cgrid((unsigned)gx, (unsigned)gy);",
-      "if (vec)",
-      `  coefficients_kernel<__nv_bfloat16, V><<<cgrid, ${BLOCK_THREADS}, 0, stream>>>(y, T, C, (int)tpb, sp.splits, proj_part, ss_part, alpha, bias_pre, bias_post, bias_res, h_pre_next, h_post_next, h_res_next, u_next);`,
-      "else",
-      `  coefficients_kernel<__nv_bfloat16, 1><<<cgrid, ${BLOCK_THREADS}, 0, stream>>>(y, T, C, (int)tpb, sp.splits, proj_part, ss_part, alpha, bias_pre, bias_post, bias_res, h_pre_next, h_post_next, h_res_next, u_next);`,
-      "st = cuda_status(cudaGetLastError());",
+      "// Kernel 2 on y (written by the kernel before it: nothing of y is read before its wait).",
+      "st = launch_coefficients<__nv_bfloat16>(y, T, C, sp.splits, proj_part, ss_part, alpha, bias_pre, bias_post, bias_res, h_pre_next, h_post_next, h_res_next, u_next, false, stream);",
       "if (st != MHC_OK || stats_next == nullptr) return st;",
       "// The stats row of the backward (mhc_<name>_save_stats' layout), from the fused partials.",
       `mhc::stats_kernel<<<mhc::grid_for(T * (K + 1), ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(proj_part, ss_part, T, K, sp.splits, stats_next);`,
@@ -382,28 +370,39 @@ export function postPreEntryDefinitions(plan: ConnectionPlan, eps: readonly Entr
     "if (T == 0) return MHC_OK;",
   ];
   if (plan.k === 0) lines.push("(void)stats_next;  // no projection: the backward needs no stats");
+  const assign = (l: string): string => l.replace(/^int st = /, "st = ");
+  const small = smallPrenormConfig(plan) !== undefined;
+  const smallCall = (tr: string): string =>
+    `st = ${ns}::launch_post_pre_small<${tr}>(static_cast<const ${tr}*>(x), static_cast<const ${tr}*>(f), T, C, h_post, h_res, ${phiArgs}, alpha, bias_pre, bias_post, bias_res, static_cast<${tr}*>(y), h_pre_next, h_post_next, h_res_next, static_cast<${tr}*>(u_next), workspace, stream);`;
+  lines.push("int st;");
+  if (small) {
+    lines.push(
+      `if (${ns}::small_prenorm(T)) {`,
+      "// A few tokens: the post and the next prenorm in one kernel, then the coefficient kernel.",
+      "if (dtype == MHC_DTYPE_BF16) {",
+      smallCall("__nv_bfloat16"),
+      "} else {",
+      smallCall("float"),
+      "}",
+      "} else {",
+    );
+  }
   if (fused) {
     lines.push(
       "if (dtype == MHC_DTYPE_BF16) {",
       `return ${ns}::launch_post_pre_fused(static_cast<const __nv_bfloat16*>(x), static_cast<const __nv_bfloat16*>(f), T, C, h_post, h_res, ${phiArgs}, alpha, bias_pre, bias_post, bias_res,`,
       "    static_cast<__nv_bfloat16*>(y), h_pre_next, h_post_next, h_res_next, static_cast<__nv_bfloat16*>(u_next), stats_next, workspace, stream);",
       "}",
-      ...unfused("float"),
+      ...unfused("float").map(assign),
     );
   } else {
-    lines.push(
-      "int st;",
-      "if (dtype == MHC_DTYPE_BF16) {",
-      ...unfused("__nv_bfloat16").map((l) => l.replace(/^int st = /, "st = ")),
-      "} else {",
-      ...unfused("float").map((l) => l.replace(/^int st = /, "st = ")),
-      "}",
-    );
+    lines.push("if (dtype == MHC_DTYPE_BF16) {", ...unfused("__nv_bfloat16").map(assign), "} else {", ...unfused("float").map(assign), "}");
   }
+  if (small) lines.push("}");
   if (plan.k > 0) {
     lines.push(
       "if (st != MHC_OK || stats_next == nullptr) return st;",
-      "// The unfused pre's partials, summed as mhc_<name>_save_stats sums them.",
+      "// The pre's partials (the small-T kernel's or the unfused pre's), summed as mhc_<name>_save_stats sums them.",
       "#ifndef MHC_NO_BACKWARD",
       `return mhc_${plan.symbol}_save_stats(dtype, T, C, workspace, workspace_bytes, stats_next, stream);`,
       "#else",

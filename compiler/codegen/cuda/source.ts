@@ -6,6 +6,7 @@ import { BLOCK_THREADS, FILL_BLOCKS, OVERLAP_GEMM_MAX_BLOCKS, OVERLAP_LAUNCHES, 
 import { coefficientColumns, type ConnectionPlan } from "./plan.js";
 import { postPreEntryDefinitions, postPreLaunchers } from "./post-prenorm.js";
 import { coefficientKernel } from "./coefficient-kernel.js";
+import { phiConstruction, smallPrenormConfig, smallPrenormConstants, smallPrenormLaunchers } from "./small-prenorm.js";
 
 export interface SourceOptions {
   readonly compilerVersion: string;
@@ -102,6 +103,48 @@ function phiStruct(plan: ConnectionPlan): string[] {
   return lines;
 }
 
+/** workspace_bytes_for's return: the tiled kernels' bytes (`tiled`), or the small-T plan's where it applies and is larger. */
+function smallWorkspaceLines(plan: ConnectionPlan, tiled: string): string[] {
+  if (!smallPrenormConfig(plan)) return [`return ${tiled};`];
+  return [
+    `if (!small_prenorm(T)) return ${tiled};`,
+    "const size_t small = mhc::prenorm_workspace_bytes(T, split_plan_small(T, C).splits, K);",
+    `return small > ${tiled} ? small : ${tiled};`,
+  ];
+}
+
+/**
+ * Kernel 2's launcher (coefficients and pre-mix), shared by launch_pre and post_pre. x_early: whether the
+ * kernel before it writes none of x, so that its first pre-mix loads may go out before its wait.
+ */
+function coefficientLauncher(): string[] {
+  return [
+    "template <typename TR>",
+    "static int launch_coefficients(const TR* x, int64_t T, int64_t C, int64_t splits, const float* proj_part, const float* ss_part, const float* alpha,",
+    "    const float* bias_pre, const float* bias_post, const float* bias_res, float* h_pre, float* h_post, float* h_res, TR* u, bool x_early, cudaStream_t stream) {",
+    "// Tokens per block shrink with T so small batches still fill the GPU; blockIdx.y splits the channels of the pre-mix.",
+    "int64_t tpb = (T + TARGET_BLOCKS - 1) / TARGET_BLOCKS;",
+    "if (tpb < 1) tpb = 1;",
+    "if (tpb > COEF_TOKENS) tpb = COEF_TOKENS;",
+    "const int64_t gx = (T + tpb - 1) / tpb;",
+    "constexpr int V = mhc::vec16<TR>();",
+    "const bool vec = C % V == 0 && mhc::aligned(x, 16) && mhc::aligned(u, 16);",
+    "// Channel slices: enough that a slice has at most COEF_MIX_EARLY vectors (one per pre-mix thread that runs no",
+    "// constraint, so small T has no second round of loads), while the grid stays within TARGET_BLOCKS.",
+    "const int64_t chunks = (C / (vec ? V : 1) + COEF_MIX_EARLY - 1) / COEF_MIX_EARLY;",
+    "int64_t gy = (TARGET_BLOCKS + gx - 1) / gx;",
+    "if (gy > chunks) gy = chunks;",
+    "if (gy < 1) gy = 1;",
+    "const dim3 grid((unsigned)gx, (unsigned)gy);",
+    "// Overlapped with the kernel before it only when the grid is resident at once (OVERLAP_MAX_BLOCKS, knobs.ts OVERLAP_LAUNCHES).",
+    "const bool overlap = OVERLAP_LAUNCHES && gx * gy <= OVERLAP_MAX_BLOCKS;",
+    "if (vec)",
+    `  return cuda_status(mhc::launch_overlapped(overlap, coefficients_kernel<TR, V>, grid, dim3(${BLOCK_THREADS}), 0, stream, x, T, C, (int)tpb, splits, proj_part, ss_part, alpha, bias_pre, bias_post, bias_res, h_pre, h_post, h_res, u, x_early));`,
+    `return cuda_status(mhc::launch_overlapped(overlap, coefficients_kernel<TR, 1>, grid, dim3(${BLOCK_THREADS}), 0, stream, x, T, C, (int)tpb, splits, proj_part, ss_part, alpha, bias_pre, bias_post, bias_res, h_pre, h_post, h_res, u, x_early));`,
+    "}",
+  ];
+}
+
 function launchers(plan: ConnectionPlan): string[] {
   const withProj = SLOTS.filter((s) => plan.maps[s].column !== undefined);
   // The prenorm GEMM's rows and their length: T rows of n*C (flat) or T * n rows of C (per-stream).
@@ -109,6 +152,7 @@ function launchers(plan: ConnectionPlan): string[] {
   const rowLength = plan.rows > 1 ? "C" : "(int64_t)N * C";
   const phiParams = withProj.map((s) => `const float* phi_${s}`).join(", ");
   const cfg = plan.prenorm;
+  const small = smallPrenormConfig(plan);
   // The tensor-core GEMM's launch, with phi's parts streamed from the workspace (presplit) or split in each block.
   const mmaLaunch = (presplit: boolean): string[] => {
     const [stages, smem, parts] = presplit ? ["MMA_PRESPLIT_STAGES", "MMA_PRESPLIT_SMEM_BYTES", "parts"] : ["MMA_STAGES", "MMA_SMEM_BYTES", "static_cast<const __nv_bfloat16*>(nullptr)"];
@@ -132,6 +176,7 @@ function launchers(plan: ConnectionPlan): string[] {
     "return MHC_ERR_CUDA;",
     "}",
     "",
+    ...(small ? [...smallPrenormLaunchers(plan), ""] : []),
     ...(cfg
       ? [
           "// The split-K plans (mhc_prenorm.cuh prenorm_split) of the two prenorm kernels; the workspace holds the larger.",
@@ -163,12 +208,15 @@ function launchers(plan: ConnectionPlan): string[] {
                       `const size_t mma = mhc::prenorm_workspace_bytes(${rows}, split_plan_mma(T, C).splits, K) + parts;`,
                     ]
                   : [`const size_t mma = mhc::prenorm_workspace_bytes(${rows}, split_plan_mma(T, C).splits, K);`]),
-                "return simt > mma ? simt : mma;",
+                "const size_t tiled = simt > mma ? simt : mma;",
+                ...smallWorkspaceLines(plan, "tiled"),
                 "}",
               ]
-            : ["static size_t workspace_bytes_for(int64_t T, int64_t C) {", `return mhc::prenorm_workspace_bytes(${rows}, split_plan_simt(T, C).splits, K);`, "}"]),
+            : ["static size_t workspace_bytes_for(int64_t T, int64_t C) {", `const size_t tiled = mhc::prenorm_workspace_bytes(${rows}, split_plan_simt(T, C).splits, K);`, ...smallWorkspaceLines(plan, "tiled"), "}"]),
         ]
       : ["static size_t workspace_bytes_for(int64_t T, int64_t C) {", "(void)T; (void)C; return 0;", "}"]),
+    "",
+    ...coefficientLauncher(),
     "",
     "template <typename TR>",
     `static int launch_pre(const TR* x, int64_t T, int64_t C${phiParams ? `, ${phiParams}` : ""}, const float* alpha, const float* bias_pre, const float* bias_post,`,
@@ -180,17 +228,28 @@ function launchers(plan: ConnectionPlan): string[] {
   if (cfg) {
     lines.push(
       "{",
+      ...(plan.rows > 1 ? ["// Per-stream projection: the GEMM runs over T * ROWS rows of C values (x [T, N, C] is [T * N, C])."] : []),
+      `const int64_t R = ${rowLength};`,
+      phiConstruction(plan),
+      ...(small
+        ? [
+            "if (small_prenorm(T)) {",
+            "// Kernel 1 for a few tokens: one round of loads and fp32 FMAs per block (mhc_small_prenorm.cuh).",
+            "const mhc::PrenormSplit plan = split_plan_small(T, C);",
+            "splits = plan.splits;",
+            "proj_part = static_cast<float*>(workspace);",
+            "ss_part = reinterpret_cast<float*>(static_cast<char*>(workspace) + mhc::prenorm_proj_bytes(T, plan.splits, K));",
+            "const int st = launch_small_prenorm<TR, false>(x, nullptr, nullptr, nullptr, nullptr, T, C, plan, phi, proj_part, ss_part, stream);",
+            "if (st != MHC_OK) return st;",
+            "} else {",
+          ]
+        : []),
       "// Kernel 1: prenorm projection and sum of squares, one pass over x.",
       `const mhc::PrenormSplit plan = ${cfg.mma ? "std::is_same<TR, __nv_bfloat16>::value ? split_plan_mma(T, C) : split_plan_simt(T, C)" : "split_plan_simt(T, C)"};`,
       "splits = plan.splits;",
       "proj_part = static_cast<float*>(workspace);",
       `ss_part = reinterpret_cast<float*>(static_cast<char*>(workspace) + mhc::prenorm_proj_bytes(${rows}, plan.splits, K));`,
-      ...(plan.rows > 1 ? ["// Per-stream projection: the GEMM runs over T * ROWS rows of C values (x [T, N, C] is [T * N, C])."] : []),
-      `const int64_t R = ${rowLength};`,
       "const bool vec_ok = R % mhc::vec16<TR>() == 0 && mhc::aligned(x, 16);",
-      withProj.every((s) => plan.maps[s].width % 4 === 0)
-        ? `Phi phi{${withProj.map((s) => `phi_${s}`).join(", ")}, ${withProj.map((s) => `mhc::aligned(phi_${s}, 16)`).join(" && ")}};`
-        : `Phi phi{${withProj.map((s) => `phi_${s}`).join(", ")}};`,
       ...(cfg.mma
         ? [
             "if constexpr (std::is_same<TR, __nv_bfloat16>::value) {",
@@ -221,32 +280,15 @@ function launchers(plan: ConnectionPlan): string[] {
       ...(cfg.mma ? ["}"] : []),
       "const int st = cuda_status(cudaGetLastError());",
       "if (st != MHC_OK) return st;",
+      ...(small ? ["}"] : []),
       "}",
     );
   } else {
     lines.push("(void)workspace;");
   }
   lines.push(
-    "// Kernel 2: coefficients and pre-mix. Tokens per block shrink with T so small batches still fill the GPU;",
-    "// blockIdx.y splits the channels of the pre-mix.",
-    "int64_t tpb = (T + TARGET_BLOCKS - 1) / TARGET_BLOCKS;",
-    "if (tpb < 1) tpb = 1;",
-    "if (tpb > COEF_TOKENS) tpb = COEF_TOKENS;",
-    "const int64_t gx = (T + tpb - 1) / tpb;",
-    "constexpr int V = mhc::vec16<TR>();",
-    "const bool vec = C % V == 0 && mhc::aligned(x, 16) && mhc::aligned(u, 16);",
-    "// Channel slices: enough that a slice has at most COEF_MIX_EARLY vectors (one per pre-mix thread that runs no",
-    "// constraint, so small T has no second round of loads), while the grid stays within TARGET_BLOCKS.",
-    "const int64_t chunks = (C / (vec ? V : 1) + COEF_MIX_EARLY - 1) / COEF_MIX_EARLY;",
-    "int64_t gy = (TARGET_BLOCKS + gx - 1) / gx;",
-    "if (gy > chunks) gy = chunks;",
-    "if (gy < 1) gy = 1;",
-    "const dim3 grid((unsigned)gx, (unsigned)gy);",
-    "// Overlapped with the GEMM only when the grid is resident at once (OVERLAP_MAX_BLOCKS, knobs.ts OVERLAP_LAUNCHES).",
-    "const bool overlap = OVERLAP_LAUNCHES && gx * gy <= OVERLAP_MAX_BLOCKS;",
-    "if (vec)",
-    `  return cuda_status(mhc::launch_overlapped(overlap, coefficients_kernel<TR, V>, grid, dim3(${BLOCK_THREADS}), 0, stream, x, T, C, (int)tpb, splits, proj_part, ss_part, alpha, bias_pre, bias_post, bias_res, h_pre, h_post, h_res, u));`,
-    `return cuda_status(mhc::launch_overlapped(overlap, coefficients_kernel<TR, 1>, grid, dim3(${BLOCK_THREADS}), 0, stream, x, T, C, (int)tpb, splits, proj_part, ss_part, alpha, bias_pre, bias_post, bias_res, h_pre, h_post, h_res, u));`,
+    "// Kernel 2 reads x's first pre-mix items before its wait: the kernel before it (the prenorm GEMM) writes none of x.",
+    "return launch_coefficients<TR>(x, T, C, splits, proj_part, ss_part, alpha, bias_pre, bias_post, bias_res, h_pre, h_post, h_res, u, true, stream);",
     "}",
     "",
     "template <typename TR>",
@@ -372,6 +414,8 @@ export function cudaSource(plan: ConnectionPlan, options: SourceOptions): string
         : []),
     );
   }
+  const small = smallPrenormConfig(plan);
+  if (small) lines.push(...smallPrenormConstants(small));
   if (cfg) {
     const simt = cfg.mma ? prenormSimtConfig(cfg.k) : cfg;
     lines.push(

@@ -78,6 +78,22 @@ __device__ __forceinline__ void mma_bf16_16x8x16(float (&d)[4], const uint32_t (
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+/// d += a (16x8, row) * b (8x8, col), tf32 inputs (fp32 bit patterns; the low 13 mantissa bits are ignored), fp32 accumulators.
+/// Lane (g = lane / 4, q = lane % 4) holds a = {A[g][q], A[g + 8][q], A[g][q + 4], A[g + 8][q + 4]}, b = {B[q][g], B[q + 4][g]}
+/// and d = {D[g][2q], D[g][2q + 1], D[g + 8][2q], D[g + 8][2q + 1]}.
+__device__ __forceinline__ void mma_tf32_16x8x8(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+/// v rounded to tf32 (nearest, ties away), as the fp32 bit pattern an mma reads.
+__device__ __forceinline__ uint32_t to_tf32(float v) {
+  uint32_t r;
+  asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(v));
+  return r;
+}
+
 /// Row stride (bf16 elements) of the phi parts in shared memory: half of it an odd multiple of 4 words, so
 /// the 8 rows an ldmatrix phase reads (16 bytes each) cover all 32 banks.
 template <int KP> __host__ __device__ constexpr int mma_phi_stride() { return KP % 16 == 0 ? KP + 8 : KP; }

@@ -9,4 +9,5 @@
 #include "mhc_mix.cuh"
 #include "mhc_lanes.cuh"
 #include "mhc_post_prenorm.cuh"
+#include "mhc_small_prenorm.cuh"
 #include "mhc_launch.cuh"

@@ -55,10 +55,10 @@ describe("CUDA target: post of sublayer l with the pre of sublayer l + 1 (design
     const cu = out.files.get("mhc_n4.cu")!;
     expect(cu).toContain('extern "C" int mhc_mhc_n4_post_pre(const void* x,');
     expect(cu).toContain("mhc::post_prenorm_mma_kernel<N, K, PP_WN, PP_NT, PP_WM, PP_MT, PP_BC, PP_MK, PP_STAGES, PP_PARTS, PP_L2_PREFETCH, PP_BLOCKS_PER_SM, Phi>;");
-    // the coefficient kernel runs unchanged on y and the fused partials
-    expect(cu).toContain("coefficients_kernel<__nv_bfloat16, V><<<cgrid, 256, 0, stream>>>(y, T, C, (int)tpb, sp.splits, proj_part, ss_part,");
+    // the coefficient kernel runs unchanged on y and the fused partials, reading nothing of y before its wait
+    expect(cu).toContain("st = launch_coefficients<__nv_bfloat16>(y, T, C, sp.splits, proj_part, ss_part, alpha, bias_pre, bias_post, bias_res, h_pre_next, h_post_next, h_res_next, u_next, false, stream);");
     // fp32: post, then pre (the same kernels as the two entry points)
-    expect(cu).toContain("int st = mhc_mhc_n4::launch_post<float>(");
+    expect(cu).toContain("st = mhc_mhc_n4::launch_post<float>(");
     expect(cu).toContain("return mhc_mhc_n4_save_stats(dtype, T, C, workspace, workspace_bytes, stats_next, stream);");
   });
 

@@ -258,15 +258,17 @@ function coefficientsBackward(plan: ConnectionPlan, bw: BackwardPlan, options: S
 
 /**
  * The body of `forward_split`: the forward's own split-K plan functions, called as its
- * launcher calls them. The forward's prenorm is either one SIMT plan (`split_plan`, or
- * `split_plan_simt`) or a tensor-core plan for bf16 x beside it (`split_plan_mma`);
+ * launcher calls them. The forward's prenorm is the small-T plan where it applies (`split_plan_small`),
+ * else either one SIMT plan (`split_plan`, or `split_plan_simt`) or a tensor-core plan for bf16 x beside it (`split_plan_mma`);
  * which ones the forward text defines decides (GPU verification checks the stats).
  */
 function forwardSplitBody(forwardText: string): string[] {
   const defines = (name: string): boolean => forwardText.includes(`static mhc::PrenormSplit ${name}(int64_t T, int64_t C)`);
   const simt = defines("split_plan_simt") ? "split_plan_simt" : "split_plan";
-  if (defines("split_plan_mma")) return [`return dtype == MHC_DTYPE_BF16 ? split_plan_mma(T, C) : ${simt}(T, C);`];
-  return ["(void)dtype;", `return ${simt}(T, C);`];
+  // The small-T prenorm (either dtype) comes first, as in launch_pre.
+  const small = defines("split_plan_small") ? ["if (small_prenorm(T)) return split_plan_small(T, C);"] : [];
+  if (defines("split_plan_mma")) return [...small, `return dtype == MHC_DTYPE_BF16 ? split_plan_mma(T, C) : ${simt}(T, C);`];
+  return [...small, "(void)dtype;", `return ${simt}(T, C);`];
 }
 
 /** Constants of the tensor-core prenorm backward (knobs.ts), checked against mhc_bwd_mma.cuh's layout. */

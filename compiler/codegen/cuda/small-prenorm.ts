@@ -1,0 +1,136 @@
+import { SLOTS } from "../../sema/checked.js";
+import { BLOCK_THREADS, FILL_BLOCKS, SMALL_PRENORM_MAX_T, SMALL_PRENORM_SMEM_BYTES } from "./knobs.js";
+import type { ConnectionPlan } from "./plan.js";
+
+/*
+ * The small-T prenorm (runtime/cuda/include/mhc_small_prenorm.cuh): up to SMALL_PRENORM_MAX_T tokens,
+ * mhc_<name>_pre runs it as kernel 1 and mhc_<name>_post_pre runs it with the post in front (design 4.2
+ * item 4), so that a decode step of a stack is two kernels a sublayer (this one, then the coefficient
+ * kernel) instead of three. This file chooses its sizes and writes its constants and launchers.
+ */
+
+export interface SmallPrenormConfig {
+  /** Tokens per block. */
+  readonly tokens: number;
+  /** The most tokens a call may have to take this path. */
+  readonly maxT: number;
+  /** Channels per split at most (a multiple of 8): the split's rows fit SMALL_PRENORM_SMEM_BYTES. */
+  readonly maxChunk: number;
+}
+
+/** mhc_small_prenorm.cuh: warps of a block, tokens of a block (one m16 tile), x/y row stride (floats). */
+const WARPS = BLOCK_THREADS / 32;
+const TOKENS = 16;
+const X_STRIDE = TOKENS + 8;
+/** Most n8 column tiles (mhc_small_prenorm.cuh: 4 accumulators each, at most 64 a thread). */
+const MAX_TILES = 16;
+
+/**
+ * The small-T path of a connection, or undefined: it needs a flat projection (a split holds every
+ * stream of its channels), at most MAX_TILES n8 column tiles, and an 8-channel split that fits the
+ * shared-memory budget. Shared memory (mhc_small_prenorm.cuh small_prenorm_smem_bytes, floats):
+ * max(split rows n * chunk * (phi stride + x stride), the warps' sums) + the coefficients (post).
+ */
+export function smallPrenormConfig(plan: ConnectionPlan): SmallPrenormConfig | undefined {
+  if (SMALL_PRENORM_MAX_T <= 0 || !plan.prenorm || plan.rows !== 1 || plan.k === 0) return undefined;
+  const n = plan.n;
+  const cols = Math.ceil(plan.k / 8) * 8;
+  if (cols / 8 > MAX_TILES) return undefined;
+  const phiStride = cols % 16 === 8 ? cols : cols + 8;
+  const free = SMALL_PRENORM_SMEM_BYTES / 4 - TOKENS * (n * n + n);
+  if (WARPS * TOKENS * (cols + 1) > free) return undefined;
+  const maxChunk = Math.floor(free / (n * (phiStride + X_STRIDE)) / 8) * 8;
+  if (maxChunk < 8) return undefined;
+  return { tokens: TOKENS, maxT: SMALL_PRENORM_MAX_T, maxChunk };
+}
+
+/** Constants of the small-T path, in the connection's namespace. */
+export function smallPrenormConstants(c: SmallPrenormConfig): string[] {
+  return [
+    `// Small-T prenorm (knobs.ts, mhc_small_prenorm.cuh): up to ${c.maxT} tokens, blocks of ${c.tokens} tokens x at most ${c.maxChunk} channels of all N streams,`,
+    `// one round of loads and one tile of tf32 MMAs each.`,
+    `constexpr int64_t SMALL_MAX_T = ${c.maxT};`,
+    `constexpr int SMALL_TS = ${c.tokens}, SMALL_MAX_CHUNK = ${c.maxChunk};`,
+    `static_assert(SMALL_TS == mhc::SMALL_TOKENS && mhc::small_prenorm_smem_bytes<N, K, true>(SMALL_MAX_CHUNK) <= ${SMALL_PRENORM_SMEM_BYTES}, "small-prenorm.ts and mhc_small_prenorm.cuh agree");`,
+  ];
+}
+
+/** Split plan and launcher of the small-T kernel (after the Phi struct, before launch_pre). */
+export function smallPrenormLaunchers(plan: ConnectionPlan): string[] {
+  if (!smallPrenormConfig(plan)) return [];
+  return [
+    "// Whether a call of T tokens takes the small-T prenorm, and its split plan (channel ranges of all N streams).",
+    "static bool small_prenorm(int64_t T) {",
+    "return T <= SMALL_MAX_T;",
+    "}",
+    "",
+    "static mhc::PrenormSplit split_plan_small(int64_t T, int64_t C) {",
+    "return mhc::small_prenorm_split(T, C, SMALL_TS, FILL_BLOCKS, SMALL_MAX_CHUNK);",
+    "}",
+    "",
+    "// The small-T kernel: the prenorm partials of x, or with POST of y = post(x, f) (also stored). Launched overlapped",
+    "// when its grid is resident at once (it waits for the kernel before it before reading anything).",
+    "template <typename TR, bool POST>",
+    "static int launch_small_prenorm(const TR* x, const TR* f, const float* h_post, const float* h_res, TR* y, int64_t T, int64_t C, const mhc::PrenormSplit& plan,",
+    "    const Phi& phi, float* proj_part, float* ss_part, cudaStream_t stream) {",
+    "const auto kernel = mhc::small_prenorm_kernel<TR, N, K, POST, Phi>;",
+    "static std::atomic<unsigned long long> smem_raised{0};",
+    "const int st = cuda_status(mhc::allow_dynamic_smem(kernel, (int)mhc::small_prenorm_smem_bytes<N, K, POST>(SMALL_MAX_CHUNK), smem_raised));",
+    "if (st != MHC_OK) return st;",
+    "const bool vec_ok = C % mhc::vec16<TR>() == 0 && mhc::aligned(x, 16) && (!POST || (mhc::aligned(f, 16) && mhc::aligned(y, 16)));",
+    "const dim3 grid((unsigned)((T + SMALL_TS - 1) / SMALL_TS), (unsigned)plan.splits);",
+    "const bool overlap = OVERLAP_LAUNCHES && (int64_t)grid.x * grid.y <= OVERLAP_GEMM_MAX_BLOCKS;",
+    `return cuda_status(mhc::launch_overlapped(overlap, kernel, grid, dim3(${BLOCK_THREADS}), mhc::small_prenorm_smem_bytes<N, K, POST>((int)plan.chunk), stream,`,
+    "    x, f, h_post, h_res, y, T, C, (int)plan.chunk, vec_ok, phi, proj_part, ss_part));",
+    "}",
+  ];
+}
+
+/** The post_pre launcher of the small-T path: the fused small kernel, then the coefficient kernel on y. */
+export function smallPostPreLauncher(plan: ConnectionPlan): string[] {
+  if (!smallPrenormConfig(plan)) return [];
+  const withProj = SLOTS.filter((s) => plan.maps[s].column !== undefined);
+  const phiParams = withProj.map((s) => `const float* phi_${s}`).join(", ");
+  return [
+    "// post_pre at small T: y = post(x, f) and the next prenorm's partials in one kernel, then kernel 2 on them. y is",
+    "// written by the kernel before kernel 2, so kernel 2 reads none of it before its wait (x_early = false).",
+    "template <typename TR>",
+    `static int launch_post_pre_small(const TR* x, const TR* f, int64_t T, int64_t C, const float* h_post, const float* h_res, ${phiParams},`,
+    "    const float* alpha, const float* bias_pre, const float* bias_post, const float* bias_res, TR* y, float* h_pre_next, float* h_post_next,",
+    "    float* h_res_next, TR* u_next, void* workspace, cudaStream_t stream) {",
+    "const mhc::PrenormSplit plan = split_plan_small(T, C);",
+    "float* proj_part = static_cast<float*>(workspace);",
+    "float* ss_part = reinterpret_cast<float*>(static_cast<char*>(workspace) + mhc::prenorm_proj_bytes(T, plan.splits, K));",
+    phiConstruction(plan),
+    "const int st = launch_small_prenorm<TR, true>(x, f, h_post, h_res, y, T, C, plan, phi, proj_part, ss_part, stream);",
+    "if (st != MHC_OK) return st;",
+    "return launch_coefficients<TR>(y, T, C, plan.splits, proj_part, ss_part, alpha, bias_pre, bias_post, bias_res, h_pre_next, h_post_next, h_res_next, u_next, false, stream);",
+    "}",
+  ];
+}
+
+/** `Phi phi{..}` over the phi_<slot> pointers in scope (with the 16-byte alignment test where every map's width allows quads). */
+export function phiConstruction(plan: ConnectionPlan): string {
+  const withProj = SLOTS.filter((s) => plan.maps[s].column !== undefined);
+  const ptrs = withProj.map((s) => `phi_${s}`).join(", ");
+  return withProj.every((s) => plan.maps[s].width % 4 === 0) ? `Phi phi{${ptrs}, ${withProj.map((s) => `mhc::aligned(phi_${s}, 16)`).join(" && ")}};` : `Phi phi{${ptrs}};`;
+}
+
+/** manifest.json: the small-T kernel's entry in `kernels` (none where the connection has no small-T path). */
+export function smallPrenormManifest(plan: ConnectionPlan): Record<string, unknown>[] {
+  const c = smallPrenormConfig(plan);
+  if (!c) return [];
+  return [
+    {
+      name: "small_prenorm_kernel",
+      item: 1,
+      alsoItem: 4,
+      dtype: "bf16, f32",
+      threads: BLOCK_THREADS,
+      whenTokensAtMost: c.maxT,
+      tile: { tokens: c.tokens, maxChannelsPerSplit: c.maxChunk },
+      grid: `[ceil(T / tokens), S], S = ceil(C / chunk) ranges of chunk channels of all n streams, chunk = clamp(roundup8(ceil(C / max(1, floor(${FILL_BLOCKS} / ceil(T / tokens))))), 8, ${c.maxChunk})`,
+      sharedMemoryBudget: SMALL_PRENORM_SMEM_BYTES,
+    },
+  ];
+}
