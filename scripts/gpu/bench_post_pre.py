@@ -174,7 +174,8 @@ def main():
     os.makedirs(out_dir, exist_ok=True)
     v = [v for v in G.variants() if v["symbol"] == VARIANT][0]
     lib = G.Library(VARIANT)
-    fusedk = [k for k in lib.manifest["kernels"] if k["name"] == "post_prenorm_mma_kernel"]
+    # post_pre's fused kernels: the small-T one (post + prenorm up to a few tokens) and the tensor-core one (off by default)
+    fusedk = [k for k in lib.manifest["kernels"] if k["name"] in ("small_prenorm_kernel", "post_prenorm_mma_kernel")]
     props = torch.cuda.get_device_properties(0)
     rows = []
     for T, C in SHAPES:

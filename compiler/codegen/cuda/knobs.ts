@@ -311,8 +311,14 @@ export function prenormConfig(k: number): PrenormConfig {
 /**
  * Small-T prenorm (runtime/cuda/include/mhc_small_prenorm.cuh, small-prenorm.ts): up to this many
  * tokens the prenorm GEMM (and in post_pre the post before it) runs as one round of loads and one
- * 16-token tile of tf32 MMAs per block over a range of channels of all n streams, instead of the
- * tiled kernels, whose pipelines and bf16 phi split pay at many tokens. 0: never.
+ * 16-token tile of tf32 MMAs per block, instead of the tiled kernels, whose pipelines and bf16 phi
+ * split pay at many tokens. H100, n = 4, C = 4096, CUDA graph, alternating rounds against the tiled
+ * GEMM (bench/results/cuda-decode-small-prenorm-h100-2026-11-26.json): a stack through post_pre
+ * 10.05-10.10 -> 9.15-9.25 us a sublayer at T = 16 and 13.06-13.10 -> 11.10-11.15 at T = 32; one
+ * pre + post 9.55-9.60 -> 9.31-9.50 us at T = 1, equal within the machine's spread at T = 16
+ * (11.2-12.1 both), 13.9-14.1 -> 13.2-14.1 at T = 32; at T = 48 13.66 against 13.80-13.94, at T = 64
+ * 15.89-16.33 against 15.24-15.28 (the tile count grows with T, the work of each block with it).
+ * 0: never.
  */
 export const SMALL_PRENORM_MAX_T = 32;
 /**

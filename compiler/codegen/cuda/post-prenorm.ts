@@ -202,7 +202,7 @@ export function postPreEntryPoints(
     },
     {
       name: `mhc_${sym}_post_pre`,
-      doc: `post of sublayer l, then pre of sublayer l + 1 on its output (a stack of sublayers of this connection): y = mhc_${sym}_post(x, f, h_post, h_res), then mhc_${sym}_pre(y) with sublayer l + 1's parameters; bf16 with a flat projection: one fused pass writes y and the next prenorm's partials (design 4.2 item 4); same results as the two calls up to fp32 reassociation of the split-K sums`,
+      doc: `post of sublayer l, then pre of sublayer l + 1 on its output (a stack of sublayers of this connection): y = mhc_${sym}_post(x, f, h_post, h_res), then mhc_${sym}_pre(y) with sublayer l + 1's parameters; with a flat projection, up to a few tokens (the small-T prenorm), or bf16 where the fused tensor-core kernel is on, one fused pass writes y and the next prenorm's partials (design 4.2 item 4); same results as the two calls up to fp32 reassociation of the split-K sums`,
       args: [
         { ...common.x, doc: "sublayer l's residual streams" },
         {

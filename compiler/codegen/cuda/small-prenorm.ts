@@ -18,29 +18,36 @@ export interface SmallPrenormConfig {
   readonly maxChunk: number;
 }
 
-/** mhc_small_prenorm.cuh: warps of a block, tokens of a block (one m16 tile), x/y row stride (floats). */
+/** mhc_small_prenorm.cuh: warps of a block, tokens of a block (one m16 tile). */
 const WARPS = BLOCK_THREADS / 32;
 const TOKENS = 16;
-const X_STRIDE = TOKENS + 8;
 /** Most n8 column tiles (mhc_small_prenorm.cuh: 4 accumulators each, at most 64 a thread). */
 const MAX_TILES = 16;
 
 /**
+ * Dynamic shared memory of the small-T kernel with the post in front, fp32 residual (the larger dtype), for
+ * `chunk` channels: mhc_small_prenorm.cuh small_prenorm_smem_bytes<float, N, K, true>.
+ */
+export function smallPrenormSmemBytes(n: number, k: number, chunk: number): number {
+  const cols = Math.ceil(k / 8) * 8;
+  const phiStride = cols % 16 === 8 ? cols : cols + 8;
+  const rows = n * chunk;
+  const xStride = Math.ceil(rows / 32) * 32 + 4;
+  const main = Math.max(4 * rows * phiStride + 4 * TOKENS * xStride, 4 * WARPS * TOKENS * (cols + 1));
+  return main + 4 * TOKENS * (n * n + n);
+}
+
+/**
  * The small-T path of a connection, or undefined: it needs a flat projection (a split holds every
- * stream of its channels), at most MAX_TILES n8 column tiles, and an 8-channel split that fits the
- * shared-memory budget. Shared memory (mhc_small_prenorm.cuh small_prenorm_smem_bytes, floats):
- * max(split rows n * chunk * (phi stride + x stride), the warps' sums) + the coefficients (post).
+ * stream of its channels), at most MAX_TILES n8 column tiles, and an 8-channel split within the
+ * shared-memory budget (the largest multiple of 8 channels that fits is the most a split takes).
  */
 export function smallPrenormConfig(plan: ConnectionPlan): SmallPrenormConfig | undefined {
   if (SMALL_PRENORM_MAX_T <= 0 || !plan.prenorm || plan.rows !== 1 || plan.k === 0) return undefined;
-  const n = plan.n;
-  const cols = Math.ceil(plan.k / 8) * 8;
-  if (cols / 8 > MAX_TILES) return undefined;
-  const phiStride = cols % 16 === 8 ? cols : cols + 8;
-  const free = SMALL_PRENORM_SMEM_BYTES / 4 - TOKENS * (n * n + n);
-  if (WARPS * TOKENS * (cols + 1) > free) return undefined;
-  const maxChunk = Math.floor(free / (n * (phiStride + X_STRIDE)) / 8) * 8;
-  if (maxChunk < 8) return undefined;
+  if (Math.ceil(plan.k / 8) > MAX_TILES) return undefined;
+  if (smallPrenormSmemBytes(plan.n, plan.k, 8) > SMALL_PRENORM_SMEM_BYTES) return undefined;
+  let maxChunk = 8;
+  while (smallPrenormSmemBytes(plan.n, plan.k, maxChunk + 8) <= SMALL_PRENORM_SMEM_BYTES) maxChunk += 8;
   return { tokens: TOKENS, maxT: SMALL_PRENORM_MAX_T, maxChunk };
 }
 
@@ -51,7 +58,7 @@ export function smallPrenormConstants(c: SmallPrenormConfig): string[] {
     `// one round of loads and one tile of tf32 MMAs each.`,
     `constexpr int64_t SMALL_MAX_T = ${c.maxT};`,
     `constexpr int SMALL_TS = ${c.tokens}, SMALL_MAX_CHUNK = ${c.maxChunk};`,
-    `static_assert(SMALL_TS == mhc::SMALL_TOKENS && mhc::small_prenorm_smem_bytes<N, K, true>(SMALL_MAX_CHUNK) <= ${SMALL_PRENORM_SMEM_BYTES}, "small-prenorm.ts and mhc_small_prenorm.cuh agree");`,
+    `static_assert(SMALL_TS == mhc::SMALL_TOKENS && mhc::small_prenorm_smem_bytes<float, N, K, true>(SMALL_MAX_CHUNK) <= ${SMALL_PRENORM_SMEM_BYTES}, "small-prenorm.ts and mhc_small_prenorm.cuh agree");`,
   ];
 }
 
@@ -75,12 +82,12 @@ export function smallPrenormLaunchers(plan: ConnectionPlan): string[] {
     "    const Phi& phi, float* proj_part, float* ss_part, cudaStream_t stream) {",
     "const auto kernel = mhc::small_prenorm_kernel<TR, N, K, POST, Phi>;",
     "static std::atomic<unsigned long long> smem_raised{0};",
-    "const int st = cuda_status(mhc::allow_dynamic_smem(kernel, (int)mhc::small_prenorm_smem_bytes<N, K, POST>(SMALL_MAX_CHUNK), smem_raised));",
+    "const int st = cuda_status(mhc::allow_dynamic_smem(kernel, (int)mhc::small_prenorm_smem_bytes<TR, N, K, POST>(SMALL_MAX_CHUNK), smem_raised));",
     "if (st != MHC_OK) return st;",
     "const bool vec_ok = C % mhc::vec16<TR>() == 0 && mhc::aligned(x, 16) && (!POST || (mhc::aligned(f, 16) && mhc::aligned(y, 16)));",
     "const dim3 grid((unsigned)((T + SMALL_TS - 1) / SMALL_TS), (unsigned)plan.splits);",
     "const bool overlap = OVERLAP_LAUNCHES && (int64_t)grid.x * grid.y <= OVERLAP_GEMM_MAX_BLOCKS;",
-    `return cuda_status(mhc::launch_overlapped(overlap, kernel, grid, dim3(${BLOCK_THREADS}), mhc::small_prenorm_smem_bytes<N, K, POST>((int)plan.chunk), stream,`,
+    `return cuda_status(mhc::launch_overlapped(overlap, kernel, grid, dim3(${BLOCK_THREADS}), mhc::small_prenorm_smem_bytes<TR, N, K, POST>((int)plan.chunk), stream,`,
     "    x, f, h_post, h_res, y, T, C, (int)plan.chunk, vec_ok, phi, proj_part, ss_part));",
     "}",
   ];

@@ -88,6 +88,21 @@ struct PremixItems {
   }
 };
 
+/// Output stream j of the post for one item of VEC channels: out = H_post[j] f + sum_i H_res[j, i] x_i, the
+/// streams added in order (hr_j: the token's row j of H_res, hp_j: its H_post[j]). Every kernel that forms y
+/// (post_kernel, and the post fused in front of a prenorm GEMM) calls this, so they agree bit for bit.
+template <int N, int VEC>
+__device__ __forceinline__ void post_stream(const float* hr_j, float hp_j, const float (&xv)[N][VEC], const float (&fv)[VEC], float (&out)[VEC]) {
+#pragma unroll
+  for (int e = 0; e < VEC; ++e) out[e] = hp_j * fv[e];
+#pragma unroll
+  for (int i = 0; i < N; ++i) {
+    const float w = hr_j[i];
+#pragma unroll
+    for (int e = 0; e < VEC; ++e) out[e] = fmaf(w, xv[i][e], out[e]);
+  }
+}
+
 /// Tokens per post block at most (their coefficients are staged in shared memory).
 constexpr int POST_MAX_TOKENS = 8;
 
@@ -142,15 +157,7 @@ __global__ void __launch_bounds__(256) post_kernel(const TR* x, const TR* f, con
 #pragma unroll
       for (int j = 0; j < N; ++j) {
         float acc[VEC];
-        const float hp = s_post[tt * N + j];
-#pragma unroll
-        for (int e = 0; e < VEC; ++e) acc[e] = hp * fv[e];
-#pragma unroll
-        for (int i = 0; i < N; ++i) {
-          const float wgt = hr[j * N + i];
-#pragma unroll
-          for (int e = 0; e < VEC; ++e) acc[e] = fmaf(wgt, xv[i][e], acc[e]);
-        }
+        post_stream<N, VEC>(hr + j * N, s_post[tt * N + j], xv, fv, acc);
         store_vec<TR, VEC>(y + (t * N + j) * C + c, acc);
       }
     }

@@ -31,6 +31,7 @@
 // y may alias x: a block reads and writes only its own tokens x channels.
 #pragma once
 
+#include "mhc_mix.cuh"
 #include "mhc_mma.cuh"
 
 namespace mhc {
@@ -248,15 +249,7 @@ __global__ void __launch_bounds__(256, MIN_BLOCKS)
 #pragma unroll
       for (int j = 0; j < N; ++j) {
         float a[VEC];
-        const float hp = s_post[tok * PSS + j];
-#pragma unroll
-        for (int e = 0; e < VEC; ++e) a[e] = hp * fv[e];
-#pragma unroll
-        for (int i = 0; i < N; ++i) {
-          const float w = hr[j * N + i];
-#pragma unroll
-          for (int e = 0; e < VEC; ++e) a[e] = fmaf(w, xv[i][e], a[e]);
-        }
+        post_stream<N, VEC>(hr + j * N, s_post[tok * PSS + j], xv, fv, a);
         store_vec<__nv_bfloat16, VEC>(row + j * BC, a);
         if (live) {
           __nv_bfloat16* dst = y + (t * N + j) * C + c;

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { generateCuda, instantiateConnection, planConnection } from "../../../compiler/codegen/cuda/index.js";
 import { FILL_BLOCKS, SMALL_PRENORM_MAX_T, SMALL_PRENORM_SMEM_BYTES } from "../../../compiler/codegen/cuda/knobs.js";
-import { smallPrenormConfig } from "../../../compiler/codegen/cuda/small-prenorm.js";
+import { smallPrenormConfig, smallPrenormSmemBytes } from "../../../compiler/codegen/cuda/small-prenorm.js";
 import { findNvcc, requireNvccInCi } from "../../helpers/nvcc.js";
 import { check, root } from "./helpers.js";
 
@@ -25,15 +25,13 @@ describe("CUDA target: the small-T prenorm (mhc_small_prenorm.cuh)", () => {
     expect(smallPrenormConfig(planOf("residual"))).toBeUndefined();
   });
 
-  it("takes the largest split that fits the shared-memory budget (the .cuh's formula, n = 1 .. 8)", () => {
+  it("takes the largest split that fits the shared-memory budget (n = 1 .. 8)", () => {
     for (const n of [1, 2, 3, 4, 6, 8]) {
       const plan = planOf("mhc", { n });
       const c = smallPrenormConfig(plan)!;
-      const cols = Math.ceil(plan.k / 8) * 8;
-      const stride = cols % 16 === 8 ? cols : cols + 8;
-      const bytes = (chunk: number): number => (Math.max(n * chunk * (stride + 24), 8 * 16 * (cols + 1)) + 16 * (n * n + n)) * 4;
-      expect(bytes(c.maxChunk)).toBeLessThanOrEqual(SMALL_PRENORM_SMEM_BYTES);
-      expect(bytes(c.maxChunk + 8)).toBeGreaterThan(SMALL_PRENORM_SMEM_BYTES);
+      expect(c.maxChunk % 8).toBe(0);
+      expect(smallPrenormSmemBytes(n, plan.k, c.maxChunk)).toBeLessThanOrEqual(SMALL_PRENORM_SMEM_BYTES);
+      expect(smallPrenormSmemBytes(n, plan.k, c.maxChunk + 8)).toBeGreaterThan(SMALL_PRENORM_SMEM_BYTES);
     }
   });
 
@@ -71,6 +69,7 @@ describe("CUDA target: the small-T prenorm (mhc_small_prenorm.cuh)", () => {
     try {
       const cases: [number, number][] = [];
       for (const T of [1, 7, 16, 17, 32]) for (const C of [8, 96, 100, 4096, 7168, 20000]) cases.push([T, C]);
+      const smem: [number, number, number][] = [[1, 3, 8], [4, 24, 56], [4, 24, c.maxChunk], [8, 80, 24], [3, 15, 40]];
       writeFileSync(
         join(dir, "plan.cu"),
         [
@@ -82,6 +81,8 @@ describe("CUDA target: the small-T prenorm (mhc_small_prenorm.cuh)", () => {
           `    const mhc::PrenormSplit p = mhc::small_prenorm_split(tc[0], tc[1], mhc::SMALL_TOKENS, ${FILL_BLOCKS}, ${c.maxChunk});`,
           '    std::printf("%lld %lld %lld %lld\\n", tc[0], tc[1], (long long)p.chunk, (long long)p.splits);',
           "  }",
+          // the shared-memory size small-prenorm.ts budgets with, for an fp32 residual and the post in front
+          ...smem.map(([n, k, chunk]) => `  std::printf("smem ${n} ${k} ${chunk} %zu\\n", mhc::small_prenorm_smem_bytes<float, ${n}, ${k}, true>(${chunk}));`),
           "}",
         ].join("\n"),
       );
@@ -89,7 +90,12 @@ describe("CUDA target: the small-T prenorm (mhc_small_prenorm.cuh)", () => {
       expect(build.status, build.stderr).toBe(0);
       const run = spawnSync(join(dir, "plan"), { encoding: "utf8" });
       expect(run.status).toBe(0);
-      const rows = run.stdout.trim().split("\n").map((l) => l.split(" ").map(Number));
+      const lines = run.stdout.trim().split("\n");
+      for (const line of lines.filter((l) => l.startsWith("smem "))) {
+        const [n, k, chunk, bytes] = line.split(" ").slice(1).map(Number) as [number, number, number, number];
+        expect(bytes, line).toBe(smallPrenormSmemBytes(n, k, chunk));
+      }
+      const rows = lines.filter((l) => !l.startsWith("smem ")).map((l) => l.split(" ").map(Number));
       expect(rows).toHaveLength(cases.length);
       for (const [T, C, chunk, splits] of rows as [number, number, number, number][]) {
         // the manifest's rule
