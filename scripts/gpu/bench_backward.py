@@ -44,7 +44,7 @@ SHAPES = [
     {"name": "prefill T=8192 C=7168 n=4", "T": 8192, "C": 7168, "n": 4},
     {"name": "T=8192 C=4096 n=4", "T": 8192, "C": 4096, "n": 4},
 ]
-KERNELS = ("prenorm_mma_kernel", "prenorm_kernel", "coefficients_kernel", "post_kernel", "stats_kernel", "post_backward_kernel", "post_backward_reduce_kernel",
+KERNELS = ("small_prenorm_kernel", "prenorm_mma_kernel", "prenorm_kernel", "coefficients_kernel", "post_kernel", "stats_kernel", "post_backward_kernel", "post_backward_reduce_kernel",
            "premix_backward_kernel", "coefficients_backward_kernel", "parameter_gradients_kernel", "split_g_kernel", "prenorm_backward_mma_kernel", "elementwise_dx_kernel",
            "prenorm_backward_kernel", "dphi_reduce_kernel")
 

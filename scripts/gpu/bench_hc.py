@@ -30,7 +30,7 @@ JSON_NAME = sys.argv[sys.argv.index("--json") + 1] if "--json" in sys.argv else 
 VARIANTS = ["hc_flat_n4", "hc_n4"]
 SHAPES = [(8192, 4096), (8192, 7168), (16, 4096)]
 SETS = 3
-KERNELS = ["prenorm_mma_kernel", "prenorm_kernel", "coefficients_backward_kernel", "coefficients_kernel", "post_backward_reduce", "post_backward_kernel", "post_kernel",
+KERNELS = ["small_prenorm_kernel", "prenorm_mma_kernel", "prenorm_kernel", "coefficients_backward_kernel", "coefficients_kernel", "post_backward_reduce", "post_backward_kernel", "post_kernel",
            "premix_backward_kernel", "prenorm_backward_mma_kernel", "prenorm_backward_kernel", "dphi_reduce_kernel", "stats_kernel", "parameter_gradients_kernel"]
 
 

@@ -254,16 +254,16 @@ def verify_shapes(v, quick=False, tiny=False, race=False):
     """The (T, C) pairs verify_forward.py and verify_backward.py check for variant v: the full grid where the
     variant asks for it, a quick one, or the few small shapes of the compute-sanitizer runs (race: racecheck's
     two). The small grids include 1100 tokens: at least 8 token tiles of the tensor-core GEMM, where phi is
-    split once per call. Up to 32 tokens the prenorm runs the small-T kernel (16-token tiles): 1, 7 and 17
-    (a second, partial tile) take it, 33 and more the tiled kernels."""
+    split once per call. Up to 48 tokens the prenorm runs the small-T kernel (16-token tiles): 1, 7, 17 (a
+    second, partial tile), 33 and 48 take it, 49 and more the tiled kernels."""
     if race:
         Cs, Ts = [96], [7, 1100]
     elif tiny:
-        Cs, Ts = [96, 100], [1, 7, 17, 33, 1100]
+        Cs, Ts = [96, 100], [1, 7, 17, 33, 49, 1100]
     elif v["grid"] == "full" and not quick:
-        Cs, Ts = [96, 100, 4096, 7168], [1, 7, 17, 1023, 8192]
+        Cs, Ts = [96, 100, 4096, 7168], [1, 7, 17, 48, 1023, 8192]
     else:
-        Cs, Ts = [96, 100, 4096], [1, 7, 17, 1023]
+        Cs, Ts = [96, 100, 4096], [1, 7, 17, 48, 1023]
     return [(T, C) for C in Cs for T in Ts if T * v["n"] * C <= VERIFY_MAX_ELEMS]
 
 

@@ -309,18 +309,20 @@ export function prenormConfig(k: number): PrenormConfig {
 }
 
 /**
- * Small-T prenorm (runtime/cuda/include/mhc_small_prenorm.cuh, small-prenorm.ts): up to this many
- * tokens the prenorm GEMM (and in post_pre the post before it) runs as one round of loads and one
- * 16-token tile of tf32 MMAs per block, instead of the tiled kernels, whose pipelines and bf16 phi
- * split pay at many tokens. H100, n = 4, C = 4096, CUDA graph, alternating rounds against the tiled
- * GEMM (bench/results/cuda-decode-small-prenorm-h100-2026-11-26.json): a stack through post_pre
- * 10.05-10.10 -> 9.15-9.25 us a sublayer at T = 16 and 13.06-13.10 -> 11.10-11.15 at T = 32; one
- * pre + post 9.55-9.60 -> 9.31-9.50 us at T = 1, equal within the machine's spread at T = 16
- * (11.2-12.1 both), 13.9-14.1 -> 13.2-14.1 at T = 32; at T = 48 13.66 against 13.80-13.94, at T = 64
- * 15.89-16.33 against 15.24-15.28 (the tile count grows with T, the work of each block with it).
- * 0: never.
+ * Small-T prenorm (runtime/cuda/include/mhc_small_prenorm.cuh, small-prenorm.ts): up to SMALL_PRENORM_MAX_T
+ * tokens pre's GEMM, and up to SMALL_POST_PRE_MAX_T post_pre's post and GEMM together, run as one round of
+ * loads and 16-token tiles of tf32 MMAs per block, instead of the tiled kernels (and, in post_pre, the post
+ * kernel before them), whose pipelines and bf16 phi split pay at many tokens. H100, n = 4, C = 4096, CUDA
+ * graph, alternating rounds on one machine (bench/results/cuda-decode-small-prenorm-h100-2026-11-26.json),
+ * per sublayer of a stack through post_pre against the tiled kernels: T = 16 10.01-10.09 -> 9.06-9.07 us,
+ * 32: 12.78 -> 11.09-11.11, 48: 13.33-13.36 -> 11.86-11.92; one pre + post: T = 1 9.44-9.48 -> 9.23-9.47,
+ * 16: within the machine's spread (11.2-12.0 both), 32: 13.7-14.1 -> 13.2-13.7, 48: 14.3 -> 14.4-14.9.
+ * At 64 tokens, with both limits at 64, the stack took 13.04 instead of 13.9 us a sublayer but one
+ * pre + post 15.9-16.3 instead of 15.2-15.3; with pre's limit at 48 and post_pre's at 64 the stack took
+ * 15.2-15.3 (not understood: the stack's only plain pre is its first). So both stop at 48. 0: never.
  */
-export const SMALL_PRENORM_MAX_T = 32;
+export const SMALL_PRENORM_MAX_T = 48;
+export const SMALL_POST_PRE_MAX_T = 48;
 /**
  * Small-T prenorm: dynamic shared memory a block may use for its split's phi rows and x values; it
  * bounds the channels per split (a connection whose 8-channel split does not fit, e.g. n = 16 with 288

@@ -14,7 +14,7 @@ import {
   TARGET_BLOCKS,
 } from "./knobs.js";
 import type { ConnectionPlan } from "./plan.js";
-import { phiConstruction, smallPostPreLauncher, smallPrenormConfig } from "./small-prenorm.js";
+import { phiConstruction, smallPostPreLauncher, smallPostPreWorkspaceLines, smallPrenormConfig } from "./small-prenorm.js";
 
 /*
  * design.md 4.2 kernel plan item 4: the post of sublayer l fused with the prenorm GEMM of
@@ -293,7 +293,8 @@ export function postPreLaunchers(plan: ConnectionPlan, fused: boolean = POST_PRE
       "static size_t post_pre_workspace_bytes(int64_t T, int64_t C) {",
       "const size_t fused = mhc::prenorm_workspace_bytes(T, split_plan_post_pre(T, C).splits, K);",
       "const size_t pre = workspace_bytes_for(T, C);",
-      "return fused > pre ? fused : pre;",
+      "const size_t tiled = fused > pre ? fused : pre;",
+      ...smallPostPreWorkspaceLines(plan, "tiled"),
       "}",
       "",
       "// The fused path: bf16, fused kernel then the coefficient kernel (the launch of launch_pre's kernel 2) on its partials.",
@@ -325,7 +326,8 @@ export function postPreLaunchers(plan: ConnectionPlan, fused: boolean = POST_PRE
     lines.push(
       `// No fused kernel for this connection (${!plan.prenorm ? "no projection" : plan.rows !== 1 ? "per-stream projection" : !plan.prenorm.mma ? "no tensor-core prenorm" : !fused ? "off: post-prenorm.ts POST_PRENORM_FUSED, CudaOptions.fusePostPrenorm" : "its tile does not fit shared memory"}): post, then pre.`,
       "static size_t post_pre_workspace_bytes(int64_t T, int64_t C) {",
-      "return workspace_bytes_for(T, C);",
+      "const size_t unfused = workspace_bytes_for(T, C);",
+      ...smallPostPreWorkspaceLines(plan, "unfused"),
       "}",
     );
   }
@@ -373,20 +375,17 @@ export function postPreEntryDefinitions(plan: ConnectionPlan, eps: readonly Entr
   const assign = (l: string): string => l.replace(/^int st = /, "st = ");
   const small = smallPrenormConfig(plan) !== undefined;
   const smallCall = (tr: string): string =>
-    `st = ${ns}::launch_post_pre_small<${tr}>(static_cast<const ${tr}*>(x), static_cast<const ${tr}*>(f), T, C, h_post, h_res, ${phiArgs}, alpha, bias_pre, bias_post, bias_res, static_cast<${tr}*>(y), h_pre_next, h_post_next, h_res_next, static_cast<${tr}*>(u_next), workspace, stream);`;
-  lines.push("int st;");
+    `return ${ns}::launch_post_pre_small<${tr}>(static_cast<const ${tr}*>(x), static_cast<const ${tr}*>(f), T, C, h_post, h_res, ${phiArgs}, alpha, bias_pre, bias_post, bias_res, static_cast<${tr}*>(y), h_pre_next, h_post_next, h_res_next, static_cast<${tr}*>(u_next), stats_next, workspace, stream);`;
   if (small) {
     lines.push(
-      `if (${ns}::small_prenorm(T)) {`,
-      "// A few tokens: the post and the next prenorm in one kernel, then the coefficient kernel.",
-      "if (dtype == MHC_DTYPE_BF16) {",
-      smallCall("__nv_bfloat16"),
-      "} else {",
+      `if (${ns}::small_post_pre(T)) {`,
+      "// A few tokens: the post and the next prenorm in one kernel, then the coefficient kernel (and the stats row).",
+      `if (dtype == MHC_DTYPE_BF16) ${smallCall("__nv_bfloat16")}`,
       smallCall("float"),
       "}",
-      "} else {",
     );
   }
+  lines.push("int st;");
   if (fused) {
     lines.push(
       "if (dtype == MHC_DTYPE_BF16) {",
@@ -398,11 +397,10 @@ export function postPreEntryDefinitions(plan: ConnectionPlan, eps: readonly Entr
   } else {
     lines.push("if (dtype == MHC_DTYPE_BF16) {", ...unfused("__nv_bfloat16").map(assign), "} else {", ...unfused("float").map(assign), "}");
   }
-  if (small) lines.push("}");
   if (plan.k > 0) {
     lines.push(
       "if (st != MHC_OK || stats_next == nullptr) return st;",
-      "// The pre's partials (the small-T kernel's or the unfused pre's), summed as mhc_<name>_save_stats sums them.",
+      "// The unfused pre's partials, summed as mhc_<name>_save_stats sums them.",
       "#ifndef MHC_NO_BACKWARD",
       `return mhc_${plan.symbol}_save_stats(dtype, T, C, workspace, workspace_bytes, stats_next, stream);`,
       "#else",

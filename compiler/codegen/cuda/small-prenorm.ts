@@ -1,5 +1,5 @@
 import { SLOTS } from "../../sema/checked.js";
-import { BLOCK_THREADS, FILL_BLOCKS, SMALL_PRENORM_MAX_T, SMALL_PRENORM_SMEM_BYTES } from "./knobs.js";
+import { BLOCK_THREADS, FILL_BLOCKS, SMALL_POST_PRE_MAX_T, SMALL_PRENORM_MAX_T, SMALL_PRENORM_SMEM_BYTES } from "./knobs.js";
 import type { ConnectionPlan } from "./plan.js";
 
 /*
@@ -12,8 +12,9 @@ import type { ConnectionPlan } from "./plan.js";
 export interface SmallPrenormConfig {
   /** Tokens per block. */
   readonly tokens: number;
-  /** The most tokens a call may have to take this path. */
+  /** The most tokens a pre call may have to take this path, and a post_pre call (with the post in front). */
   readonly maxT: number;
+  readonly postPreMaxT: number;
   /** Channels per split at most (a multiple of 8): the split's rows fit SMALL_PRENORM_SMEM_BYTES. */
   readonly maxChunk: number;
 }
@@ -43,20 +44,20 @@ export function smallPrenormSmemBytes(n: number, k: number, chunk: number): numb
  * shared-memory budget (the largest multiple of 8 channels that fits is the most a split takes).
  */
 export function smallPrenormConfig(plan: ConnectionPlan): SmallPrenormConfig | undefined {
-  if (SMALL_PRENORM_MAX_T <= 0 || !plan.prenorm || plan.rows !== 1 || plan.k === 0) return undefined;
+  if ((SMALL_PRENORM_MAX_T <= 0 && SMALL_POST_PRE_MAX_T <= 0) || !plan.prenorm || plan.rows !== 1 || plan.k === 0) return undefined;
   if (Math.ceil(plan.k / 8) > MAX_TILES) return undefined;
   if (smallPrenormSmemBytes(plan.n, plan.k, 8) > SMALL_PRENORM_SMEM_BYTES) return undefined;
   let maxChunk = 8;
   while (smallPrenormSmemBytes(plan.n, plan.k, maxChunk + 8) <= SMALL_PRENORM_SMEM_BYTES) maxChunk += 8;
-  return { tokens: TOKENS, maxT: SMALL_PRENORM_MAX_T, maxChunk };
+  return { tokens: TOKENS, maxT: SMALL_PRENORM_MAX_T, postPreMaxT: SMALL_POST_PRE_MAX_T, maxChunk };
 }
 
 /** Constants of the small-T path, in the connection's namespace. */
 export function smallPrenormConstants(c: SmallPrenormConfig): string[] {
   return [
-    `// Small-T prenorm (knobs.ts, mhc_small_prenorm.cuh): up to ${c.maxT} tokens, blocks of ${c.tokens} tokens x at most ${c.maxChunk} channels of all N streams,`,
-    `// one round of loads and one tile of tf32 MMAs each.`,
-    `constexpr int64_t SMALL_MAX_T = ${c.maxT};`,
+    `// Small-T prenorm (knobs.ts, mhc_small_prenorm.cuh): pre up to ${c.maxT} tokens, post_pre (the post in front) up to ${c.postPreMaxT}; blocks of`,
+    `// ${c.tokens} tokens x splits of at most ${c.maxChunk} channels' rows, one round of loads and one tile of tf32 MMAs each.`,
+    `constexpr int64_t SMALL_MAX_T = ${c.maxT}, SMALL_POST_PRE_MAX_T = ${c.postPreMaxT};`,
     `constexpr int SMALL_TS = ${c.tokens}, SMALL_MAX_CHUNK = ${c.maxChunk};`,
     `static_assert(SMALL_TS == mhc::SMALL_TOKENS && mhc::small_prenorm_smem_bytes<float, N, K, true>(SMALL_MAX_CHUNK) <= ${SMALL_PRENORM_SMEM_BYTES}, "small-prenorm.ts and mhc_small_prenorm.cuh agree");`,
   ];
@@ -66,9 +67,13 @@ export function smallPrenormConstants(c: SmallPrenormConfig): string[] {
 export function smallPrenormLaunchers(plan: ConnectionPlan): string[] {
   if (!smallPrenormConfig(plan)) return [];
   return [
-    "// Whether a call of T tokens takes the small-T prenorm, and its split plan (channel ranges of all N streams).",
+    "// Whether a pre call of T tokens takes the small-T prenorm, whether a post_pre call does, and their split plan.",
     "static bool small_prenorm(int64_t T) {",
     "return T <= SMALL_MAX_T;",
+    "}",
+    "",
+    "static bool small_post_pre(int64_t T) {",
+    "return T <= SMALL_POST_PRE_MAX_T;",
     "}",
     "",
     "static mhc::PrenormSplit split_plan_small(int64_t T, int64_t C) {",
@@ -93,26 +98,40 @@ export function smallPrenormLaunchers(plan: ConnectionPlan): string[] {
   ];
 }
 
-/** The post_pre launcher of the small-T path: the fused small kernel, then the coefficient kernel on y. */
+/** The post_pre launcher of the small-T path: the fused small kernel, then the coefficient kernel on y, then the stats row. */
 export function smallPostPreLauncher(plan: ConnectionPlan): string[] {
   if (!smallPrenormConfig(plan)) return [];
   const withProj = SLOTS.filter((s) => plan.maps[s].column !== undefined);
   const phiParams = withProj.map((s) => `const float* phi_${s}`).join(", ");
   return [
     "// post_pre at small T: y = post(x, f) and the next prenorm's partials in one kernel, then kernel 2 on them. y is",
-    "// written by the kernel before kernel 2, so kernel 2 reads none of it before its wait (x_early = false).",
+    "// written by the kernel before kernel 2, so kernel 2 reads none of it before its wait (x_early = false). The stats",
+    "// row comes from these partials (pre's own split plan may differ at this T: save_stats would not match them).",
     "template <typename TR>",
     `static int launch_post_pre_small(const TR* x, const TR* f, int64_t T, int64_t C, const float* h_post, const float* h_res, ${phiParams},`,
     "    const float* alpha, const float* bias_pre, const float* bias_post, const float* bias_res, TR* y, float* h_pre_next, float* h_post_next,",
-    "    float* h_res_next, TR* u_next, void* workspace, cudaStream_t stream) {",
+    "    float* h_res_next, TR* u_next, float* stats_next, void* workspace, cudaStream_t stream) {",
     "const mhc::PrenormSplit plan = split_plan_small(T, C);",
     "float* proj_part = static_cast<float*>(workspace);",
     "float* ss_part = reinterpret_cast<float*>(static_cast<char*>(workspace) + mhc::prenorm_proj_bytes(T, plan.splits, K));",
     phiConstruction(plan),
-    "const int st = launch_small_prenorm<TR, true>(x, f, h_post, h_res, y, T, C, plan, phi, proj_part, ss_part, stream);",
+    "int st = launch_small_prenorm<TR, true>(x, f, h_post, h_res, y, T, C, plan, phi, proj_part, ss_part, stream);",
     "if (st != MHC_OK) return st;",
-    "return launch_coefficients<TR>(y, T, C, plan.splits, proj_part, ss_part, alpha, bias_pre, bias_post, bias_res, h_pre_next, h_post_next, h_res_next, u_next, false, stream);",
+    "st = launch_coefficients<TR>(y, T, C, plan.splits, proj_part, ss_part, alpha, bias_pre, bias_post, bias_res, h_pre_next, h_post_next, h_res_next, u_next, false, stream);",
+    "if (st != MHC_OK || stats_next == nullptr) return st;",
+    `mhc::stats_kernel<<<mhc::grid_for(T * (K + 1), ${BLOCK_THREADS}), ${BLOCK_THREADS}, 0, stream>>>(proj_part, ss_part, T, K, plan.splits, stats_next);`,
+    "return cuda_status(cudaGetLastError());",
     "}",
+  ];
+}
+
+/** post_pre_workspace_bytes' return: `other` (the unfused or tensor-core fused need), or the small-T plan's where it applies and is larger. */
+export function smallPostPreWorkspaceLines(plan: ConnectionPlan, other: string): string[] {
+  if (!smallPrenormConfig(plan)) return [`return ${other};`];
+  return [
+    `if (!small_post_pre(T)) return ${other};`,
+    "const size_t small = mhc::prenorm_workspace_bytes(T, split_plan_small(T, C).splits, K);",
+    `return small > ${other} ? small : ${other};`,
   ];
 }
 
@@ -135,6 +154,7 @@ export function smallPrenormManifest(plan: ConnectionPlan): Record<string, unkno
       dtype: "bf16, f32",
       threads: BLOCK_THREADS,
       whenTokensAtMost: c.maxT,
+      postPreWhenTokensAtMost: c.postPreMaxT,
       tile: { tokens: c.tokens, maxChannelsPerSplit: c.maxChunk },
       grid: `[ceil(T / tokens), S], S = ceil(C / chunk) ranges of chunk channels of all n streams, chunk = clamp(roundup8(ceil(C / max(1, floor(${FILL_BLOCKS} / ceil(T / tokens))))), 8, ${c.maxChunk})`,
       sharedMemoryBudget: SMALL_PRENORM_SMEM_BYTES,

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { generateCuda, instantiateConnection, planConnection } from "../../../compiler/codegen/cuda/index.js";
-import { FILL_BLOCKS, SMALL_PRENORM_MAX_T, SMALL_PRENORM_SMEM_BYTES } from "../../../compiler/codegen/cuda/knobs.js";
+import { FILL_BLOCKS, SMALL_POST_PRE_MAX_T, SMALL_PRENORM_MAX_T, SMALL_PRENORM_SMEM_BYTES } from "../../../compiler/codegen/cuda/knobs.js";
 import { smallPrenormConfig, smallPrenormSmemBytes } from "../../../compiler/codegen/cuda/small-prenorm.js";
 import { findNvcc, requireNvccInCi } from "../../helpers/nvcc.js";
 import { check, root } from "./helpers.js";
@@ -15,7 +15,7 @@ const planOf = (connection: string, args: Record<string, number> = {}) => planCo
 describe("CUDA target: the small-T prenorm (mhc_small_prenorm.cuh)", () => {
   it("applies to flat projections whose 8-channel split fits, not to per-stream ones, n = 16 or no projection", () => {
     const n4 = smallPrenormConfig(planOf("mhc", { n: 4 }));
-    expect(n4).toMatchObject({ tokens: 16, maxT: SMALL_PRENORM_MAX_T });
+    expect(n4).toMatchObject({ tokens: 16, maxT: SMALL_PRENORM_MAX_T, postPreMaxT: SMALL_POST_PRE_MAX_T });
     expect(n4!.maxChunk % 8).toBe(0);
     expect(smallPrenormConfig(planOf("mhc", { n: 8 }))).toBeDefined();
     expect(smallPrenormConfig(planOf("mhc", { n: 1 }))).toBeDefined();
@@ -46,7 +46,11 @@ describe("CUDA target: the small-T prenorm (mhc_small_prenorm.cuh)", () => {
     expect(pre).toContain("h_pre, h_post, h_res, u, true, stream);");
     expect(cu).toContain("launch_small_prenorm<TR, true>(x, f, h_post, h_res, y, T, C, plan, phi, proj_part, ss_part, stream);");
     expect(cu).toContain("h_pre_next, h_post_next, h_res_next, u_next, false, stream);");
-    expect(cu).toMatch(/if \(mhc_mhc_n4::small_prenorm\(T\)\) \{[^}]*launch_post_pre_small<__nv_bfloat16>/);
+    expect(cu).toMatch(/if \(mhc_mhc_n4::small_post_pre\(T\)\) \{[^}]*return mhc_mhc_n4::launch_post_pre_small<__nv_bfloat16>/);
+    // post_pre takes it further than pre: its stats row comes from its own partials, not from pre's split plan
+    const pp = cu.slice(cu.indexOf("static int launch_post_pre_small("), cu.indexOf("static size_t post_pre_workspace_bytes("));
+    expect(pp).toContain("mhc::stats_kernel<<<mhc::grid_for(T * (K + 1), 256), 256, 0, stream>>>(proj_part, ss_part, T, K, plan.splits, stats_next);");
+    expect(cu).toMatch(/static size_t post_pre_workspace_bytes\(int64_t T, int64_t C\) \{[^}]*if \(!small_post_pre\(T\)\) return unfused;/);
     // the backward's stats use the forward's split plan: the small one first
     expect(cu).toMatch(/forward_split\(int64_t T, int64_t C, int dtype\) \{\s*if \(small_prenorm\(T\)\) return split_plan_small\(T, C\);/);
     // the workspace covers its partials
@@ -54,9 +58,10 @@ describe("CUDA target: the small-T prenorm (mhc_small_prenorm.cuh)", () => {
   });
 
   it("is listed in the manifest with its token limit and split rule", () => {
-    const kernels = out.manifest.kernels as readonly { name: string; whenTokensAtMost?: number; grid?: string }[];
+    const kernels = out.manifest.kernels as readonly { name: string; whenTokensAtMost?: number; postPreWhenTokensAtMost?: number; grid?: string }[];
     const k = kernels.find((e) => e.name === "small_prenorm_kernel");
     expect(k?.whenTokensAtMost).toBe(SMALL_PRENORM_MAX_T);
+    expect(k?.postPreWhenTokensAtMost).toBe(SMALL_POST_PRE_MAX_T);
     expect(k?.grid).toContain(`floor(${FILL_BLOCKS} / ceil(T / tokens))`);
     expect((out.manifest.workspace as { formula: string }).formula).toContain(`where T <= ${SMALL_PRENORM_MAX_T} (small-T prenorm`);
   });
@@ -68,7 +73,7 @@ describe("CUDA target: the small-T prenorm (mhc_small_prenorm.cuh)", () => {
     const dir = mkdtempSync(join(tmpdir(), "mhc-small-"));
     try {
       const cases: [number, number][] = [];
-      for (const T of [1, 7, 16, 17, 32]) for (const C of [8, 96, 100, 4096, 7168, 20000]) cases.push([T, C]);
+      for (const T of [1, 7, 16, 17, 32, 48, 64]) for (const C of [8, 96, 100, 4096, 7168, 20000]) cases.push([T, C]);
       const smem: [number, number, number][] = [[1, 3, 8], [4, 24, 56], [4, 24, c.maxChunk], [8, 80, 24], [3, 15, 40]];
       writeFileSync(
         join(dir, "plan.cu"),
