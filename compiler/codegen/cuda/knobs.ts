@@ -319,7 +319,9 @@ export function prenormConfig(k: number): PrenormConfig {
  * 16: within the machine's spread (11.2-12.0 both), 32: 13.7-14.1 -> 13.2-13.7, 48: 14.3 -> 14.4-14.9.
  * At 64 tokens, with both limits at 64, the stack took 13.04 instead of 13.9 us a sublayer but one
  * pre + post 15.9-16.3 instead of 15.2-15.3; with pre's limit at 48 and post_pre's at 64 the stack took
- * 15.2-15.3 (not understood: the stack's only plain pre is its first). So both stop at 48. 0: never.
+ * 15.2-15.3: the shared-memory carveout left by the tiled GEMM (the stack's first kernel) slows every later
+ * small-T and coefficient kernel (a carveout preference of 50 on them gave 13.3, scripts/gpu/README.md).
+ * So both stop at 48 until that preference is measured beyond decode. 0: never.
  */
 export const SMALL_PRENORM_MAX_T = 48;
 export const SMALL_POST_PRE_MAX_T = 48;
