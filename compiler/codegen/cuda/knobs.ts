@@ -315,16 +315,25 @@ export function prenormConfig(k: number): PrenormConfig {
  * kernel before them), whose pipelines and bf16 phi split pay at many tokens. H100, n = 4, C = 4096, CUDA
  * graph, alternating rounds on one machine (bench/results/cuda-decode-small-prenorm-h100-2026-11-26.json),
  * per sublayer of a stack through post_pre against the tiled kernels: T = 16 10.01-10.09 -> 9.06-9.07 us,
- * 32: 12.78 -> 11.09-11.11, 48: 13.33-13.36 -> 11.86-11.92; one pre + post: T = 1 9.44-9.48 -> 9.23-9.47,
- * 16: within the machine's spread (11.2-12.0 both), 32: 13.7-14.1 -> 13.2-13.7, 48: 14.3 -> 14.4-14.9.
- * At 64 tokens, with both limits at 64, the stack took 13.04 instead of 13.9 us a sublayer but one
- * pre + post 15.9-16.3 instead of 15.2-15.3; with pre's limit at 48 and post_pre's at 64 the stack took
- * 15.2-15.3: the shared-memory carveout left by the tiled GEMM (the stack's first kernel) slows every later
- * small-T and coefficient kernel (a carveout preference of 50 on them gave 13.3, scripts/gpu/README.md).
- * So both stop at 48 until that preference is measured beyond decode. 0: never.
+ * 32: 12.78 -> 11.09-11.11, 48: 13.33-13.36 -> 11.86-11.92, 64 (with SMALL_KERNEL_CARVEOUT): 13.97-14.09 ->
+ * 12.98-13.43; one pre + post: T = 1 9.44-9.48 -> 9.23-9.47, 16: within the machine's spread (11.2-12.1 both),
+ * 32: 13.7-14.1 -> 13.2-13.7, 48: 14.3 -> 14.4-14.9, and at 64 the small kernel alone was slower than the tiled
+ * one (one pre + post 15.9-16.3 against 15.2-15.3; a stack through pre + post 14.35-14.39 against 14.03-14.13):
+ * pre stops at 48, post_pre (which also saves the post's kernel) at 64. 0: never.
  */
 export const SMALL_PRENORM_MAX_T = 48;
-export const SMALL_POST_PRE_MAX_T = 48;
+export const SMALL_POST_PRE_MAX_T = 64;
+
+/**
+ * Preferred shared-memory carveout (percent) of the small-T prenorm and coefficient kernels
+ * (mhc_launch.cuh prefer_carveout); 0: the driver's default. A kernel with much shared memory before them
+ * (the tiled prenorm GEMM, ~110 KB a block) left the SMs configured for it, and these latency-bound kernels
+ * then ran ~2.3 us slower each: H100, a T = 64 stack through post_pre whose first kernel is the tiled GEMM,
+ * 15.08-15.19 us a sublayer without the hint, 13.27-13.43 with it. Prefill with / without it: 0.767 / 0.766 ms
+ * (C = 7168), 0.448 / 0.448 (C = 4096), n = 8 1.116 / 1.110, n = 16 4.648 / 4.649 ms (scripts/gpu/README.md).
+ */
+export const SMALL_KERNEL_CARVEOUT = 50;
+
 /**
  * Small-T prenorm: dynamic shared memory a block may use for its split's phi rows and x values; it
  * bounds the channels per split (a connection whose 8-channel split does not fit, e.g. n = 16 with 288

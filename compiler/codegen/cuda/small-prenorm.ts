@@ -1,5 +1,5 @@
 import { SLOTS } from "../../sema/checked.js";
-import { BLOCK_THREADS, FILL_BLOCKS, SMALL_POST_PRE_MAX_T, SMALL_PRENORM_MAX_T, SMALL_PRENORM_SMEM_BYTES } from "./knobs.js";
+import { BLOCK_THREADS, FILL_BLOCKS, SMALL_KERNEL_CARVEOUT, SMALL_POST_PRE_MAX_T, SMALL_PRENORM_MAX_T, SMALL_PRENORM_SMEM_BYTES } from "./knobs.js";
 import type { ConnectionPlan } from "./plan.js";
 
 /*
@@ -89,6 +89,14 @@ export function smallPrenormLaunchers(plan: ConnectionPlan): string[] {
     "static std::atomic<unsigned long long> smem_raised{0};",
     "const int st = cuda_status(mhc::allow_dynamic_smem(kernel, (int)mhc::small_prenorm_smem_bytes<TR, N, K, POST>(SMALL_MAX_CHUNK), smem_raised));",
     "if (st != MHC_OK) return st;",
+    ...(SMALL_KERNEL_CARVEOUT > 0
+      ? [
+          "// A carveout of its own (knobs.ts SMALL_KERNEL_CARVEOUT): not the one a kernel with much shared memory left.",
+          "static std::atomic<unsigned long long> carveout_set{0};",
+          "const int st_c = cuda_status(mhc::prefer_carveout(kernel, SMALL_KERNEL_CARVEOUT, carveout_set));",
+          "if (st_c != MHC_OK) return st_c;",
+        ]
+      : []),
     "const bool vec_ok = C % mhc::vec16<TR>() == 0 && mhc::aligned(x, 16) && (!POST || (mhc::aligned(f, 16) && mhc::aligned(y, 16)));",
     "const dim3 grid((unsigned)((T + SMALL_TS - 1) / SMALL_TS), (unsigned)plan.splits);",
     "const bool overlap = OVERLAP_LAUNCHES && (int64_t)grid.x * grid.y <= OVERLAP_GEMM_MAX_BLOCKS;",

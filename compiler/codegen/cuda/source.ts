@@ -2,7 +2,7 @@ import type { SourceSet } from "../../source/source-set.js";
 import { SLOTS, type Slot } from "../../sema/checked.js";
 import { entryPoints, prototype, type EntryPoint } from "./abi.js";
 import { finishSource, floatLiteral, indent } from "./emit-constraint.js";
-import { BLOCK_THREADS, FILL_BLOCKS, OVERLAP_GEMM_MAX_BLOCKS, OVERLAP_LAUNCHES, OVERLAP_MAX_BLOCKS, PRENORM_SPLIT_OVERHEAD_STEPS, PRENORM_TRAFFIC_DIV, POST_WAVES, PRENORM_MMA_PRESPLIT_MIN_TILES, TARGET_BLOCKS, coefTokens, prenormSimtConfig } from "./knobs.js";
+import { BLOCK_THREADS, FILL_BLOCKS, SMALL_KERNEL_CARVEOUT, OVERLAP_GEMM_MAX_BLOCKS, OVERLAP_LAUNCHES, OVERLAP_MAX_BLOCKS, PRENORM_SPLIT_OVERHEAD_STEPS, PRENORM_TRAFFIC_DIV, POST_WAVES, PRENORM_MMA_PRESPLIT_MIN_TILES, TARGET_BLOCKS, coefTokens, prenormSimtConfig } from "./knobs.js";
 import { coefficientColumns, type ConnectionPlan } from "./plan.js";
 import { postPreEntryDefinitions, postPreLaunchers } from "./post-prenorm.js";
 import { coefficientKernel } from "./coefficient-kernel.js";
@@ -138,6 +138,15 @@ function coefficientLauncher(): string[] {
     "const dim3 grid((unsigned)gx, (unsigned)gy);",
     "// Overlapped with the kernel before it only when the grid is resident at once (OVERLAP_MAX_BLOCKS, knobs.ts OVERLAP_LAUNCHES).",
     "const bool overlap = OVERLAP_LAUNCHES && gx * gy <= OVERLAP_MAX_BLOCKS;",
+    ...(SMALL_KERNEL_CARVEOUT > 0
+      ? [
+          "// A carveout of its own (knobs.ts SMALL_KERNEL_CARVEOUT): not the one a kernel with much shared memory left.",
+          "static std::atomic<unsigned long long> carveout_vec{0}, carveout_one{0};",
+          "const int st_c = cuda_status(vec ? mhc::prefer_carveout(coefficients_kernel<TR, V>, SMALL_KERNEL_CARVEOUT, carveout_vec)",
+          "                                 : mhc::prefer_carveout(coefficients_kernel<TR, 1>, SMALL_KERNEL_CARVEOUT, carveout_one));",
+          "if (st_c != MHC_OK) return st_c;",
+        ]
+      : []),
     "if (vec)",
     `  return cuda_status(mhc::launch_overlapped(overlap, coefficients_kernel<TR, V>, grid, dim3(${BLOCK_THREADS}), 0, stream, x, T, C, (int)tpb, splits, proj_part, ss_part, alpha, bias_pre, bias_post, bias_res, h_pre, h_post, h_res, u, x_early));`,
     `return cuda_status(mhc::launch_overlapped(overlap, coefficients_kernel<TR, 1>, grid, dim3(${BLOCK_THREADS}), 0, stream, x, T, C, (int)tpb, splits, proj_part, ss_part, alpha, bias_pre, bias_post, bias_res, h_pre, h_post, h_res, u, x_early));`,
@@ -396,6 +405,7 @@ export function cudaSource(plan: ConnectionPlan, options: SourceOptions): string
   lines.push(`constexpr bool OVERLAP_LAUNCHES = ${OVERLAP_LAUNCHES};  // kernels 2 and 3 may start during the kernel before them (mhc_pdl.cuh)`);
   lines.push(`constexpr int64_t OVERLAP_MAX_BLOCKS = ${OVERLAP_MAX_BLOCKS};  // ... when their grid has at most this many blocks`);
   lines.push(`constexpr int64_t OVERLAP_GEMM_MAX_BLOCKS = ${OVERLAP_GEMM_MAX_BLOCKS};  // the prenorm GEMM is launched overlapped when its grid has at most this many blocks`);
+  if (SMALL_KERNEL_CARVEOUT > 0) lines.push(`constexpr int SMALL_KERNEL_CARVEOUT = ${SMALL_KERNEL_CARVEOUT};  // preferred shared-memory carveout (%) of the coefficient and small-T prenorm kernels`);
   if (cfg?.mma) {
     lines.push(
       `// Prenorm on tensor cores for a bf16 residual (knobs.ts, mhc_mma.cuh): ${cfg.wm} x ${cfg.wn} warps, ${cfg.mt} x ${cfg.nt} m16n8 tiles per warp,`,

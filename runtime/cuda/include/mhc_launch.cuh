@@ -27,18 +27,31 @@ inline unsigned grid_for(int64_t items, int threads, int64_t cap = (int64_t)1 <<
   return (unsigned)blocks;
 }
 
-/// Raises `kernel`'s dynamic shared-memory limit to `bytes` (a launch above 48 KB needs it), once per
-/// device and process: `done` holds one bit per device ordinal already raised (ordinals >= 64 every call).
+/// cudaFuncSetAttribute(kernel, attr, value) once per device and process: `done` holds one bit per device
+/// ordinal already set (ordinals >= 64 every call).
 template <typename Kernel>
-inline cudaError_t allow_dynamic_smem(Kernel kernel, int bytes, std::atomic<unsigned long long>& done) {
+inline cudaError_t set_attribute_once(Kernel kernel, cudaFuncAttribute attr, int value, std::atomic<unsigned long long>& done) {
   int dev = 0;
   cudaError_t e = cudaGetDevice(&dev);
   if (e != cudaSuccess) return e;
   const unsigned long long bit = dev >= 0 && dev < 64 ? 1ull << dev : 0ull;
   if (bit != 0 && (done.load(std::memory_order_acquire) & bit) != 0) return cudaSuccess;
-  e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+  e = cudaFuncSetAttribute(kernel, attr, value);
   if (e == cudaSuccess) done.fetch_or(bit, std::memory_order_acq_rel);
   return e;
+}
+
+/// Raises `kernel`'s dynamic shared-memory limit to `bytes` (a launch above 48 KB needs it), once per device.
+template <typename Kernel>
+inline cudaError_t allow_dynamic_smem(Kernel kernel, int bytes, std::atomic<unsigned long long>& done) {
+  return set_attribute_once(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes, done);
+}
+
+/// Sets `kernel`'s preferred shared-memory carveout (percent of the unified L1/shared storage given to shared
+/// memory; a hint the driver rounds to a supported split), once per device.
+template <typename Kernel>
+inline cudaError_t prefer_carveout(Kernel kernel, int percent, std::atomic<unsigned long long>& done) {
+  return set_attribute_once(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, percent, done);
 }
 
 }  // namespace mhc
