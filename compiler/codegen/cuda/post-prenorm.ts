@@ -14,7 +14,7 @@ import {
   TARGET_BLOCKS,
 } from "./knobs.js";
 import type { ConnectionPlan } from "./plan.js";
-import { phiConstruction, smallPostPreLauncher, smallPostPreWorkspaceLines, smallPrenormConfig } from "./small-prenorm.js";
+import { phiConstruction, smallPostPreLauncher, smallPrenormConfig, smallWorkspaceLines } from "./small-prenorm.js";
 
 /*
  * design.md 4.2 kernel plan item 4: the post of sublayer l fused with the prenorm GEMM of
@@ -294,7 +294,7 @@ export function postPreLaunchers(plan: ConnectionPlan, fused: boolean = POST_PRE
       "const size_t fused = mhc::prenorm_workspace_bytes(T, split_plan_post_pre(T, C).splits, K);",
       "const size_t pre = workspace_bytes_for(T, C);",
       "const size_t tiled = fused > pre ? fused : pre;",
-      ...smallPostPreWorkspaceLines(plan, "tiled"),
+      ...smallWorkspaceLines(plan, "small_post_pre", "tiled"),
       "}",
       "",
       "// The fused path: bf16, fused kernel then the coefficient kernel (the launch of launch_pre's kernel 2) on its partials.",
@@ -327,7 +327,7 @@ export function postPreLaunchers(plan: ConnectionPlan, fused: boolean = POST_PRE
       `// No fused kernel for this connection (${!plan.prenorm ? "no projection" : plan.rows !== 1 ? "per-stream projection" : !plan.prenorm.mma ? "no tensor-core prenorm" : !fused ? "off: post-prenorm.ts POST_PRENORM_FUSED, CudaOptions.fusePostPrenorm" : "its tile does not fit shared memory"}): post, then pre.`,
       "static size_t post_pre_workspace_bytes(int64_t T, int64_t C) {",
       "const size_t unfused = workspace_bytes_for(T, C);",
-      ...smallPostPreWorkspaceLines(plan, "unfused"),
+      ...smallWorkspaceLines(plan, "small_post_pre", "unfused"),
       "}",
     );
   }

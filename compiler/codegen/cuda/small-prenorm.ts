@@ -3,9 +3,9 @@ import { BLOCK_THREADS, FILL_BLOCKS, SMALL_KERNEL_CARVEOUT, SMALL_POST_PRE_MAX_T
 import type { ConnectionPlan } from "./plan.js";
 
 /*
- * The small-T prenorm (runtime/cuda/include/mhc_small_prenorm.cuh): up to SMALL_PRENORM_MAX_T tokens,
- * mhc_<name>_pre runs it as kernel 1 and mhc_<name>_post_pre runs it with the post in front (design 4.2
- * item 4), so that a decode step of a stack is two kernels a sublayer (this one, then the coefficient
+ * The small-T prenorm (runtime/cuda/include/mhc_small_prenorm.cuh): mhc_<name>_pre runs it as kernel 1 up to
+ * SMALL_PRENORM_MAX_T tokens and mhc_<name>_post_pre with the post in front (design 4.2 item 4) up to
+ * SMALL_POST_PRE_MAX_T, so that a decode step of a stack is two kernels a sublayer (this one, then the coefficient
  * kernel) instead of three. This file chooses its sizes and writes its constants and launchers.
  */
 
@@ -133,11 +133,14 @@ export function smallPostPreLauncher(plan: ConnectionPlan): string[] {
   ];
 }
 
-/** post_pre_workspace_bytes' return: `other` (the unfused or tensor-core fused need), or the small-T plan's where it applies and is larger. */
-export function smallPostPreWorkspaceLines(plan: ConnectionPlan, other: string): string[] {
+/**
+ * The end of a workspace-size function: `other` (the tiled kernels' bytes), or the small-T plan's where the call
+ * takes it (`takes`: small_prenorm for pre, small_post_pre for post_pre) and they are larger.
+ */
+export function smallWorkspaceLines(plan: ConnectionPlan, takes: "small_prenorm" | "small_post_pre", other: string): string[] {
   if (!smallPrenormConfig(plan)) return [`return ${other};`];
   return [
-    `if (!small_post_pre(T)) return ${other};`,
+    `if (!${takes}(T)) return ${other};`,
     "const size_t small = mhc::prenorm_workspace_bytes(T, split_plan_small(T, C).splits, K);",
     `return small > ${other} ? small : ${other};`,
   ];

@@ -6,7 +6,7 @@ import { BLOCK_THREADS, FILL_BLOCKS, SMALL_KERNEL_CARVEOUT, OVERLAP_GEMM_MAX_BLO
 import { coefficientColumns, type ConnectionPlan } from "./plan.js";
 import { postPreEntryDefinitions, postPreLaunchers } from "./post-prenorm.js";
 import { coefficientKernel } from "./coefficient-kernel.js";
-import { phiConstruction, smallPrenormConfig, smallPrenormConstants, smallPrenormLaunchers } from "./small-prenorm.js";
+import { phiConstruction, smallPrenormConfig, smallPrenormConstants, smallPrenormLaunchers, smallWorkspaceLines } from "./small-prenorm.js";
 
 export interface SourceOptions {
   readonly compilerVersion: string;
@@ -101,16 +101,6 @@ function phiStruct(plan: ConnectionPlan): string[] {
   if (quads) lines.push("if (vec4 && c4 < K) {", "const float4 q = __ldg(reinterpret_cast<const float4*>(quad(r, c4)));", "v[0] = q.x; v[1] = q.y; v[2] = q.z; v[3] = q.w;", "return;", "}");
   lines.push("#pragma unroll", `for (int e = 0; e < 4; ++e) v[e] = c4 + e < K ? (*this)(r, c4 + e) : 0.0f;`, "}", "};");
   return lines;
-}
-
-/** workspace_bytes_for's return: the tiled kernels' bytes (`tiled`), or the small-T plan's where it applies and is larger. */
-function smallWorkspaceLines(plan: ConnectionPlan, tiled: string): string[] {
-  if (!smallPrenormConfig(plan)) return [`return ${tiled};`];
-  return [
-    `if (!small_prenorm(T)) return ${tiled};`,
-    "const size_t small = mhc::prenorm_workspace_bytes(T, split_plan_small(T, C).splits, K);",
-    `return small > ${tiled} ? small : ${tiled};`,
-  ];
 }
 
 /**
@@ -218,10 +208,10 @@ function launchers(plan: ConnectionPlan): string[] {
                     ]
                   : [`const size_t mma = mhc::prenorm_workspace_bytes(${rows}, split_plan_mma(T, C).splits, K);`]),
                 "const size_t tiled = simt > mma ? simt : mma;",
-                ...smallWorkspaceLines(plan, "tiled"),
+                ...smallWorkspaceLines(plan, "small_prenorm", "tiled"),
                 "}",
               ]
-            : ["static size_t workspace_bytes_for(int64_t T, int64_t C) {", `const size_t tiled = mhc::prenorm_workspace_bytes(${rows}, split_plan_simt(T, C).splits, K);`, ...smallWorkspaceLines(plan, "tiled"), "}"]),
+            : ["static size_t workspace_bytes_for(int64_t T, int64_t C) {", `const size_t tiled = mhc::prenorm_workspace_bytes(${rows}, split_plan_simt(T, C).splits, K);`, ...smallWorkspaceLines(plan, "small_prenorm", "tiled"), "}"]),
         ]
       : ["static size_t workspace_bytes_for(int64_t T, int64_t C) {", "(void)T; (void)C; return 0;", "}"]),
     "",
@@ -243,7 +233,7 @@ function launchers(plan: ConnectionPlan): string[] {
       ...(small
         ? [
             "if (small_prenorm(T)) {",
-            "// Kernel 1 for a few tokens: one round of loads and fp32 FMAs per block (mhc_small_prenorm.cuh).",
+            "// Kernel 1 for a few tokens: one round of loads and one tile of tf32 MMAs per block (mhc_small_prenorm.cuh).",
             "const mhc::PrenormSplit plan = split_plan_small(T, C);",
             "splits = plan.splits;",
             "proj_part = static_cast<float*>(workspace);",

@@ -87,7 +87,7 @@ __global__ void __launch_bounds__(256) small_prenorm_kernel(const TR* x, const T
   static_assert(NT <= 16, "at most 64 accumulators a thread");
 
   extern __shared__ __align__(16) unsigned char small_smem[];
-  const int R = N * chunk;                                 // rows: stream i, channel cl at i * chunk + cl
+  const int R = N * chunk;                                 // the split's rows (which rows of x and phi: row_of)
   const int XS = small_x_stride<TR>(R);
   float* const ps = reinterpret_cast<float*>(small_smem);  // [R][KS] phi rows of the split
   TR* const xs = reinterpret_cast<TR*>(ps + R * KS);       // [TS][XS] x (or y) of the tile's tokens, row r at r
